@@ -1,0 +1,138 @@
+// HTTP message vocabulary shared by every component: header maps, request and
+// response heads, and local replies.
+//
+// These are plain value types. They carry no thread affinity; a head belongs to
+// the stream that parsed it and is valid for as long as that stream lives.
+#ifndef GATEWAY_HTTP_H_
+#define GATEWAY_HTTP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gateway {
+
+// An ordered multimap of header fields. Names compare case-insensitively and
+// keep the spelling they arrived with; the order of fields is preserved.
+//
+// Values are stored as received (without surrounding whitespace). The map does
+// not validate names or values: the codec rejects invalid bytes on input, and
+// `IsValidHeaderName`/`IsValidHeaderValue` are available for filters that build
+// headers from untrusted data.
+class HeaderMap {
+ public:
+  struct Field {
+    std::string name;
+    std::string value;
+  };
+
+  HeaderMap() = default;
+  HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
+
+  // The first value of `name`, or nullopt. The view is valid until the map is
+  // next modified.
+  std::optional<std::string_view> Get(std::string_view name) const;
+  // All values of `name` in order.
+  std::vector<std::string_view> GetAll(std::string_view name) const;
+  bool Has(std::string_view name) const { return Get(name).has_value(); }
+  // Number of fields named `name`.
+  size_t Count(std::string_view name) const;
+
+  // Appends a field, keeping existing ones with the same name.
+  void Add(std::string_view name, std::string_view value);
+  // Replaces every field named `name` with a single one (appended if absent).
+  void Set(std::string_view name, std::string_view value);
+  // Removes every field named `name`; returns how many were removed.
+  size_t Remove(std::string_view name);
+  void Clear() { fields_.clear(); }
+
+  // True if any comma-separated element of any `name` field equals `token`
+  // (case-insensitive), e.g. HasToken("connection", "close").
+  bool HasToken(std::string_view name, std::string_view token) const;
+
+  size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+  // Bytes of names and values, as counted against header-size limits.
+  size_t ByteSize() const;
+
+  auto begin() const { return fields_.begin(); }
+  auto end() const { return fields_.end(); }
+  const std::vector<Field>& fields() const { return fields_; }
+
+  friend bool operator==(const HeaderMap&, const HeaderMap&) = default;
+
+ private:
+  std::vector<Field> fields_;
+};
+
+// Case-insensitive ASCII comparison, as HTTP field names need.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// RFC 9110 token characters only, non-empty.
+bool IsValidHeaderName(std::string_view name);
+// No CR, LF or NUL; no leading or trailing whitespace.
+bool IsValidHeaderValue(std::string_view value);
+
+// The parsed head of a request.
+struct RequestHead {
+  std::string method;     // as received, e.g. "GET"
+  std::string target;     // request-target as received, e.g. "/a/../b?x=1"
+  std::string path;       // normalised path used for routing (see router.h), no query
+  std::string query;      // raw query without '?', empty if none
+  std::string authority;  // Host header value (or absolute-form authority)
+  int version_minor = 1;  // HTTP/1.<version_minor>
+  HeaderMap headers;
+  bool keep_alive = true;  // what the client asked for
+  bool expect_continue = false;
+  bool upgrade = false;    // the request asks for a protocol upgrade
+  // Body framing as the codec saw it. nullopt content_length with chunked=false
+  // means no body.
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+
+  bool HasBody() const { return chunked || content_length.value_or(0) > 0; }
+};
+
+// The head of a response.
+struct ResponseHead {
+  int status = 200;
+  std::string reason;  // empty: the standard reason phrase for `status`
+  int version_minor = 1;
+  HeaderMap headers;
+  // Set by client-side codecs on parse; ignored when encoding (the encoder
+  // chooses framing from the body it is given).
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  bool keep_alive = true;
+};
+
+// The standard reason phrase for a status code, "Unknown" if none.
+std::string_view ReasonPhrase(int status);
+
+// True for methods RFC 9110 defines as idempotent.
+bool IsIdempotentMethod(std::string_view method);
+
+// A complete response produced by the gateway itself: errors, direct responses,
+// redirects and filter replies. `flag` is a short machine-readable reason for
+// logs and metrics (for example "no_route", "rate_limited"); it is not sent.
+struct LocalReply {
+  int status = 200;
+  HeaderMap headers;
+  std::string body;
+  std::string flag;
+
+  // {"error":"<code>","message":"<message>","status":<status>} with
+  // Content-Type application/json; `code` doubles as the response flag.
+  static LocalReply Json(int status, std::string_view code, std::string_view message);
+  static LocalReply Text(int status, std::string_view body);
+};
+
+// Escapes `s` for inclusion inside a JSON string literal.
+std::string JsonEscape(std::string_view s);
+
+}  // namespace gateway
+
+#endif  // GATEWAY_HTTP_H_

@@ -1,0 +1,61 @@
+// A pipeline is the immutable description of how a gateway handles requests:
+// the router, the ordered filter factories and the path policy.
+//
+// Pipelines are shared by all workers as `std::shared_ptr<const Pipeline>`
+// and swapped whole on reload; a request keeps the pipeline it started with
+// until it ends.
+//
+//   auto pipeline = PipelineBuilder{}.Routes(router).Add(MakeCors(cors)).Build();
+#ifndef GATEWAY_PIPELINE_H_
+#define GATEWAY_PIPELINE_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/filter.h"
+#include "gateway/router.h"
+
+namespace gateway {
+
+class Pipeline {
+ public:
+  const Router& router() const { return *router_; }
+  const std::vector<std::shared_ptr<const FilterFactory>>& filters() const { return filters_; }
+  const PathPolicy& path_policy() const { return path_policy_; }
+
+ private:
+  friend class PipelineBuilder;
+  Pipeline() = default;
+  std::shared_ptr<const Router> router_;
+  std::vector<std::shared_ptr<const FilterFactory>> filters_;
+  PathPolicy path_policy_;
+};
+
+class PipelineBuilder {
+ public:
+  PipelineBuilder& Routes(std::shared_ptr<const Router> router) {
+    router_ = std::move(router);
+    return *this;
+  }
+  // Appends a filter; request phases run in the order of Add calls.
+  PipelineBuilder& Add(std::shared_ptr<const FilterFactory> factory) {
+    filters_.push_back(std::move(factory));
+    return *this;
+  }
+  PipelineBuilder& Paths(PathPolicy policy) {
+    path_policy_ = policy;
+    return *this;
+  }
+  // Fails if no router was given or a factory is null.
+  absl::StatusOr<std::shared_ptr<const Pipeline>> Build();
+
+ private:
+  std::shared_ptr<const Router> router_;
+  std::vector<std::shared_ptr<const FilterFactory>> filters_;
+  PathPolicy path_policy_;
+};
+
+}  // namespace gateway
+
+#endif  // GATEWAY_PIPELINE_H_

@@ -1,0 +1,211 @@
+#include "gateway/http.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace gateway {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+        absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+// RFC 9110 tchar.
+bool IsTokenChar(unsigned char c) {
+  if (absl::ascii_isalnum(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+bool IsValidHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
+}
+
+bool IsValidHeaderValue(std::string_view value) {
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  if (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
+                         value.back() == '\t')) {
+    return false;
+  }
+  return true;
+}
+
+HeaderMap::HeaderMap(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  fields_.reserve(fields.size());
+  for (const auto& [name, value] : fields) Add(name, value);
+}
+
+std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
+  for (const Field& f : fields_) {
+    if (EqualsIgnoreCase(f.name, name)) return std::string_view(f.value);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> HeaderMap::GetAll(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const Field& f : fields_) {
+    if (EqualsIgnoreCase(f.name, name)) out.emplace_back(f.value);
+  }
+  return out;
+}
+
+size_t HeaderMap::Count(std::string_view name) const {
+  return std::count_if(fields_.begin(), fields_.end(),
+                       [&](const Field& f) { return EqualsIgnoreCase(f.name, name); });
+}
+
+void HeaderMap::Add(std::string_view name, std::string_view value) {
+  fields_.push_back(Field{std::string(name), std::string(value)});
+}
+
+void HeaderMap::Set(std::string_view name, std::string_view value) {
+  auto it = std::find_if(fields_.begin(), fields_.end(),
+                         [&](const Field& f) { return EqualsIgnoreCase(f.name, name); });
+  if (it == fields_.end()) {
+    Add(name, value);
+    return;
+  }
+  it->value.assign(value);
+  // Drop later duplicates so exactly one field remains.
+  fields_.erase(std::remove_if(it + 1, fields_.end(),
+                               [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),
+                fields_.end());
+}
+
+size_t HeaderMap::Remove(std::string_view name) {
+  size_t before = fields_.size();
+  fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
+                               [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),
+                fields_.end());
+  return before - fields_.size();
+}
+
+bool HeaderMap::HasToken(std::string_view name, std::string_view token) const {
+  for (const Field& f : fields_) {
+    if (!EqualsIgnoreCase(f.name, name)) continue;
+    for (absl::string_view part : absl::StrSplit(f.value, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (EqualsIgnoreCase(std::string_view(part.data(), part.size()), token)) return true;
+    }
+  }
+  return false;
+}
+
+size_t HeaderMap::ByteSize() const {
+  size_t n = 0;
+  for (const Field& f : fields_) n += f.name.size() + f.value.size() + 4;  // ": " + CRLF
+  return n;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+bool IsIdempotentMethod(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+LocalReply LocalReply::Json(int status, std::string_view code, std::string_view message) {
+  LocalReply r;
+  r.status = status;
+  r.flag = std::string(code);
+  r.headers.Add("content-type", "application/json");
+  r.body = absl::StrCat("{\"error\":\"", JsonEscape(code), "\",\"message\":\"",
+                        JsonEscape(message), "\",\"status\":", status, "}\n");
+  return r;
+}
+
+LocalReply LocalReply::Text(int status, std::string_view body) {
+  LocalReply r;
+  r.status = status;
+  r.headers.Add("content-type", "text/plain");
+  r.body = std::string(body);
+  return r;
+}
+
+}  // namespace gateway

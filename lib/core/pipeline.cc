@@ -1,0 +1,43 @@
+#include "gateway/pipeline.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace gateway {
+namespace {
+
+class FunctionFilterFactory final : public FilterFactory {
+ public:
+  FunctionFilterFactory(std::string name,
+                        absl::AnyInvocable<std::unique_ptr<Filter>(const Route&) const> create)
+      : name_(std::move(name)), create_(std::move(create)) {}
+  std::string_view name() const override { return name_; }
+  std::unique_ptr<Filter> Create(const Route& route) const override { return create_(route); }
+
+ private:
+  std::string name_;
+  absl::AnyInvocable<std::unique_ptr<Filter>(const Route&) const> create_;
+};
+
+}  // namespace
+
+std::shared_ptr<const FilterFactory> MakeFilterFactory(
+    std::string name, absl::AnyInvocable<std::unique_ptr<Filter>(const Route&) const> create) {
+  return std::make_shared<FunctionFilterFactory>(std::move(name), std::move(create));
+}
+
+absl::StatusOr<std::shared_ptr<const Pipeline>> PipelineBuilder::Build() {
+  if (router_ == nullptr) return absl::InvalidArgumentError("pipeline: no router given");
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    if (filters_[i] == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("pipeline: filter #", i, " is null"));
+    }
+  }
+  auto p = std::shared_ptr<Pipeline>(new Pipeline());
+  p->router_ = router_;
+  p->filters_ = filters_;
+  p->path_policy_ = path_policy_;
+  return std::shared_ptr<const Pipeline>(std::move(p));
+}
+
+}  // namespace gateway
