@@ -1,0 +1,484 @@
+#include "core/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/gateway_impl.h"
+
+namespace gateway::internal {
+namespace {
+
+// Unconsumed input kept per connection before reading stops (backpressure).
+constexpr size_t kMaxPendingInput = 64 * 1024;
+// Queued response bytes above which the next pipelined request waits.
+constexpr size_t kOutputHighWatermark = 64 * 1024;
+// How long the rest of a request body is read and discarded after an early reply.
+constexpr absl::Duration kLingerTimeout = absl::Seconds(5);
+
+void FillAddress(const sockaddr_storage& ss, std::string& address, uint16_t& port) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(in, buf, sizeof(buf));
+    port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(in6, buf, sizeof(buf));
+    port = ntohs(in6->sin6_port);
+  }
+  address = buf;
+}
+
+}  // namespace
+
+// A queued write. Owned by the connection's list until libuv reports it done;
+// if the connection dies first, `owner` is cleared and the callback frees it.
+struct Connection::WriteReq {
+  uv_write_t req;
+  Connection* owner;
+  std::string data;
+};
+
+Connection::Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id)
+    : server_(server), tcp_(std::move(tcp)) {
+  tcp_->data = this;
+  info_.id = id;
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    FillAddress(ss, info_.peer_address, info_.peer_port);
+  }
+  len = sizeof(ss);
+  if (uv_tcp_getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    FillAddress(ss, info_.local_address, info_.local_port);
+  }
+  codec_ = MakeHttp1Codec(CodecMode::kServer, server_.options().limits, *this);
+}
+
+Connection::~Connection() {
+  for (WriteReq* w : writes_) w->owner = nullptr;
+  if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
+}
+
+Dispatcher& Connection::dispatcher() { return server_.uv_dispatcher(); }
+
+void Connection::Start() {
+  uv_tcp_nodelay(tcp_.get(), 1);
+  read_timer_ = dispatcher().CreateTimer([this] { OnReadTimer(); });
+  send_timer_ = dispatcher().CreateTimer([this] {
+    // The client stopped reading our response.
+    if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
+    Close();
+  });
+  ArmReadTimer(ReadTimer::kHeader);
+  UpdateReading();
+}
+
+void Connection::UpdateReading() {
+  if (closed_) return;
+  bool want = !peer_eof_ && pending_.size() < kMaxPendingInput;
+  if (want && !reading_) {
+    if (uv_read_start(tcp_.stream(), &Connection::OnAlloc, &Connection::OnRead) == 0) {
+      reading_ = true;
+    }
+  } else if (!want && reading_) {
+    uv_read_stop(tcp_.stream());
+    reading_ = false;
+  }
+}
+
+void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(self->server_.read_buffer(), GatewayImpl::kReadBufferSize);
+}
+
+void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (self == nullptr || self->closed_) return;
+  if (nread > 0) {
+    self->HandleRead(std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else if (nread == UV_EOF) {
+    self->HandleEof();
+  } else if (nread < 0) {
+    if (self->stream_ != nullptr && !self->stream_->done()) {
+      self->stream_->Abort(RequestOutcome::kClientGone);
+    }
+    self->Close();
+  }
+}
+
+void Connection::HandleRead(std::string_view data) {
+  if (!head_bytes_seen_ && !in_request_) {
+    head_bytes_seen_ = true;
+    if (read_timer_kind_ == ReadTimer::kKeepalive) ArmReadTimer(ReadTimer::kHeader);
+  }
+  if (pending_.empty() && !codec_->paused() && !in_process_) {
+    // Fast path: parse straight from the loop's read buffer.
+    in_process_ = true;
+    FeedResult r = codec_->Feed(data);
+    in_process_ = false;
+    if (closed_) return;
+    if (r.consumed < data.size()) pending_.append(data.substr(r.consumed));
+  } else {
+    pending_.append(data);
+  }
+  ProcessInput();
+}
+
+void Connection::HandleEof() {
+  peer_eof_ = true;
+  UpdateReading();
+  if (in_request_ && message_complete_ && stream_ != nullptr && !stream_done_) {
+    // Half-close after a complete request: answer, then close.
+    close_after_response_ = true;
+    return;
+  }
+  if (in_request_ && !stream_done_ && stream_ != nullptr) {
+    stream_->Abort(RequestOutcome::kClientGone);
+  }
+  if (write_queue_bytes_ > 0) {
+    CloseWhenFlushed();
+  } else {
+    Close();
+  }
+}
+
+void Connection::ScheduleProcess() {
+  if (process_scheduled_ || closed_) return;
+  process_scheduled_ = true;
+  // Safe without a liveness check: a closed connection is deleted by a later
+  // post, and posts run in order.
+  dispatcher().Post([this] {
+    process_scheduled_ = false;
+    ProcessInput();
+  });
+}
+
+void Connection::ProcessInput() {
+  if (in_process_ || closed_) return;
+  in_process_ = true;
+  while (!pending_.empty() && !codec_->paused() && !closed_) {
+    FeedResult r = codec_->Feed(pending_);
+    if (closed_) break;
+    pending_.erase(0, r.consumed);
+    if (r.consumed == 0) break;
+  }
+  in_process_ = false;
+  if (closed_) return;
+  if (pending_.capacity() > kMaxPendingInput && pending_.empty()) std::string().swap(pending_);
+  UpdateReading();
+}
+
+void Connection::OnRequestHead(RequestHead head) {
+  server_.CountRequest();
+  in_request_ = true;
+  message_complete_ = false;
+  stream_done_ = false;
+  head_bytes_seen_ = false;
+  request_version_minor_ = head.version_minor;
+  request_keep_alive_ = head.keep_alive;
+  suppress_body_ = head.method == "HEAD";
+  ArmReadTimer(head.HasBody() ? ReadTimer::kBodyIdle : ReadTimer::kNone);
+  ++requests_;
+  size_t max = server_.options().max_requests_per_connection;
+  if ((max != 0 && requests_ >= max) || server_.draining() || draining_ || peer_eof_) {
+    close_after_response_ = true;
+  }
+  StreamOptions opts{.request_timeout = server_.options().timeouts.request};
+  stream_ = std::make_unique<Stream>(*this, server_.pipeline(), std::move(head), opts);
+  server_.StreamStarted();
+  stream_->Start();
+}
+
+void Connection::OnBody(std::string_view chunk) {
+  if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kBodyIdle);
+  if (stream_ != nullptr && !stream_done_) stream_->OnRequestBody(chunk);
+}
+
+void Connection::OnMessageComplete() {
+  message_complete_ = true;
+  // Strict ordering: the next pipelined request is parsed only after this
+  // request's response has been produced.
+  codec_->Pause();
+  if (read_timer_kind_ == ReadTimer::kBodyIdle || read_timer_kind_ == ReadTimer::kLinger) {
+    ArmReadTimer(ReadTimer::kNone);
+  }
+  if (stream_ != nullptr && !stream_done_) {
+    stream_->OnRequestEnd();
+  } else if (stream_done_) {
+    EndCycle();
+  }
+}
+
+void Connection::OnError(const CodecError& error) {
+  if (stream_ != nullptr && !stream_done_) {
+    if (stream_->response_started()) {
+      stream_->Abort(RequestOutcome::kError);
+      Close();
+      return;
+    }
+    stream_->Abort(RequestOutcome::kError);
+  }
+  if (in_request_ && stream_done_) {
+    // The response went out already; the rest of the input is garbage.
+    CloseWhenFlushed();
+    return;
+  }
+  SendErrorAndClose(error.status, error.flag, error.reason);
+}
+
+void Connection::SendErrorAndClose(int status, std::string_view flag, std::string_view reason) {
+  LocalReply reply = LocalReply::Json(status, flag.empty() ? "bad_request" : flag, reason);
+  ResponseHead head;
+  head.status = reply.status;
+  head.headers = std::move(reply.headers);
+  head.headers.Add("connection", "close");
+  close_after_response_ = true;
+  codec_->EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
+  out_.append(reply.body);
+  Flush();
+  CloseWhenFlushed();
+}
+
+void Connection::WriteResponseHead(const ResponseHead& head, uint64_t body_length) {
+  if (closed_) return;
+  bool keep_alive = request_keep_alive_ && !close_after_response_ && !server_.draining();
+  if (stream_ != nullptr && stream_->replied_before_request_end() && !message_complete_ &&
+      stream_->head().HasBody()) {
+    // The client is still sending a body we will not use: drain briefly, then close.
+    keep_alive = false;
+  }
+  if (!keep_alive) close_after_response_ = true;
+
+  ResponseHead out = head;
+  out.version_minor = 1;
+  out.headers.Remove("connection");
+  if (!keep_alive) {
+    out.headers.Add("connection", "close");
+  } else if (request_version_minor_ == 0) {
+    out.headers.Add("connection", "keep-alive");
+  }
+  Codec::Framing framing = Codec::Framing::kContentLength;
+  if (head.status < 200 || head.status == 204 || head.status == 304) {
+    framing = Codec::Framing::kNone;
+    suppress_body_ = true;
+  }
+  chunked_out_ = false;
+  codec_->EncodeResponseHead(out, framing, body_length, out_);
+  if (suppress_body_ || body_length == 0) Flush();
+}
+
+void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
+  if (closed_) return;
+  if (!suppress_body_) out_.append(data);
+  if (end_stream || out_.size() >= kOutputHighWatermark) Flush();
+}
+
+void Connection::Flush() {
+  if (out_.empty()) return;
+  Write(out_);
+  out_.clear();
+  if (out_.capacity() > kOutputHighWatermark) std::string().swap(out_);
+}
+
+void Connection::Write(std::string_view data) {
+  if (closed_ || data.empty()) return;
+  if (write_queue_bytes_ == 0) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), data.size());
+    int n = uv_try_write(tcp_.stream(), &buf, 1);
+    if (n == static_cast<int>(data.size())) return;
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
+      Close();
+      return;
+    }
+  }
+  auto* w = new WriteReq{uv_write_t{}, this, std::string(data)};
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
+  int rc = uv_write(&w->req, tcp_.stream(), &buf, 1, [](uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    Connection* owner = w->owner;
+    if (owner != nullptr) owner->OnWriteDone(w, status);
+    delete w;
+  });
+  if (rc != 0) {
+    delete w;
+    Close();
+    return;
+  }
+  writes_.push_back(w);
+  write_queue_bytes_ += w->data.size();
+  if (!send_timer_->enabled() && server_.options().timeouts.send > absl::ZeroDuration()) {
+    send_timer_->Enable(server_.options().timeouts.send);
+  }
+}
+
+void Connection::OnWriteDone(WriteReq* req, int status) {
+  write_queue_bytes_ -= req->data.size();
+  std::erase(writes_, req);
+  if (status < 0) {
+    if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
+    Close();
+    return;
+  }
+  if (write_queue_bytes_ == 0) {
+    send_timer_->Disable();
+    if (close_when_flushed_) {
+      Close();
+      return;
+    }
+  } else if (server_.options().timeouts.send > absl::ZeroDuration()) {
+    send_timer_->Enable(server_.options().timeouts.send);  // progress: restart the clock
+  }
+  // A pipelined request may have been waiting for output to drain.
+  if (!in_request_ && write_queue_bytes_ < kOutputHighWatermark && codec_->paused()) {
+    codec_->Resume();
+    ScheduleProcess();
+  }
+}
+
+void Connection::SetRequestBodyPaused(bool paused) {
+  body_paused_ = paused;
+  if (paused) {
+    codec_->Pause();
+    if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
+  } else if (!message_complete_) {
+    codec_->Resume();
+    if (stream_ != nullptr && stream_->head().HasBody()) {
+      ArmReadTimer(stream_done_ ? ReadTimer::kLinger : ReadTimer::kBodyIdle);
+    }
+    ScheduleProcess();
+  }
+}
+
+void Connection::SendContinue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  Write(kContinue);
+}
+
+void Connection::OnStreamDone(Stream& stream) {
+  stream_done_ = true;
+  server_.StreamFinished();
+  bool responded = stream.response_started();
+  server_.uv_dispatcher().DeferredDelete(std::move(stream_));
+  if (!responded) {
+    // Aborted or timed out after the response could no longer be produced.
+    Close();
+    return;
+  }
+  if (message_complete_) {
+    EndCycle();
+    return;
+  }
+  // Replied before the request ended: discard the rest of the body (bounded by
+  // the body limit and the linger timer), then close.
+  codec_->Resume();
+  ArmReadTimer(ReadTimer::kLinger);
+  ScheduleProcess();
+}
+
+void Connection::EndCycle() {
+  in_request_ = false;
+  message_complete_ = false;
+  stream_done_ = false;
+  suppress_body_ = false;
+  if (close_after_response_) {
+    CloseWhenFlushed();
+    return;
+  }
+  ArmReadTimer(pending_.empty() ? ReadTimer::kKeepalive : ReadTimer::kHeader);
+  head_bytes_seen_ = !pending_.empty();
+  if (write_queue_bytes_ < kOutputHighWatermark) {
+    codec_->Resume();
+    ScheduleProcess();
+  }
+}
+
+void Connection::ArmReadTimer(ReadTimer which) {
+  read_timer_kind_ = which;
+  const ServerTimeouts& t = server_.options().timeouts;
+  absl::Duration d = absl::ZeroDuration();
+  switch (which) {
+    case ReadTimer::kNone: break;
+    case ReadTimer::kHeader: d = t.header; break;
+    case ReadTimer::kBodyIdle: d = t.body_idle; break;
+    case ReadTimer::kKeepalive: d = t.keepalive_idle; break;
+    case ReadTimer::kLinger: d = kLingerTimeout; break;
+  }
+  if (d > absl::ZeroDuration()) {
+    read_timer_->Enable(d);
+  } else {
+    read_timer_->Disable();
+  }
+}
+
+void Connection::OnReadTimer() {
+  switch (read_timer_kind_) {
+    case ReadTimer::kHeader:
+      if (head_bytes_seen_ || requests_ == 0) {
+        if (head_bytes_seen_ || !pending_.empty()) {
+          SendErrorAndClose(408, "header_timeout", "request header timeout");
+          return;
+        }
+      }
+      Close();
+      return;
+    case ReadTimer::kBodyIdle:
+      if (stream_ != nullptr && !stream_done_ && !stream_->response_started()) {
+        stream_->Abort(RequestOutcome::kTimeout);
+        SendErrorAndClose(408, "body_timeout", "request body timeout");
+        return;
+      }
+      Close();
+      return;
+    case ReadTimer::kKeepalive:
+    case ReadTimer::kLinger:
+      CloseWhenFlushed();
+      return;
+    case ReadTimer::kNone:
+      return;
+  }
+}
+
+void Connection::Drain() {
+  draining_ = true;
+  close_after_response_ = true;
+  if (!in_request_ && pending_.empty()) CloseWhenFlushed();
+}
+
+void Connection::CloseWhenFlushed() {
+  if (write_queue_bytes_ == 0) {
+    Close();
+  } else {
+    close_when_flushed_ = true;
+    if (reading_) {
+      uv_read_stop(tcp_.stream());
+      reading_ = false;
+    }
+  }
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
+  if (read_timer_) read_timer_->Disable();
+  if (send_timer_) send_timer_->Disable();
+  for (WriteReq* w : writes_) w->owner = nullptr;
+  writes_.clear();
+  write_queue_bytes_ = 0;
+  tcp_.Close();
+  server_.OnConnectionClosed(this);
+}
+
+}  // namespace gateway::internal

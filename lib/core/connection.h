@@ -1,0 +1,106 @@
+// A downstream HTTP/1.1 connection: socket I/O, the codec, one stream at a
+// time (pipelined requests are parsed only after the previous response), and
+// the connection-level timeouts.
+#ifndef GATEWAY_LIB_CORE_CONNECTION_H_
+#define GATEWAY_LIB_CORE_CONNECTION_H_
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/stream.h"
+#include "event/uv_dispatcher.h"
+#include "event/uv_handle.h"
+#include "gateway/codec.h"
+#include "gateway/server.h"
+
+namespace gateway::internal {
+
+class GatewayImpl;
+
+class Connection final : public CodecSink, public StreamHost {
+ public:
+  Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id);
+  ~Connection() override;
+
+  void Start();
+  // Graceful: close now if idle, otherwise after the current response.
+  void Drain();
+  // Immediate close; in-flight stream ends as client-gone.
+  void Close();
+  bool closed() const { return closed_; }
+
+  // CodecSink.
+  void OnRequestHead(RequestHead head) override;
+  void OnBody(std::string_view chunk) override;
+  void OnMessageComplete() override;
+  void OnError(const CodecError& error) override;
+
+  // StreamHost.
+  Dispatcher& dispatcher() override;
+  const ConnectionInfo& connection_info() const override { return info_; }
+  void WriteResponseHead(const ResponseHead& head, uint64_t body_length) override;
+  void WriteResponseBody(std::string_view data, bool end_stream) override;
+  void SetRequestBodyPaused(bool paused) override;
+  void SendContinue() override;
+  void OnStreamDone(Stream& stream) override;
+
+ private:
+  struct WriteReq;
+  enum class ReadTimer { kNone, kHeader, kBodyIdle, kKeepalive, kLinger };
+
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void HandleRead(std::string_view data);
+  void HandleEof();
+  void ProcessInput();
+  void ScheduleProcess();
+  void EndCycle();
+  void Write(std::string_view data);
+  void OnWriteDone(WriteReq* req, int status);
+  void Flush();
+  void SendErrorAndClose(int status, std::string_view flag, std::string_view reason);
+  void ArmReadTimer(ReadTimer which);
+  void OnReadTimer();
+  void UpdateReading();
+  void CloseWhenFlushed();
+
+  GatewayImpl& server_;
+  UvHandle<uv_tcp_t> tcp_;
+  std::unique_ptr<Codec> codec_;
+  ConnectionInfo info_;
+  std::unique_ptr<Stream> stream_;
+  std::string pending_;  // received bytes the codec has not consumed yet
+  std::string out_;      // response bytes being assembled before a flush
+  std::vector<WriteReq*> writes_;
+  size_t write_queue_bytes_ = 0;
+
+  std::unique_ptr<Timer> read_timer_;
+  ReadTimer read_timer_kind_ = ReadTimer::kNone;
+  std::unique_ptr<Timer> send_timer_;
+
+  size_t requests_ = 0;
+  bool closed_ = false;
+  bool reading_ = false;
+  bool in_process_ = false;
+  bool process_scheduled_ = false;
+  bool head_bytes_seen_ = false;   // bytes of the next request arrived
+  bool in_request_ = false;        // a request head was parsed and its cycle is open
+  bool message_complete_ = false;  // the current request was fully received
+  bool stream_done_ = false;       // the current stream finished
+  bool close_after_response_ = false;
+  bool close_when_flushed_ = false;
+  bool peer_eof_ = false;
+  bool suppress_body_ = false;     // HEAD / 204 / 304: no body bytes on the wire
+  bool chunked_out_ = false;
+  bool draining_ = false;
+  bool body_paused_ = false;
+  int request_version_minor_ = 1;
+  bool request_keep_alive_ = true;
+};
+
+}  // namespace gateway::internal
+
+#endif  // GATEWAY_LIB_CORE_CONNECTION_H_

@@ -1,0 +1,407 @@
+#include "core/stream.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace gateway {
+
+void Resumer::Resume() {
+  auto state = state_.lock();
+  if (state == nullptr || state->acted) return;
+  state->acted = true;
+  state->dispatcher()->Post([weak = state_] {
+    if (auto s = weak.lock()) s->stream()->ResumeFromPause(std::nullopt);
+  });
+}
+
+void Resumer::Reply(LocalReply reply) {
+  auto state = state_.lock();
+  if (state == nullptr || state->acted) return;
+  state->acted = true;
+  state->dispatcher()->Post([weak = state_, reply = std::move(reply)]() mutable {
+    if (auto s = weak.lock()) s->stream()->ResumeFromPause(std::move(reply));
+  });
+}
+
+bool Resumer::active() const {
+  auto state = state_.lock();
+  return state != nullptr && !state->acted;
+}
+
+namespace internal {
+
+Stream::Stream(StreamHost& host, std::shared_ptr<const Pipeline> pipeline, RequestHead head,
+               const StreamOptions& options)
+    : host_(host), pipeline_(std::move(pipeline)), head_(std::move(head)), options_(options) {}
+
+Stream::~Stream() = default;
+
+void Stream::Start() {
+  start_ = host_.dispatcher().clock().Monotonic();
+  if (head_.path.empty()) {
+    StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400, "unsupported_target",
+                                   "request target form is not supported"),
+                  0);
+    return;
+  }
+  auto normalized = NormalizePath(head_.path, pipeline_->path_policy());
+  if (!normalized.ok()) {
+    absl::string_view why = normalized.status().message();
+    StartResponse(LocalReply::Json(400, "invalid_path", std::string_view(why.data(), why.size())),
+                  0);
+    return;
+  }
+  head_.path = *std::move(normalized);
+
+  match_ = pipeline_->router().Match(head_);
+  if (match_.result == RouteMatch::Result::kNotFound) {
+    StartResponse(LocalReply::Json(404, "no_route", "no route matches this request"), 0);
+    return;
+  }
+  if (match_.result == RouteMatch::Result::kMethodNotAllowed) {
+    LocalReply reply = LocalReply::Json(405, "method_not_allowed",
+                                        "method not allowed for this resource");
+    reply.headers.Add("allow", match_.allow);
+    StartResponse(std::move(reply), 0);
+    return;
+  }
+  info_.route_name = match_.route->name();
+
+  absl::Duration timeout = match_.route->spec().timeout;
+  if (timeout <= absl::ZeroDuration()) timeout = options_.request_timeout;
+  if (timeout > absl::ZeroDuration()) {
+    request_timer_ = host_.dispatcher().CreateTimer([this] {
+      if (phase_ == Phase::kDone) return;
+      if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
+        pause_.reset();
+        StartResponse(LocalReply::Json(504, "request_timeout", "request deadline exceeded"),
+                      started_filters_);
+      } else {
+        Finish(RequestOutcome::kTimeout);
+      }
+    });
+    request_timer_->Enable(timeout);
+  }
+
+  const auto& factories = pipeline_->filters();
+  filters_.reserve(factories.size());
+  for (const auto& factory : factories) {
+    if (auto filter = factory->Create(*match_.route)) filters_.push_back(std::move(filter));
+  }
+  RunRequestHeaders(0);
+}
+
+bool Stream::HandleStatus(FilterStatus status, size_t index) {
+  switch (status) {
+    case FilterStatus::kContinue:
+      if (pause_taken_) pause_.reset();  // paused and changed its mind: the Resumer dies
+      pause_taken_ = false;
+      if (stop_reply_) {
+        // A reply without kStop still ends the request phases.
+        LocalReply reply = std::move(*stop_reply_);
+        stop_reply_.reset();
+        StartResponse(std::move(reply), index + 1);
+        return false;
+      }
+      return true;
+    case FilterStatus::kPause:
+      if (!pause_taken_) {
+        FailFilter("filter returned kPause without calling Pause()");
+        return false;
+      }
+      pause_taken_ = false;
+      paused_index_ = index;
+      if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
+        if (!body_paused_) {
+          body_paused_ = true;
+          host_.SetRequestBodyPaused(true);
+        }
+      }
+      return false;
+    case FilterStatus::kStop:
+      if (pause_taken_) pause_.reset();
+      pause_taken_ = false;
+      if (!stop_reply_) {
+        FailFilter("filter returned kStop without sending a reply");
+        return false;
+      }
+      {
+        LocalReply reply = std::move(*stop_reply_);
+        stop_reply_.reset();
+        StartResponse(std::move(reply), index + 1);
+      }
+      return false;
+  }
+  return false;
+}
+
+void Stream::FailFilter(std::string_view why) {
+  if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
+    StartResponse(LocalReply::Json(500, "filter_error", why), started_filters_);
+  } else {
+    flag_ = "filter_error";
+    Finish(RequestOutcome::kError);
+  }
+}
+
+void Stream::RunRequestHeaders(size_t from) {
+  phase_ = Phase::kRequestHeaders;
+  for (size_t i = from; i < filters_.size(); ++i) {
+    started_filters_ = std::max(started_filters_, i + 1);
+    in_phase_ = true;
+    FilterStatus status = filters_[i]->OnRequestHeaders(*this);
+    in_phase_ = false;
+    if (!HandleStatus(status, i)) return;
+  }
+  headers_done_ = true;
+  phase_ = Phase::kRequestBody;
+  if (head_.HasBody() && !request_complete_ && head_.expect_continue && !continue_sent_) {
+    continue_sent_ = true;
+    host_.SendContinue();
+  }
+  if (body_paused_) {
+    body_paused_ = false;
+    host_.SetRequestBodyPaused(false);
+  }
+  if (request_complete_ && !request_end_delivered_) {
+    OnRequestEnd();
+    return;
+  }
+  MaybeRunAction();
+}
+
+void Stream::OnRequestBody(std::string_view chunk) {
+  info_.request_body_bytes += chunk.size();
+  if (phase_ != Phase::kRequestBody || !headers_done_) return;  // replying: discard
+  if (pause_ != nullptr) {
+    // Only reachable if the host delivered past a pause; keep the bytes in order.
+    paused_chunk_.append(chunk);
+    return;
+  }
+  RunRequestBody(0, chunk, false);
+}
+
+bool Stream::RunRequestBody(size_t from, std::string_view chunk, bool eos) {
+  for (size_t i = from; i < filters_.size(); ++i) {
+    in_phase_ = true;
+    FilterStatus status = filters_[i]->OnRequestBody(*this, chunk, eos);
+    in_phase_ = false;
+    if (status == FilterStatus::kPause && pause_taken_) {
+      // The chunk view dies with this call; keep a copy for the rest of the chain.
+      paused_chunk_.assign(chunk.data(), chunk.size());
+      paused_chunk_eos_ = eos;
+    }
+    if (!HandleStatus(status, i)) return false;
+  }
+  return true;
+}
+
+void Stream::OnRequestEnd() {
+  request_complete_ = true;
+  if (phase_ != Phase::kRequestBody || !headers_done_ || pause_ != nullptr) return;
+  if (head_.HasBody() && !request_end_delivered_) {
+    request_end_delivered_ = true;
+    if (!RunRequestBody(0, {}, true)) return;
+  }
+  request_end_delivered_ = true;
+  MaybeRunAction();
+}
+
+void Stream::MaybeRunAction() {
+  if (phase_ != Phase::kRequestBody || !headers_done_ || pause_ != nullptr) return;
+  if (!request_complete_ || !request_end_delivered_) return;
+  const Route& route = *match_.route;
+  switch (route.action()) {
+    case Route::Action::kDirectResponse: {
+      const DirectResponse& d = *route.spec().direct_response;
+      LocalReply reply;
+      reply.status = d.status;
+      reply.headers = d.headers;
+      if (!d.body.empty() && !reply.headers.Has("content-type")) {
+        reply.headers.Add("content-type", d.content_type);
+      }
+      reply.body = d.body;
+      StartResponse(std::move(reply), started_filters_);
+      return;
+    }
+    case Route::Action::kRedirect: {
+      LocalReply reply;
+      reply.status = route.spec().redirect->status;
+      reply.headers.Add("location", pipeline_->router().RedirectLocation(route, head_, match_));
+      StartResponse(std::move(reply), started_filters_);
+      return;
+    }
+    case Route::Action::kCluster:
+      StartResponse(LocalReply::Json(503, "no_upstream",
+                                     absl::StrCat("no upstream is configured for cluster '",
+                                                  route.cluster(), "'")),
+                    started_filters_);
+      return;
+  }
+}
+
+void Stream::StartResponse(LocalReply reply, size_t filter_count) {
+  if (phase_ == Phase::kDone || response_) return;
+  pause_.reset();
+  response_filter_count_ = std::min(filter_count, started_filters_);
+  ResponseHead head;
+  head.status = reply.status;
+  head.headers = std::move(reply.headers);
+  response_ = std::move(head);
+  response_body_ = std::move(reply.body);
+  flag_ = std::move(reply.flag);
+  if (!request_complete_) replied_early_ = true;
+  if (body_paused_) {
+    // The rest of the request body is no longer needed; let the host drain it.
+    body_paused_ = false;
+    host_.SetRequestBodyPaused(false);
+  }
+  RunResponseHeaders(0);
+}
+
+void Stream::RunResponseHeaders(size_t from) {
+  phase_ = Phase::kResponseHeaders;
+  for (size_t k = from; k < response_filter_count_; ++k) {
+    size_t idx = response_filter_count_ - 1 - k;
+    in_phase_ = true;
+    FilterStatus status = filters_[idx]->OnResponseHeaders(*this);
+    in_phase_ = false;
+    if (status == FilterStatus::kStop) status = FilterStatus::kContinue;  // reply replaced
+    if (!HandleStatus(status, k)) return;
+  }
+  RunResponseBody(0);
+}
+
+void Stream::RunResponseBody(size_t from) {
+  phase_ = Phase::kResponseBody;
+  if (!response_body_.empty()) {
+    for (size_t k = from; k < response_filter_count_; ++k) {
+      size_t idx = response_filter_count_ - 1 - k;
+      in_phase_ = true;
+      FilterStatus status = filters_[idx]->OnResponseBody(*this, response_body_, true);
+      in_phase_ = false;
+      if (status == FilterStatus::kStop) status = FilterStatus::kContinue;
+      if (!HandleStatus(status, k)) return;
+    }
+  }
+  FinishResponse();
+}
+
+void Stream::FinishResponse() {
+  response_started_ = true;
+  info_.status = response_->status;
+  info_.response_body_bytes = response_body_.size();
+  host_.WriteResponseHead(*response_, response_body_.size());
+  if (!response_body_.empty()) host_.WriteResponseBody(response_body_, true);
+  Finish(RequestOutcome::kCompleted);
+}
+
+void Stream::Finish(RequestOutcome outcome) {
+  if (phase_ == Phase::kDone) return;
+  phase_ = Phase::kDone;
+  pause_.reset();
+  // Disabled, not destroyed: Finish may run inside the timer's own callback.
+  if (request_timer_ != nullptr) request_timer_->Disable();
+  info_.outcome = outcome;
+  info_.flag = flag_;
+  info_.duration = host_.dispatcher().clock().Monotonic() - start_;
+  for (auto& filter : filters_) filter->OnDone(info_);
+  host_.OnStreamDone(*this);
+}
+
+void Stream::Abort(RequestOutcome outcome) {
+  if (phase_ == Phase::kDone) return;
+  if (flag_.empty()) {
+    flag_ = outcome == RequestOutcome::kClientGone ? "client_gone"
+            : outcome == RequestOutcome::kTimeout  ? "timeout"
+                                                   : "aborted";
+  }
+  Finish(outcome);
+}
+
+void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
+  if (phase_ == Phase::kDone || pause_ == nullptr) return;
+  pause_.reset();
+  size_t next = paused_index_ + 1;
+  if (reply) {
+    if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
+      StartResponse(std::move(*reply), next);
+      return;
+    }
+    response_->status = reply->status;
+    response_->headers = std::move(reply->headers);
+    response_body_ = std::move(reply->body);
+    flag_ = std::move(reply->flag);
+  }
+  switch (phase_) {
+    case Phase::kRequestHeaders:
+      RunRequestHeaders(next);
+      return;
+    case Phase::kRequestBody: {
+      std::string chunk = std::move(paused_chunk_);
+      paused_chunk_.clear();
+      bool eos = paused_chunk_eos_;
+      paused_chunk_eos_ = false;
+      if (!RunRequestBody(next, chunk, eos)) return;
+      if (eos) request_end_delivered_ = true;
+      if (body_paused_) {
+        body_paused_ = false;
+        host_.SetRequestBodyPaused(false);
+      }
+      if (request_complete_ && !request_end_delivered_) {
+        OnRequestEnd();
+        return;
+      }
+      MaybeRunAction();
+      return;
+    }
+    case Phase::kResponseHeaders:
+      RunResponseHeaders(next);
+      return;
+    case Phase::kResponseBody:
+      RunResponseBody(next);
+      return;
+    case Phase::kDone:
+      return;
+  }
+}
+
+Resumer Stream::Pause() {
+  if (!in_phase_ || pause_taken_) return Resumer();
+  pause_taken_ = true;
+  pause_ = std::make_shared<PauseState>(this, &host_.dispatcher());
+  return Resumer(pause_);
+}
+
+void Stream::SendLocalReply(LocalReply reply) {
+  if (!in_phase_ || phase_ == Phase::kDone) return;
+  if (phase_ == Phase::kResponseHeaders || phase_ == Phase::kResponseBody) {
+    response_->status = reply.status;
+    response_->headers = std::move(reply.headers);
+    response_body_ = std::move(reply.body);
+    flag_ = std::move(reply.flag);
+    return;
+  }
+  stop_reply_ = std::move(reply);
+}
+
+void Stream::SetAttribute(std::string_view key, std::string value) {
+  for (auto& [k, v] : attributes_) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  attributes_.emplace_back(std::string(key), std::move(value));
+}
+
+std::optional<std::string_view> Stream::GetAttribute(std::string_view key) const {
+  for (const auto& [k, v] : attributes_) {
+    if (k == key) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+}  // namespace internal
+}  // namespace gateway

@@ -1,0 +1,161 @@
+// One request/response exchange: routing, the filter chain and the route
+// action. Independent of sockets: a `StreamHost` (the HTTP/1.1 connection, or
+// the in-process testing harness) feeds it the request and carries out the
+// response.
+#ifndef GATEWAY_LIB_CORE_STREAM_H_
+#define GATEWAY_LIB_CORE_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/filter.h"
+#include "gateway/pipeline.h"
+
+namespace gateway {
+namespace internal {
+
+class Stream;
+
+// Shared between a paused stream and the Resumer it handed out. The stream
+// owns the only strong reference; a Resumer sees an expired weak_ptr once the
+// stream is gone.
+class PauseState {
+ public:
+  PauseState(Stream* stream, Dispatcher* dispatcher) : stream_(stream), dispatcher_(dispatcher) {}
+  Stream* stream() const { return stream_; }
+  Dispatcher* dispatcher() const { return dispatcher_; }
+  bool acted = false;
+
+ private:
+  Stream* stream_;
+  Dispatcher* dispatcher_;
+};
+
+class StreamHost {
+ public:
+  virtual ~StreamHost() = default;
+  virtual Dispatcher& dispatcher() = 0;
+  virtual const ConnectionInfo& connection_info() const = 0;
+  // The final response head (after response filters). `body_length` is the
+  // exact body size that follows through WriteResponseBody.
+  virtual void WriteResponseHead(const ResponseHead& head, uint64_t body_length) = 0;
+  virtual void WriteResponseBody(std::string_view data, bool end_stream) = 0;
+  // Stop/start delivering request body (and the request's end) to the stream.
+  virtual void SetRequestBodyPaused(bool paused) = 0;
+  // Send "100 Continue" for a request that expects it.
+  virtual void SendContinue() = 0;
+  // The stream is finished: response handed over or aborted. Called once, last;
+  // the host may destroy the stream only on a later loop turn.
+  virtual void OnStreamDone(Stream& stream) = 0;
+};
+
+struct StreamOptions {
+  absl::Duration request_timeout = absl::Seconds(60);
+};
+
+class Stream final : public FilterContext {
+ public:
+  Stream(StreamHost& host, std::shared_ptr<const Pipeline> pipeline, RequestHead head,
+         const StreamOptions& options);
+  ~Stream() override;
+
+  // Normalises, routes, creates the filters and runs request-header phases.
+  void Start();
+  // Request body bytes as they arrive (only while not paused by the stream).
+  void OnRequestBody(std::string_view chunk);
+  // The request ended (after any body).
+  void OnRequestEnd();
+  // The host gave up on the stream (client gone, timeout, protocol error).
+  // Filters get OnDone with `outcome`; nothing more is written.
+  void Abort(RequestOutcome outcome);
+
+  bool done() const { return phase_ == Phase::kDone; }
+  bool response_started() const { return response_started_; }
+  bool request_complete() const { return request_complete_; }
+  // True once the response no longer needs the rest of the request body: the
+  // host should close the connection after the response unless it can drain.
+  bool replied_before_request_end() const { return replied_early_; }
+  const RequestHead& head() const { return head_; }
+  const RequestInfo& info() const { return info_; }
+
+  // FilterContext.
+  RequestHead& request() override { return head_; }
+  const Route& route() const override { return *match_.route; }
+  const RouteMatch& route_match() const override { return match_; }
+  ResponseHead* response() override { return response_ ? &*response_ : nullptr; }
+  const ConnectionInfo& connection() const override { return host_.connection_info(); }
+  Dispatcher& dispatcher() override { return host_.dispatcher(); }
+  void SetAttribute(std::string_view key, std::string value) override;
+  std::optional<std::string_view> GetAttribute(std::string_view key) const override;
+  Resumer Pause() override;
+  void SendLocalReply(LocalReply reply) override;
+
+  // Called from a posted Resumer callback.
+  void ResumeFromPause(std::optional<LocalReply> reply);
+
+ private:
+  enum class Phase {
+    kRequestHeaders,
+    kRequestBody,
+    kResponseHeaders,
+    kResponseBody,
+    kDone,
+  };
+
+  void RunRequestHeaders(size_t from);
+  // Delivers one body chunk to filters [from, end). Returns false if paused or stopped.
+  bool RunRequestBody(size_t from, std::string_view chunk, bool eos);
+  void MaybeRunAction();
+  void StartResponse(LocalReply reply, size_t last_filter);
+  void RunResponseHeaders(size_t from_reverse);
+  void RunResponseBody(size_t from_reverse);
+  void FinishResponse();
+  void Finish(RequestOutcome outcome);
+  // Handles a phase's return value; true if the chain may go on.
+  bool HandleStatus(FilterStatus status, size_t index);
+  void FailFilter(std::string_view why);
+
+  StreamHost& host_;
+  std::shared_ptr<const Pipeline> pipeline_;
+  RequestHead head_;
+  StreamOptions options_;
+  RouteMatch match_;
+  std::vector<std::unique_ptr<Filter>> filters_;
+  size_t started_filters_ = 0;  // how many saw OnRequestHeaders
+  std::vector<std::pair<std::string, std::string>> attributes_;
+
+  Phase phase_ = Phase::kRequestHeaders;
+  bool in_phase_ = false;       // inside a filter call
+  bool pause_taken_ = false;    // Pause() called in the current call
+  std::shared_ptr<PauseState> pause_;
+  size_t paused_index_ = 0;
+  std::string paused_chunk_;    // body chunk held while a body phase is paused
+  bool paused_chunk_eos_ = false;
+  std::optional<LocalReply> stop_reply_;  // set by SendLocalReply in a phase
+
+  bool headers_done_ = false;   // every filter passed OnRequestHeaders
+  bool request_complete_ = false;
+  bool request_end_delivered_ = false;
+  bool body_paused_ = false;
+  bool continue_sent_ = false;
+  bool replied_early_ = false;
+  bool response_started_ = false;
+
+  std::optional<ResponseHead> response_;
+  std::string response_body_;
+  size_t response_filter_count_ = 0;
+
+  RequestInfo info_;
+  std::string flag_;
+  absl::Duration start_;
+  std::unique_ptr<Timer> request_timer_;
+};
+
+}  // namespace internal
+}  // namespace gateway
+
+#endif  // GATEWAY_LIB_CORE_STREAM_H_

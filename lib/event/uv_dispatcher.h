@@ -1,0 +1,59 @@
+// Dispatcher over a libuv loop: same-thread posting, timers, cross-thread
+// posting and deferred deletion.
+#ifndef GATEWAY_LIB_EVENT_UV_DISPATCHER_H_
+#define GATEWAY_LIB_EVENT_UV_DISPATCHER_H_
+
+#include <uv.h>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "event/uv_handle.h"
+#include "gateway/dispatcher.h"
+
+namespace gateway::internal {
+
+class UvDispatcher final : public Dispatcher {
+ public:
+  // `loop` must outlive the dispatcher; `clock` too.
+  explicit UvDispatcher(uv_loop_t* loop, const Clock& clock = SystemClock());
+  ~UvDispatcher() override;
+
+  const Clock& clock() const override { return clock_; }
+  void Post(absl::AnyInvocable<void()> callback) override;
+  void PostFromAnyThread(absl::AnyInvocable<void()> callback) override;
+  std::unique_ptr<Timer> CreateTimer(absl::AnyInvocable<void()> callback) override;
+  uv_loop_t* loop() override { return loop_; }
+
+  // Destroys `object` on a later loop turn, after the current callback chain
+  // has unwound: for objects that finish inside their own callbacks.
+  template <typename T>
+  void DeferredDelete(std::unique_ptr<T> object) {
+    if (object == nullptr) return;
+    Post([o = std::move(object)]() mutable { o.reset(); });
+  }
+
+  // Number of same-thread callbacks waiting to run.
+  size_t pending() const { return posted_.size(); }
+
+ private:
+  struct CrossThread;
+  void RunPosted();
+
+  uv_loop_t* loop_;
+  const Clock& clock_;
+  // Posted callbacks run from a check handle (after I/O of the current
+  // iteration); the idle handle is active only while the queue is non-empty so
+  // the loop does not block in poll with work waiting.
+  UvHandle<uv_check_t> check_;
+  UvHandle<uv_idle_t> idle_;
+  std::deque<absl::AnyInvocable<void()>> posted_;
+  std::shared_ptr<CrossThread> cross_;
+  UvHandle<uv_async_t> async_;
+};
+
+}  // namespace gateway::internal
+
+#endif  // GATEWAY_LIB_EVENT_UV_DISPATCHER_H_
