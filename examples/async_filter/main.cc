@@ -49,9 +49,8 @@ int main(int argc, char** argv) {
   if (!router.ok()) return 1;
   auto pipeline = PipelineBuilder{}
                       .Routes(*router)
-                      .Add(MakeFilterFactory("delay", [](const Route&) {
-                        return std::make_unique<DelayFilter>();
-                      }))
+                      .Add(MakeFilterFactory(
+                          "delay", [](const Route&) { return std::make_unique<DelayFilter>(); }))
                       .Build();
   if (!pipeline.ok()) return 1;
 
@@ -69,11 +68,13 @@ int main(int argc, char** argv) {
   uv_signal_t sigint;
   uv_signal_init(loop, &sigint);
   sigint.data = gateway->get();
-  uv_signal_start(&sigint, [](uv_signal_t* s, int) {
-    static_cast<Gateway*>(s->data)->Drain(absl::Seconds(2), [s] {
-      uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-    });
-  }, SIGINT);
+  uv_signal_start(
+      &sigint,
+      [](uv_signal_t* s, int) {
+        static_cast<Gateway*>(s->data)->Drain(
+            absl::Seconds(2), [s] { uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr); });
+      },
+      SIGINT);
 
   uv_run(loop, UV_RUN_DEFAULT);
   gateway->reset();

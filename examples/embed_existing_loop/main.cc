@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   // The application's own work on its loop.
   uv_timer_init(&app.loop, &app.tick);
   app.tick.data = &app;
-  uv_timer_start(&app.tick, [](uv_timer_t* t) { ++static_cast<App*>(t->data)->ticks; }, 100, 100);
+  uv_timer_start(
+      &app.tick, [](uv_timer_t* t) { ++static_cast<App*>(t->data)->ticks; }, 100, 100);
 
   // The gateway, attached to the same loop.
   auto router = Router::Build({
@@ -52,14 +53,17 @@ int main(int argc, char** argv) {
 
   uv_timer_init(&app.loop, &app.stop);
   app.stop.data = &app;
-  uv_timer_start(&app.stop, [](uv_timer_t* t) {
-    auto* a = static_cast<App*>(t->data);
-    a->gateway->Drain(absl::Seconds(1), [a] {
-      uv_timer_stop(&a->tick);
-      uv_close(reinterpret_cast<uv_handle_t*>(&a->tick), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&a->stop), nullptr);
-    });
-  }, static_cast<uint64_t>(seconds) * 1000, 0);
+  uv_timer_start(
+      &app.stop,
+      [](uv_timer_t* t) {
+        auto* a = static_cast<App*>(t->data);
+        a->gateway->Drain(absl::Seconds(1), [a] {
+          uv_timer_stop(&a->tick);
+          uv_close(reinterpret_cast<uv_handle_t*>(&a->tick), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&a->stop), nullptr);
+        });
+      },
+      static_cast<uint64_t>(seconds) * 1000, 0);
 
   uv_run(&app.loop, UV_RUN_DEFAULT);  // the application's loop, run by the application
   app.gateway.reset();

@@ -3,8 +3,8 @@
 #include <pthread.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 #include "gateway/gateway.h"
 
@@ -29,17 +29,19 @@ class HelloFilter final : public Filter {
 int main(int argc, char** argv) {
   std::vector<RouteSpec> routes = {
       RouteBuilder("health").Exact("/healthz").Respond(200, "ok\n").Build(),
-      RouteBuilder("hello").Template("/hello/{name}").Methods({"GET"})
-          .Respond(200, "{\"hello\":\"world\"}\n", "application/json").Build(),
+      RouteBuilder("hello")
+          .Template("/hello/{name}")
+          .Methods({"GET"})
+          .Respond(200, "{\"hello\":\"world\"}\n", "application/json")
+          .Build(),
       RouteBuilder("old").Prefix("/old").RedirectTo({.status = 308, .path = "/hello/new"}).Build(),
       RouteBuilder("root").Exact("/").Respond(200, "gateway minimal_server\n").Build(),
   };
   auto router = Router::Build(std::move(routes));
   auto pipeline = PipelineBuilder{}
                       .Routes(*router)
-                      .Add(MakeFilterFactory("hello", [](const Route&) {
-                        return std::make_unique<HelloFilter>();
-                      }))
+                      .Add(MakeFilterFactory(
+                          "hello", [](const Route&) { return std::make_unique<HelloFilter>(); }))
                       .Build();
   if (!router.ok() || !pipeline.ok()) return 1;
 
