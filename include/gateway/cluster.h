@@ -1,0 +1,77 @@
+// Clusters: named groups of upstream endpoints, and the process-wide manager
+// that keeps their current host sets.
+//
+// `ClusterManager` is thread-safe and shared by every worker. Each cluster's
+// host set is an immutable snapshot (`std::shared_ptr<const HostSet>`) that
+// is replaced whole when DNS answers change or health changes; workers notice
+// a new snapshot through a version number read with one relaxed atomic load,
+// so the per-request path takes no lock.
+//
+// DNS names are resolved on the manager's own resolver thread, never on a
+// loop thread, first at start and then every `dns_refresh`. Until a name
+// resolves the cluster has no hosts for it and requests fail fast with 503.
+#ifndef GATEWAY_CLUSTER_H_
+#define GATEWAY_CLUSTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gateway/load_balancer.h"
+#include "gateway/upstream.h"
+#include "gateway/upstream_pool.h"
+
+namespace gateway {
+
+struct EndpointSpec {
+  std::string address;  // IPv4/IPv6 literal or DNS name
+  uint16_t port = 80;
+  uint32_t weight = 1;  // 0: never picked
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::vector<EndpointSpec> endpoints;
+  LbOptions lb;
+  PoolOptions pool;
+  // How often DNS names are resolved again.
+  absl::Duration dns_refresh = absl::Seconds(30);
+
+  absl::Status Validate() const;
+};
+
+class ClusterManager {
+ public:
+  // Validates every spec (names unique) and starts resolving DNS names.
+  static absl::StatusOr<std::shared_ptr<ClusterManager>> Create(std::vector<ClusterSpec> clusters);
+
+  virtual ~ClusterManager() = default;
+
+  // The spec of `name`, or nullptr. Valid as long as the manager.
+  virtual const ClusterSpec* Find(std::string_view name) const = 0;
+  // The current host set of `name` (nullptr for an unknown cluster). Locks
+  // briefly; hot paths use `version` to avoid calling this per request.
+  virtual std::shared_ptr<const HostSet> Hosts(std::string_view name) const = 0;
+  // Increases whenever `name`'s host set changes; 0 for unknown clusters.
+  virtual uint64_t Version(std::string_view name) const = 0;
+  // The balancer factory configured for `name`, or nullptr.
+  virtual std::shared_ptr<const LoadBalancerFactory> Balancer(std::string_view name) const = 0;
+
+  // Marks a host (by "address:port" name) healthy or not in `cluster` and
+  // publishes a new snapshot if that changed anything.
+  virtual void SetHealthy(std::string_view cluster, std::string_view host, bool healthy) = 0;
+
+  // Resolves DNS names again now (tests and operators); returns at once.
+  virtual void RefreshDns() = 0;
+
+  virtual std::vector<std::string> names() const = 0;
+};
+
+}  // namespace gateway
+
+#endif  // GATEWAY_CLUSTER_H_

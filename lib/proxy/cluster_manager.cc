@@ -1,0 +1,262 @@
+#include "gateway/cluster.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace gateway {
+namespace {
+
+bool IsIpLiteral(const std::string& address) {
+  sockaddr_in a4;
+  sockaddr_in6 a6;
+  return uv_ip4_addr(address.c_str(), 0, &a4) == 0 || uv_ip6_addr(address.c_str(), 0, &a6) == 0;
+}
+
+// Blocking getaddrinfo; runs only on the resolver thread.
+std::vector<std::string> Resolve(const std::string& name) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  std::vector<std::string> out;
+  if (getaddrinfo(name.c_str(), nullptr, &hints, &result) != 0) return out;
+  std::set<std::string> seen;
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (ai->ai_family == AF_INET) {
+      uv_ip4_name(reinterpret_cast<sockaddr_in*>(ai->ai_addr), buf, sizeof(buf));
+    } else if (ai->ai_family == AF_INET6) {
+      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(ai->ai_addr), buf, sizeof(buf));
+    } else {
+      continue;
+    }
+    if (seen.insert(buf).second) out.emplace_back(buf);
+  }
+  freeaddrinfo(result);
+  return out;
+}
+
+struct ClusterEntry {
+  ClusterSpec spec;
+  std::shared_ptr<const LoadBalancerFactory> balancer;
+  std::atomic<uint64_t> version{0};
+  bool has_dns = false;
+
+  mutable absl::Mutex mu;
+  std::shared_ptr<const HostSet> hosts ABSL_GUARDED_BY(mu);
+  // Addresses per endpoint (index into spec.endpoints).
+  std::vector<std::vector<std::string>> resolved ABSL_GUARDED_BY(mu);
+  // Host objects by name, reused across snapshots so their counters survive.
+  absl::flat_hash_map<std::string, HostPtr> cache ABSL_GUARDED_BY(mu);
+  std::set<std::string, std::less<>> unhealthy ABSL_GUARDED_BY(mu);
+
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<HostPtr> list;
+    std::vector<bool> healthy;
+    absl::flat_hash_map<std::string, HostPtr> next_cache;
+    for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+      const EndpointSpec& ep = spec.endpoints[i];
+      for (const std::string& addr : resolved[i]) {
+        auto host = std::make_shared<const Host>(addr, ep.port, ep.weight,
+                                                 IsIpLiteral(ep.address) ? "" : ep.address);
+        auto it = cache.find(host->name());
+        if (it != cache.end() && it->second->weight() == ep.weight) host = it->second;
+        if (next_cache.contains(host->name())) continue;  // same address twice
+        next_cache[host->name()] = host;
+        healthy.push_back(!unhealthy.contains(host->name()));
+        list.push_back(std::move(host));
+      }
+    }
+    cache = std::move(next_cache);
+    uint64_t v = version.load(std::memory_order_relaxed) + 1;
+    hosts = std::make_shared<const HostSet>(std::move(list), std::move(healthy), v);
+    version.store(v, std::memory_order_release);
+  }
+};
+
+class ClusterManagerImpl final : public ClusterManager {
+ public:
+  ~ClusterManagerImpl() override {
+    {
+      std::lock_guard<std::mutex> lock(resolver_mu_);
+      stopping_ = true;
+    }
+    resolver_cv_.notify_all();
+    if (resolver_.joinable()) resolver_.join();
+  }
+
+  absl::Status Init(std::vector<ClusterSpec> specs) {
+    for (ClusterSpec& spec : specs) {
+      if (absl::Status s = spec.Validate(); !s.ok()) return s;
+      if (clusters_.contains(spec.name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster '", spec.name, "': defined more than once"));
+      }
+      auto balancer = MakeLoadBalancerFactory(spec.lb);
+      if (!balancer.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster '", spec.name, "': lb: ", balancer.status().message()));
+      }
+      auto entry = std::make_unique<ClusterEntry>();
+      entry->balancer = *balancer;
+      absl::MutexLock lock(&entry->mu);
+      entry->resolved.resize(spec.endpoints.size());
+      for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+        if (IsIpLiteral(spec.endpoints[i].address)) {
+          entry->resolved[i] = {spec.endpoints[i].address};
+        } else {
+          entry->has_dns = true;
+        }
+      }
+      min_refresh_ = std::min(min_refresh_, spec.dns_refresh);
+      names_.push_back(spec.name);
+      entry->spec = std::move(spec);
+      entry->Publish();
+      any_dns_ |= entry->has_dns;
+      std::string name = entry->spec.name;
+      clusters_.emplace(std::move(name), std::move(entry));
+    }
+    if (any_dns_) {
+      resolver_ = std::thread([this] { ResolverLoop(); });
+    }
+    return absl::OkStatus();
+  }
+
+  const ClusterSpec* Find(std::string_view name) const override {
+    const ClusterEntry* e = Get(name);
+    return e != nullptr ? &e->spec : nullptr;
+  }
+  std::shared_ptr<const HostSet> Hosts(std::string_view name) const override {
+    const ClusterEntry* e = Get(name);
+    if (e == nullptr) return nullptr;
+    absl::MutexLock lock(&e->mu);
+    return e->hosts;
+  }
+  uint64_t Version(std::string_view name) const override {
+    const ClusterEntry* e = Get(name);
+    return e != nullptr ? e->version.load(std::memory_order_acquire) : 0;
+  }
+  std::shared_ptr<const LoadBalancerFactory> Balancer(std::string_view name) const override {
+    const ClusterEntry* e = Get(name);
+    return e != nullptr ? e->balancer : nullptr;
+  }
+
+  void SetHealthy(std::string_view cluster, std::string_view host, bool healthy) override {
+    ClusterEntry* e = Get(cluster);
+    if (e == nullptr) return;
+    absl::MutexLock lock(&e->mu);
+    auto it = e->unhealthy.find(host);
+    bool currently_healthy = it == e->unhealthy.end();
+    if (currently_healthy == healthy) return;
+    if (healthy) {
+      e->unhealthy.erase(it);
+    } else {
+      e->unhealthy.emplace(host);
+    }
+    e->Publish();
+  }
+
+  void RefreshDns() override {
+    {
+      std::lock_guard<std::mutex> lock(resolver_mu_);
+      refresh_requested_ = true;
+    }
+    resolver_cv_.notify_all();
+  }
+
+  std::vector<std::string> names() const override { return names_; }
+
+ private:
+  ClusterEntry* Get(std::string_view name) const {
+    auto it = clusters_.find(absl::string_view(name.data(), name.size()));
+    return it == clusters_.end() ? nullptr : it->second.get();
+  }
+
+  void ResolverLoop() {
+    for (;;) {
+      for (auto& [name, entry] : clusters_) {
+        if (!entry->has_dns) continue;
+        std::vector<std::vector<std::string>> fresh(entry->spec.endpoints.size());
+        for (size_t i = 0; i < entry->spec.endpoints.size(); ++i) {
+          const std::string& address = entry->spec.endpoints[i].address;
+          fresh[i] = IsIpLiteral(address) ? std::vector<std::string>{address} : Resolve(address);
+        }
+        absl::MutexLock lock(&entry->mu);
+        for (size_t i = 0; i < fresh.size(); ++i) {
+          // A failed lookup keeps the last good answer: DNS hiccups must not
+          // empty a cluster that was serving.
+          if (fresh[i].empty() && !entry->resolved[i].empty()) fresh[i] = entry->resolved[i];
+        }
+        if (fresh != entry->resolved) {
+          entry->resolved = std::move(fresh);
+          entry->Publish();
+        }
+      }
+      std::unique_lock<std::mutex> lock(resolver_mu_);
+      resolver_cv_.wait_for(lock, absl::ToChronoSeconds(min_refresh_),
+                            [this] { return stopping_ || refresh_requested_; });
+      if (stopping_) return;
+      refresh_requested_ = false;
+    }
+  }
+
+  // Built once in Init, read-only afterwards: lookups need no lock.
+  absl::flat_hash_map<std::string, std::unique_ptr<ClusterEntry>> clusters_;
+  std::vector<std::string> names_;
+  bool any_dns_ = false;
+  absl::Duration min_refresh_ = absl::Hours(1);
+
+  std::thread resolver_;
+  std::mutex resolver_mu_;
+  std::condition_variable resolver_cv_;
+  bool stopping_ = false;
+  bool refresh_requested_ = false;
+};
+
+}  // namespace
+
+absl::Status ClusterSpec::Validate() const {
+  if (name.empty()) return absl::InvalidArgumentError("cluster: name is empty");
+  if (endpoints.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': no endpoints"));
+  }
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const EndpointSpec& ep = endpoints[i];
+    if (ep.address.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", name, "': endpoints[", i, "].address is empty"));
+    }
+    if (ep.port == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", name, "': endpoints[", i, "].port must be 1-65535"));
+    }
+  }
+  if (dns_refresh < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster '", name, "': dns_refresh must be at least 1s"));
+  }
+  if (absl::Status s = pool.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': pool: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
+    std::vector<ClusterSpec> clusters) {
+  auto manager = std::make_shared<ClusterManagerImpl>();
+  if (absl::Status s = manager->Init(std::move(clusters)); !s.ok()) return s;
+  return std::shared_ptr<ClusterManager>(std::move(manager));
+}
+
+}  // namespace gateway
