@@ -5,6 +5,10 @@
 // synchronously, from inside `Feed`; the sink may call `Pause()` from any sink
 // method, in which case `Feed` returns after the current callback with the
 // bytes consumed so far, and the caller feeds the rest after `Resume()`.
+// One exception keeps a paused message from waiting for bytes that will never
+// come: when the end of a message needs no further input (a message without
+// body, the last byte of a Content-Length body, trailers), `OnMessageComplete`
+// is still delivered before `Feed` returns, even if the sink paused.
 // After `OnError` the codec is dead: every later `Feed` consumes nothing.
 //
 // The default implementation (`MakeHttp1Codec`) is built on llhttp in strict
@@ -94,7 +98,10 @@ class Codec {
   virtual void ExpectResponseTo(std::string_view method) = 0;
 
   // Encoding. Heads are appended to `out` in wire format. `framing` decides how
-  // the body that follows is delimited.
+  // the body that follows is delimited; framing fields the head carries are
+  // replaced, and fields that could split the message are dropped. A request
+  // line uses `path` and `query` (what was routed), or `target` when `path` is
+  // empty (CONNECT, OPTIONS *); `Host` is added from `authority` if missing.
   enum class Framing {
     kContentLength,  // Content-Length is set from `body_length`
     kChunked,        // Transfer-Encoding: chunked

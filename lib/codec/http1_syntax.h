@@ -1,0 +1,126 @@
+// Small pieces of HTTP/1.1 syntax (RFC 9110, RFC 9112) that the codec checks
+// itself because llhttp, built in its loose mode, accepts more than we want:
+// field names and values, request-target forms, Host values, and the number
+// formatting the encoder needs. Pure functions; safe on any thread.
+#ifndef GATEWAY_LIB_CODEC_HTTP1_SYNTAX_H_
+#define GATEWAY_LIB_CODEC_HTTP1_SYNTAX_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace gateway::internal {
+
+// Bits of the character class table.
+inline constexpr uint8_t kTokenChar = 1;  // tchar: field names, methods
+inline constexpr uint8_t kFieldChar = 2;  // VCHAR, obs-text, SP, HTAB: inside field values
+inline constexpr uint8_t kHostChar = 4;   // unreserved, sub-delims, '%': reg-name and IPv4
+
+namespace syntax_detail {
+constexpr std::array<uint8_t, 256> MakeCharClass() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    uint8_t bits = 0;
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (alnum) bits |= kTokenChar | kHostChar;
+    switch (c) {
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
+        bits |= kTokenChar;
+        break;
+      default:
+        break;
+    }
+    switch (c) {
+      case '-':
+      case '.':
+      case '_':
+      case '~':
+      case '!':
+      case '$':
+      case '&':
+      case '\'':
+      case '(':
+      case ')':
+      case '*':
+      case '+':
+      case ',':
+      case ';':
+      case '=':
+      case '%':
+        bits |= kHostChar;
+        break;
+      default:
+        break;
+    }
+    if ((c > 0x20 && c != 0x7f) || c == ' ' || c == '\t') bits |= kFieldChar;
+    t[static_cast<size_t>(c)] = bits;
+  }
+  return t;
+}
+}  // namespace syntax_detail
+
+inline constexpr std::array<uint8_t, 256> kCharClass = syntax_detail::MakeCharClass();
+
+inline bool HasClass(char c, uint8_t bits) {
+  return (kCharClass[static_cast<unsigned char>(c)] & bits) != 0;
+}
+
+// field-name = token (non-empty, tchar only: no whitespace, no colon).
+bool IsFieldName(std::string_view s);
+// A field value with OWS already removed: no CR, LF, NUL or other control
+// characters except HTAB.
+bool IsFieldValue(std::string_view s);
+// Removes leading and trailing SP / HTAB.
+std::string_view TrimOws(std::string_view s);
+
+// uri-host [ ":" port ]: a non-empty reg-name / IPv4 address or a bracketed
+// IPv6 literal, then an optional port of at most five digits. With
+// `require_port` the port must be present and non-empty (CONNECT targets).
+bool IsValidAuthority(std::string_view s, bool require_port = false);
+
+// 1*DIGIT without overflow.
+bool ParseDecimal(std::string_view s, uint64_t& out);
+
+enum class TargetForm {
+  kOrigin,     // "/path?query"
+  kAbsolute,   // "http://authority/path?query"
+  kAuthority,  // "host:port", CONNECT only
+  kAsterisk,   // "*", OPTIONS only
+};
+
+struct TargetParts {
+  TargetForm form = TargetForm::kOrigin;
+  std::string_view authority;  // absolute- and authority-form
+  std::string_view path;       // origin- and absolute-form ("/" if absolute-form has none)
+  std::string_view query;      // without '?'
+};
+
+// Classifies and splits a request-target that llhttp's URL grammar accepted.
+// `method` decides which forms are allowed: authority-form only (and always)
+// for CONNECT, asterisk-form only for OPTIONS. Fragments, userinfo and schemes
+// other than http/https are rejected (InvalidArgument, message = reason).
+absl::StatusOr<TargetParts> SplitRequestTarget(std::string_view target, std::string_view method);
+
+void AppendDecimal(uint64_t v, std::string& out);
+void AppendHex(uint64_t v, std::string& out);
+
+}  // namespace gateway::internal
+
+#endif  // GATEWAY_LIB_CODEC_HTTP1_SYNTAX_H_
