@@ -28,6 +28,7 @@ class HeaderMap {
   struct Field {
     std::string name;
     std::string value;
+    friend bool operator==(const Field&, const Field&) = default;
   };
 
   HeaderMap() = default;
@@ -49,6 +50,7 @@ class HeaderMap {
   // Removes every field named `name`; returns how many were removed.
   size_t Remove(std::string_view name);
   void Clear() { fields_.clear(); }
+  void Reserve(size_t n) { fields_.reserve(n); }
 
   // True if any comma-separated element of any `name` field equals `token`
   // (case-insensitive), e.g. HasToken("connection", "close").
