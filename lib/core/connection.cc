@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#ifdef __linux__
+#include <linux/sockios.h>  // SIOCOUTQ
+#endif
 
 #include <cstring>
 
@@ -69,6 +73,14 @@ void Connection::Start() {
   uv_tcp_nodelay(tcp_.get(), 1);
   read_timer_ = dispatcher().CreateTimer([this] { OnReadTimer(); });
   send_timer_ = dispatcher().CreateTimer([this] {
+    // A large write completes only when all of it is sent; a client that is
+    // reading, however slowly, has made the unsent bytes shrink meanwhile.
+    size_t queued = UnsentBytes();
+    if (queued < send_progress_mark_) {
+      send_progress_mark_ = queued;
+      send_timer_->Enable(server_.options().timeouts.send);
+      return;
+    }
     // The client stopped reading our response.
     if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
     Close();
@@ -79,7 +91,8 @@ void Connection::Start() {
 
 void Connection::UpdateReading() {
   if (closed_) return;
-  bool want = !peer_eof_ && pending_.size() < kMaxPendingInput;
+  // Once closing, more input is never parsed, so it is not read either.
+  bool want = !peer_eof_ && !close_when_flushed_ && pending_.size() < kMaxPendingInput;
   if (want && !reading_) {
     if (uv_read_start(tcp_.stream(), &Connection::OnAlloc, &Connection::OnRead) == 0) {
       reading_ = true;
@@ -135,11 +148,10 @@ void Connection::HandleRead(std::string_view data) {
 void Connection::HandleEof() {
   peer_eof_ = true;
   UpdateReading();
-  if (in_request_ && message_complete_ && stream_ != nullptr && !stream_done_) {
-    // Half-close after a complete request: answer, then close.
-    close_after_response_ = true;
-    return;
-  }
+  // A half-close after complete requests: answer them all (the one in
+  // progress and any pipelined behind it), then close (EndCycle/ProcessInput).
+  if (in_request_ && message_complete_ && stream_ != nullptr && !stream_done_) return;
+  if (!in_request_ && !pending_.empty()) return;  // waiting for the output to drain
   if (in_request_ && !stream_done_ && stream_ != nullptr) {
     stream_->Abort(RequestOutcome::kClientGone);
   }
@@ -172,6 +184,12 @@ void Connection::ProcessInput() {
   }
   in_process_ = false;
   if (closed_) return;
+  if (peer_eof_ && !in_request_ && pending_.empty()) {
+    // The client half-closed and every complete request it sent is answered;
+    // a partial one left in the codec can never complete.
+    CloseWhenFlushed();
+    return;
+  }
   if (pending_.capacity() > kMaxPendingInput && pending_.empty()) std::string().swap(pending_);
   UpdateReading();
 }
@@ -188,7 +206,7 @@ void Connection::OnRequestHead(RequestHead head) {
   ArmReadTimer(head.HasBody() ? ReadTimer::kBodyIdle : ReadTimer::kNone);
   ++requests_;
   size_t max = server_.options().max_requests_per_connection;
-  if ((max != 0 && requests_ >= max) || server_.draining() || draining_ || peer_eof_) {
+  if ((max != 0 && requests_ >= max) || server_.draining() || draining_) {
     close_after_response_ = true;
   }
   StreamOptions opts{.request_timeout = server_.options().timeouts.request};
@@ -220,18 +238,28 @@ void Connection::OnMessageComplete() {
 void Connection::OnError(const CodecError& error) {
   if (stream_ != nullptr && !stream_done_) {
     if (stream_->response_started()) {
+      // Part of a response is on the wire: all we can do is cut it.
       stream_->Abort(RequestOutcome::kError);
       Close();
       return;
     }
-    stream_->Abort(RequestOutcome::kError);
-  }
-  if (in_request_ && stream_done_) {
+    // Typically a broken body (bad chunk, over the size limit) after the head
+    // started a stream. Its filters see an error; the client still gets the
+    // codec's status, so the stream must not close the connection first.
+    AbortStreamForErrorReply(RequestOutcome::kError);
+    if (closed_) return;
+  } else if (in_request_ && stream_done_) {
     // The response went out already; the rest of the input is garbage.
     CloseWhenFlushed();
     return;
   }
   SendErrorAndClose(error.status, error.flag, error.reason);
+}
+
+void Connection::AbortStreamForErrorReply(RequestOutcome outcome) {
+  error_reply_pending_ = true;
+  stream_->Abort(outcome);
+  error_reply_pending_ = false;
 }
 
 void Connection::SendErrorAndClose(int status, std::string_view flag, std::string_view reason) {
@@ -241,6 +269,8 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   head.headers = std::move(reply.headers);
   head.headers.Add("connection", "close");
   close_after_response_ = true;
+  // Nothing after an error is parsed, whatever arrives before the close.
+  codec_->Pause();
   codec_->EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
   out_.append(reply.body);
   Flush();
@@ -319,8 +349,24 @@ void Connection::Write(std::string_view data) {
   writes_.push_back(w);
   write_queue_bytes_ += w->data.size();
   if (!send_timer_->enabled() && server_.options().timeouts.send > absl::ZeroDuration()) {
+    send_progress_mark_ = UnsentBytes();
     send_timer_->Enable(server_.options().timeouts.send);
   }
+}
+
+size_t Connection::UnsentBytes() const {
+  size_t n = uv_stream_get_write_queue_size(tcp_.stream());
+#ifdef SIOCOUTQ
+  // The kernel's send buffer holds megabytes: a slow reader drains it long
+  // before libuv's queue moves, and that is progress too.
+  uv_os_fd_t fd;
+  int kernel_queued = 0;
+  if (uv_fileno(tcp_.handle(), &fd) == 0 && ioctl(fd, SIOCOUTQ, &kernel_queued) == 0 &&
+      kernel_queued > 0) {
+    n += static_cast<size_t>(kernel_queued);
+  }
+#endif
+  return n;
 }
 
 void Connection::OnWriteDone(WriteReq* req, int status) {
@@ -338,10 +384,12 @@ void Connection::OnWriteDone(WriteReq* req, int status) {
       return;
     }
   } else if (server_.options().timeouts.send > absl::ZeroDuration()) {
+    send_progress_mark_ = UnsentBytes();
     send_timer_->Enable(server_.options().timeouts.send);  // progress: restart the clock
   }
   // A pipelined request may have been waiting for output to drain.
-  if (!in_request_ && write_queue_bytes_ < kOutputHighWatermark && codec_->paused()) {
+  if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
+      codec_->paused()) {
     codec_->Resume();
     ScheduleProcess();
   }
@@ -372,8 +420,9 @@ void Connection::OnStreamDone(Stream& stream) {
   bool responded = stream.response_started();
   server_.uv_dispatcher().DeferredDelete(std::move(stream_));
   if (!responded) {
-    // Aborted or timed out after the response could no longer be produced.
-    Close();
+    // Aborted or timed out before a response: close, unless the caller is
+    // about to send its own error response (it closes after that).
+    if (!error_reply_pending_) Close();
     return;
   }
   if (message_complete_) {
@@ -392,7 +441,7 @@ void Connection::EndCycle() {
   message_complete_ = false;
   stream_done_ = false;
   suppress_body_ = false;
-  if (close_after_response_) {
+  if (close_after_response_ || (peer_eof_ && pending_.empty())) {
     CloseWhenFlushed();
     return;
   }
@@ -409,11 +458,20 @@ void Connection::ArmReadTimer(ReadTimer which) {
   const ServerTimeouts& t = server_.options().timeouts;
   absl::Duration d = absl::ZeroDuration();
   switch (which) {
-    case ReadTimer::kNone: break;
-    case ReadTimer::kHeader: d = t.header; break;
-    case ReadTimer::kBodyIdle: d = t.body_idle; break;
-    case ReadTimer::kKeepalive: d = t.keepalive_idle; break;
-    case ReadTimer::kLinger: d = kLingerTimeout; break;
+    case ReadTimer::kNone:
+      break;
+    case ReadTimer::kHeader:
+      d = t.header;
+      break;
+    case ReadTimer::kBodyIdle:
+      d = t.body_idle;
+      break;
+    case ReadTimer::kKeepalive:
+      d = t.keepalive_idle;
+      break;
+    case ReadTimer::kLinger:
+      d = kLingerTimeout;
+      break;
   }
   if (d > absl::ZeroDuration()) {
     read_timer_->Enable(d);
@@ -435,7 +493,8 @@ void Connection::OnReadTimer() {
       return;
     case ReadTimer::kBodyIdle:
       if (stream_ != nullptr && !stream_done_ && !stream_->response_started()) {
-        stream_->Abort(RequestOutcome::kTimeout);
+        AbortStreamForErrorReply(RequestOutcome::kTimeout);
+        if (closed_) return;
         SendErrorAndClose(408, "body_timeout", "request body timeout");
         return;
       }

@@ -61,7 +61,13 @@ class Connection final : public CodecSink, public StreamHost {
   void Write(std::string_view data);
   void OnWriteDone(WriteReq* req, int status);
   void Flush();
+  // Response bytes not yet taken by the client: libuv's queue plus the
+  // kernel's send queue. Its shrinking is what counts as send progress.
+  size_t UnsentBytes() const;
   void SendErrorAndClose(int status, std::string_view flag, std::string_view reason);
+  // Ends the in-flight stream with `outcome` when the connection itself is
+  // about to answer with an error (SendErrorAndClose).
+  void AbortStreamForErrorReply(RequestOutcome outcome);
   void ArmReadTimer(ReadTimer which);
   void OnReadTimer();
   void UpdateReading();
@@ -80,6 +86,8 @@ class Connection final : public CodecSink, public StreamHost {
   std::unique_ptr<Timer> read_timer_;
   ReadTimer read_timer_kind_ = ReadTimer::kNone;
   std::unique_ptr<Timer> send_timer_;
+  // UnsentBytes() when the send timer was last armed.
+  size_t send_progress_mark_ = 0;
 
   size_t requests_ = 0;
   bool closed_ = false;
@@ -93,10 +101,11 @@ class Connection final : public CodecSink, public StreamHost {
   bool close_after_response_ = false;
   bool close_when_flushed_ = false;
   bool peer_eof_ = false;
-  bool suppress_body_ = false;     // HEAD / 204 / 304: no body bytes on the wire
+  bool suppress_body_ = false;  // HEAD / 204 / 304: no body bytes on the wire
   bool chunked_out_ = false;
   bool draining_ = false;
   bool body_paused_ = false;
+  bool error_reply_pending_ = false;  // inside AbortStreamForErrorReply
   int request_version_minor_ = 1;
   bool request_keep_alive_ = true;
 };

@@ -19,16 +19,18 @@ absl::Status ServerOptions::Validate() const {
     const ListenerOptions& l = listeners[i];
     sockaddr_in6 a6;
     sockaddr_in a4;
-    if (uv_ip4_addr(l.address.c_str(), 0, &a4) != 0 && uv_ip6_addr(l.address.c_str(), 0, &a6) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("server: listeners[", i, "].address '", l.address,
-                       "' is not an IPv4 or IPv6 address"));
+    if (uv_ip4_addr(l.address.c_str(), 0, &a4) != 0 &&
+        uv_ip6_addr(l.address.c_str(), 0, &a6) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server: listeners[", i, "].address '", l.address, "' is not an IPv4 or IPv6 address"));
     }
     if (l.backlog <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("server: listeners[", i, "].backlog must be > 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("server: listeners[", i, "].backlog must be > 0"));
     }
   }
-  if (max_connections == 0) return absl::InvalidArgumentError("server: max_connections must be > 0");
+  if (max_connections == 0)
+    return absl::InvalidArgumentError("server: max_connections must be > 0");
   if (limits.max_uri_bytes == 0 || limits.max_header_bytes == 0 || limits.max_header_count == 0) {
     return absl::InvalidArgumentError("server: codec limits must be > 0");
   }
@@ -94,8 +96,8 @@ absl::StatusOr<int> OpenListenSocket(const ListenerOptions& l) {
   }
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("listener ", l.address, ":", l.port,
-                                               ": socket: ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("listener ", l.address, ":", l.port, ": socket: ", std::strerror(errno)));
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -104,8 +106,8 @@ absl::StatusOr<int> OpenListenSocket(const ListenerOptions& l) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int err = errno;
     close(fd);
-    return absl::UnavailableError(absl::StrCat("listener ", l.address, ":", l.port,
-                                               ": bind: ", std::strerror(err)));
+    return absl::UnavailableError(
+        absl::StrCat("listener ", l.address, ":", l.port, ": bind: ", std::strerror(err)));
   }
   return fd;
 }
@@ -120,13 +122,13 @@ absl::Status GatewayImpl::Listen() {
     tcp.Init(loop_, uv_tcp_init);
     if (int rc = uv_tcp_open(tcp.get(), *fd); rc != 0) {
       close(*fd);
-      return absl::UnavailableError(absl::StrCat("listener ", l.address, ":", l.port, ": ",
-                                                 uv_strerror(rc)));
+      return absl::UnavailableError(
+          absl::StrCat("listener ", l.address, ":", l.port, ": ", uv_strerror(rc)));
     }
     tcp->data = this;
     if (int rc = uv_listen(tcp.stream(), l.backlog, &GatewayImpl::OnConnection); rc != 0) {
-      return absl::UnavailableError(absl::StrCat("listener ", l.address, ":", l.port,
-                                                 ": listen: ", uv_strerror(rc)));
+      return absl::UnavailableError(
+          absl::StrCat("listener ", l.address, ":", l.port, ": listen: ", uv_strerror(rc)));
     }
     sockaddr_storage ss;
     int len = sizeof(ss);
@@ -180,27 +182,42 @@ void GatewayImpl::SetPipeline(std::shared_ptr<const Pipeline> pipeline) {
 
 void GatewayImpl::Drain(absl::Duration deadline, absl::AnyInvocable<void()> done) {
   if (draining_) {
-    if (done) dispatcher_.Post(std::move(done));
+    if (!done) return;
+    if (connections_.empty()) {
+      dispatcher_.Post(std::move(done));
+    } else if (!drain_done_) {
+      drain_done_ = std::move(done);
+    } else {
+      // A second Drain while the first is in progress: both run when it ends.
+      drain_done_ = [first = std::move(drain_done_), second = std::move(done)]() mutable {
+        first();
+        second();
+      };
+    }
     return;
   }
   draining_ = true;
   drain_done_ = std::move(done);
   listeners_.clear();
-  std::vector<Connection*> open;
-  for (auto& [ptr, owned] : connections_) open.push_back(ptr);
-  for (Connection* c : open) c->Drain();
+  // Armed before the connections are told: closing idle ones may finish the
+  // drain right here, and MaybeFinishDrain must then find the timer to disarm
+  // (an armed timer would keep the caller's loop alive until the deadline).
   drain_timer_ = dispatcher_.CreateTimer([this] {
     std::vector<Connection*> left;
     for (auto& [ptr, owned] : connections_) left.push_back(ptr);
     for (Connection* c : left) c->Close();
   });
   drain_timer_->Enable(deadline);
+  std::vector<Connection*> open;
+  for (auto& [ptr, owned] : connections_) open.push_back(ptr);
+  for (Connection* c : open) c->Drain();
   MaybeFinishDrain();
 }
 
 void GatewayImpl::MaybeFinishDrain() {
-  if (!connections_.empty() || !drain_done_) return;
+  if (!connections_.empty()) return;
   if (drain_timer_) drain_timer_->Disable();
+  if (!drain_done_) return;
   dispatcher_.Post(std::move(drain_done_));
   drain_done_ = nullptr;
 }

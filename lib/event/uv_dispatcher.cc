@@ -17,6 +17,9 @@ class UvTimer final : public Timer {
     handle_.Init(loop, uv_timer_init);
     handle_->data = this;
   }
+  ~UvTimer() override {
+    if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
+  }
   void Enable(absl::Duration delay) override {
     if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
     // Round up so a timer never fires before its delay has passed.
@@ -29,10 +32,21 @@ class UvTimer final : public Timer {
  private:
   static void OnFire(uv_timer_t* t) {
     auto* self = static_cast<UvTimer*>(t->data);
-    if (self != nullptr) self->callback_();
+    if (self == nullptr) return;
+    // The callback may destroy its own timer (owners commonly reset the
+    // unique_ptr from inside it); run it from a local so its captures stay
+    // alive for the whole call, and put it back only if the timer survived.
+    bool destroyed = false;
+    self->destroyed_flag_ = &destroyed;
+    absl::AnyInvocable<void()> callback = std::move(self->callback_);
+    callback();
+    if (destroyed) return;
+    self->destroyed_flag_ = nullptr;
+    self->callback_ = std::move(callback);
   }
   UvHandle<uv_timer_t> handle_;
   absl::AnyInvocable<void()> callback_;
+  bool* destroyed_flag_ = nullptr;
 };
 
 }  // namespace
@@ -59,6 +73,7 @@ UvDispatcher::UvDispatcher(uv_loop_t* loop, const Clock& clock)
 }
 
 UvDispatcher::~UvDispatcher() {
+  if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
   async_->data = nullptr;
   std::lock_guard<std::mutex> lock(cross_->mu);
   cross_->queue.clear();
@@ -77,12 +92,19 @@ void UvDispatcher::Post(absl::AnyInvocable<void()> callback) {
 void UvDispatcher::RunPosted() {
   // Run only what was queued before this turn; callbacks posted while running
   // wait for the next turn, so a callback that re-posts cannot starve I/O.
+  bool destroyed = false;
+  bool* outer = std::exchange(destroyed_flag_, &destroyed);
   size_t n = posted_.size();
   for (size_t i = 0; i < n && !posted_.empty(); ++i) {
     absl::AnyInvocable<void()> cb = std::move(posted_.front());
     posted_.pop_front();
     cb();
+    if (destroyed) {
+      if (outer != nullptr) *outer = true;
+      return;
+    }
   }
+  destroyed_flag_ = outer;
   if (posted_.empty()) {
     uv_check_stop(check_.get());
     uv_idle_stop(idle_.get());

@@ -52,6 +52,10 @@ class UvDispatcher final : public Dispatcher {
   std::deque<absl::AnyInvocable<void()>> posted_;
   std::shared_ptr<CrossThread> cross_;
   UvHandle<uv_async_t> async_;
+  // Set while RunPosted runs: a posted callback may destroy this dispatcher
+  // (an embedder deleting its Gateway from the drain callback), and RunPosted
+  // must then stop touching members.
+  bool* destroyed_flag_ = nullptr;
 };
 
 }  // namespace gateway::internal
