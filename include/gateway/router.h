@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/http.h"
+#include "gateway/route_policy.h"
 
 namespace gateway {
 
@@ -130,8 +131,12 @@ struct RouteSpec {
   std::vector<HeaderMatcher> headers;
   std::vector<QueryMatcher> query;
 
-  // Action: exactly one of cluster, direct_response and redirect.
+  // Action: exactly one of cluster (or cluster_from_capture), direct_response
+  // and redirect.
   std::string cluster;
+  // Cluster routes may take the cluster name from a path capture instead, e.g.
+  // "service" for "/api/{service}/**": "/api/users/1" goes to cluster "users".
+  std::string cluster_from_capture;
   std::optional<DirectResponse> direct_response;
   std::optional<Redirect> redirect;
 
@@ -140,6 +145,13 @@ struct RouteSpec {
   absl::Duration timeout = absl::ZeroDuration();
 
   std::vector<std::pair<std::string, std::shared_ptr<const RouteFilterConfig>>> filter_configs;
+
+  // Proxy policy for cluster routes.
+  RetryPolicy retry;
+  UpstreamTimeouts upstream_timeouts;
+  HostRewrite host_rewrite;
+  HeaderMutations request_headers;   // applied to the upstream request
+  HeaderMutations response_headers;  // applied to the response sent downstream
 
   // Checks the spec on its own (patterns compile, one action, valid statuses).
   absl::Status Validate() const;
@@ -152,6 +164,8 @@ class Route {
 
   const std::string& name() const { return spec_.name; }
   Action action() const { return action_; }
+  // The configured cluster; empty when it comes from a capture (see
+  // RouteSpec::cluster_from_capture and RouteMatch::cluster()).
   const std::string& cluster() const { return spec_.cluster; }
   const RouteSpec& spec() const { return spec_; }
 
@@ -182,6 +196,9 @@ struct RouteMatch {
   std::string rewritten_path;
 
   std::optional<std::string_view> Capture(std::string_view name) const;
+  // The cluster this request goes to: the route's cluster, or the value of
+  // its `cluster_from_capture` capture. Empty for other actions.
+  std::string_view cluster() const;
 };
 
 class Router {
@@ -228,6 +245,21 @@ class RouteBuilder {
   RouteBuilder& Header(HeaderMatcher m) { spec_.headers.push_back(std::move(m)); return *this; }
   RouteBuilder& Query(QueryMatcher m) { spec_.query.push_back(std::move(m)); return *this; }
   RouteBuilder& ToCluster(std::string c) { spec_.cluster = std::move(c); return *this; }
+  RouteBuilder& ToClusterFromCapture(std::string capture) {
+    spec_.cluster_from_capture = std::move(capture);
+    return *this;
+  }
+  RouteBuilder& Retry(RetryPolicy r) { spec_.retry = std::move(r); return *this; }
+  RouteBuilder& UpstreamTimeout(UpstreamTimeouts t) { spec_.upstream_timeouts = t; return *this; }
+  RouteBuilder& HostHeader(HostRewrite h) { spec_.host_rewrite = std::move(h); return *this; }
+  RouteBuilder& RequestHeaders(HeaderMutations m) {
+    spec_.request_headers = std::move(m);
+    return *this;
+  }
+  RouteBuilder& ResponseHeaders(HeaderMutations m) {
+    spec_.response_headers = std::move(m);
+    return *this;
+  }
   RouteBuilder& Respond(int status, std::string body, std::string content_type = "text/plain") {
     spec_.direct_response = DirectResponse{.status = status, .body = std::move(body),
                                            .content_type = std::move(content_type)};

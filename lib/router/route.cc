@@ -88,11 +88,17 @@ FieldCondition::Kind FieldKind(Kind k) {
 }
 
 absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
+  if (!spec.cluster.empty() && !spec.cluster_from_capture.empty()) {
+    return absl::InvalidArgumentError(
+        "cluster_from_capture: set either cluster or cluster_from_capture, not both");
+  }
+  const bool to_cluster = !spec.cluster.empty() || !spec.cluster_from_capture.empty();
   const int actions =
-      (spec.cluster.empty() ? 0 : 1) + (spec.direct_response ? 1 : 0) + (spec.redirect ? 1 : 0);
+      (to_cluster ? 1 : 0) + (spec.direct_response ? 1 : 0) + (spec.redirect ? 1 : 0);
   if (actions == 0) {
     return absl::InvalidArgumentError(
-        "action: no action; set one of cluster, direct_response or redirect");
+        "action: no action; set one of cluster, cluster_from_capture, direct_response or "
+        "redirect");
   }
   if (actions > 1) {
     return absl::InvalidArgumentError(
@@ -143,6 +149,32 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
           absl::StrCat("query[", i, "].value: ", f.status().message()));
     }
     c.query.push_back(*std::move(f));
+  }
+
+  if (!spec.cluster_from_capture.empty()) {
+    const auto& names = c.path.capture_names();
+    if (std::find(names.begin(), names.end(), spec.cluster_from_capture) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("cluster_from_capture: the path has no capture '",
+                                                     spec.cluster_from_capture, "'"));
+    }
+  }
+  if (absl::Status s = spec.retry.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("retry.", s.message()));
+  }
+  if (spec.upstream_timeouts.response_headers < absl::ZeroDuration() ||
+      spec.upstream_timeouts.idle < absl::ZeroDuration() ||
+      spec.upstream_timeouts.per_try < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("upstream_timeouts: must not be negative");
+  }
+  if (spec.host_rewrite.kind == HostRewrite::Kind::kLiteral &&
+      (spec.host_rewrite.value.empty() || !IsValidHeaderValue(spec.host_rewrite.value))) {
+    return absl::InvalidArgumentError("host_rewrite.value: must be a non-empty header value");
+  }
+  if (absl::Status s = spec.request_headers.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("request_headers.", s.message()));
+  }
+  if (absl::Status s = spec.response_headers.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("response_headers.", s.message()));
   }
 
   auto rewrite = RewriteRule::Compile(spec.rewrite, c.path);
@@ -205,6 +237,13 @@ std::optional<std::string_view> RouteMatch::Capture(std::string_view name) const
     if (n == name) return std::string_view(v);
   }
   return std::nullopt;
+}
+
+std::string_view RouteMatch::cluster() const {
+  if (route == nullptr || route->action() != Route::Action::kCluster) return {};
+  const std::string& from = route->spec().cluster_from_capture;
+  if (from.empty()) return route->cluster();
+  return Capture(from).value_or(std::string_view());
 }
 
 }  // namespace gateway

@@ -314,3 +314,42 @@ TEST_CASE("the builder fills every spec field") {
 
 }  // namespace
 }  // namespace gateway::test
+
+namespace gateway {
+namespace {
+
+TEST_CASE("cluster_from_capture takes the cluster name from the template capture") {
+  auto router = Router::Build(
+      {RouteBuilder("svc").Template("/api/{service}/**").ToClusterFromCapture("service").Build()});
+  REQUIRE(router.ok());
+  RequestHead head;
+  head.method = "GET";
+  head.path = "/api/users/1";
+  head.authority = "x";
+  RouteMatch m = (*router)->Match(head);
+  REQUIRE(m.result == RouteMatch::Result::kMatched);
+  REQUIRE(m.cluster() == "users");
+}
+
+TEST_CASE("cluster_from_capture must name a capture of the path") {
+  RouteSpec spec = RouteBuilder("svc").Template("/api/{service}/**").ToClusterFromCapture("svc").Build();
+  absl::Status s = spec.Validate();
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(std::string(s.message()).find("cluster_from_capture") != std::string::npos);
+}
+
+TEST_CASE("invalid proxy policies are rejected naming the field") {
+  RouteSpec spec = RouteBuilder("r").Prefix("/").ToCluster("c").Build();
+  spec.retry.on_statuses = {700};
+  REQUIRE(std::string(spec.Validate().message()).find("retry.on_statuses[0]") != std::string::npos);
+  spec.retry.on_statuses.clear();
+  spec.request_headers.add = {{"bad name", "v"}};
+  REQUIRE(std::string(spec.Validate().message()).find("request_headers.add[0]") !=
+          std::string::npos);
+  spec.request_headers.add.clear();
+  spec.host_rewrite = HostRewrite{.kind = HostRewrite::Kind::kLiteral, .value = ""};
+  REQUIRE(std::string(spec.Validate().message()).find("host_rewrite.value") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace gateway
