@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/cluster.h"
 #include "gateway/filter.h"
+#include "gateway/proxy.h"
 #include "gateway/router.h"
 
 namespace gateway {
@@ -23,6 +25,9 @@ class Pipeline {
   const Router& router() const { return *router_; }
   const std::vector<std::shared_ptr<const FilterFactory>>& filters() const { return filters_; }
   const PathPolicy& path_policy() const { return path_policy_; }
+  // Upstream clusters for cluster routes; nullptr if the pipeline proxies nowhere.
+  const std::shared_ptr<ClusterManager>& clusters() const { return clusters_; }
+  const ProxyOptions& proxy_options() const { return proxy_options_; }
 
  private:
   friend class PipelineBuilder;
@@ -30,6 +35,8 @@ class Pipeline {
   std::shared_ptr<const Router> router_;
   std::vector<std::shared_ptr<const FilterFactory>> filters_;
   PathPolicy path_policy_;
+  std::shared_ptr<ClusterManager> clusters_;
+  ProxyOptions proxy_options_;
 };
 
 class PipelineBuilder {
@@ -47,13 +54,26 @@ class PipelineBuilder {
     path_policy_ = policy;
     return *this;
   }
-  // Fails if no router was given or a factory is null.
+  // Clusters that cluster routes proxy to. Shared: several pipelines (for
+  // example before and after a reload) may use the same manager.
+  PipelineBuilder& Clusters(std::shared_ptr<ClusterManager> clusters) {
+    clusters_ = std::move(clusters);
+    return *this;
+  }
+  PipelineBuilder& Proxy(ProxyOptions options) {
+    proxy_options_ = std::move(options);
+    return *this;
+  }
+  // Fails if no router was given, a factory is null, or the proxy options are
+  // invalid.
   absl::StatusOr<std::shared_ptr<const Pipeline>> Build();
 
  private:
   std::shared_ptr<const Router> router_;
   std::vector<std::shared_ptr<const FilterFactory>> filters_;
   PathPolicy path_policy_;
+  std::shared_ptr<ClusterManager> clusters_;
+  ProxyOptions proxy_options_;
 };
 
 }  // namespace gateway

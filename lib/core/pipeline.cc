@@ -33,7 +33,10 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> PipelineBuilder::Build() {
       return absl::InvalidArgumentError(absl::StrCat("pipeline: filter #", i, " is null"));
     }
   }
+  if (absl::Status s = proxy_options_.Validate(); !s.ok()) return s;
   auto p = std::shared_ptr<Pipeline>(new Pipeline());
+  p->clusters_ = clusters_;
+  p->proxy_options_ = proxy_options_;
   p->router_ = router_;
   p->filters_ = filters_;
   p->path_policy_ = path_policy_;

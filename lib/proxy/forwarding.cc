@@ -1,0 +1,148 @@
+#include "proxy/forwarding.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace gateway {
+
+absl::Status ProxyOptions::Validate() const {
+  auto set = internal::AddressSet::Parse(trusted_proxies);
+  if (!set.ok()) return set.status();
+  if (!via.empty() && !IsValidHeaderValue(via)) {
+    return absl::InvalidArgumentError("proxy.via: invalid characters");
+  }
+  return absl::OkStatus();
+}
+
+namespace internal {
+namespace {
+
+bool ParseAddress(std::string_view text, bool& v6, std::array<uint8_t, 16>& out) {
+  std::string s(text);
+  out.fill(0);
+  if (inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
+    v6 = false;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out.data()) == 1) {
+    v6 = true;
+    // An IPv4-mapped address matches IPv4 ranges.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(out.data(), kMapped, 12) == 0) {
+      std::memmove(out.data(), out.data() + 12, 4);
+      std::memset(out.data() + 4, 0, 12);
+      v6 = false;
+    }
+    return true;
+  }
+  return false;
+}
+
+constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection",
+                                          "te",         "trailer",    "transfer-encoding",
+                                          "upgrade"};
+
+}  // namespace
+
+absl::StatusOr<AddressSet> AddressSet::Parse(const std::vector<std::string>& cidrs) {
+  AddressSet set;
+  for (size_t i = 0; i < cidrs.size(); ++i) {
+    std::string_view text = cidrs[i];
+    size_t slash = text.find('/');
+    Range r;
+    if (!ParseAddress(text.substr(0, slash), r.v6, r.bytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trusted_proxies[", i, "]: '", cidrs[i], "' is not an address or CIDR"));
+    }
+    int max = r.v6 ? 128 : 32;
+    r.prefix = max;
+    if (slash != std::string_view::npos) {
+      std::string_view bits = text.substr(slash + 1);
+      if (!absl::SimpleAtoi(absl::string_view(bits.data(), bits.size()), &r.prefix) ||
+          r.prefix < 0 || r.prefix > max) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("trusted_proxies[", i, "]: bad prefix length in '", cidrs[i], "'"));
+      }
+    }
+    set.ranges_.push_back(r);
+  }
+  return set;
+}
+
+bool AddressSet::Contains(std::string_view address) const {
+  bool v6;
+  std::array<uint8_t, 16> a;
+  if (ranges_.empty() || !ParseAddress(address, v6, a)) return false;
+  for (const Range& r : ranges_) {
+    if (r.v6 != v6) continue;
+    int full = r.prefix / 8, rest = r.prefix % 8;
+    if (std::memcmp(a.data(), r.bytes.data(), full) != 0) continue;
+    if (rest != 0) {
+      uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+      if ((a[full] & mask) != (r.bytes[full] & mask)) continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+void RemoveHopByHop(HeaderMap& headers) {
+  // Names listed in Connection first, while the Connection field still exists.
+  std::vector<std::string> named;
+  for (const auto& f : headers) {
+    if (!EqualsIgnoreCase(f.name, "connection")) continue;
+    for (absl::string_view token : absl::StrSplit(f.value, ',')) {
+      token = absl::StripAsciiWhitespace(token);
+      if (!token.empty()) named.emplace_back(token);
+    }
+  }
+  for (const std::string& n : named) headers.Remove(n);
+  for (std::string_view h : kHopByHop) headers.Remove(h);
+}
+
+void ApplyMutations(const HeaderMutations& m, HeaderMap& headers) {
+  for (const std::string& name : m.remove) headers.Remove(name);
+  for (const auto& [name, value] : m.set) headers.Set(name, value);
+  for (const auto& [name, value] : m.add) headers.Add(name, value);
+}
+
+void AddForwardingHeaders(const ProxyOptions& options, bool trusted, const ConnectionInfo& peer,
+                          std::string_view original_host, HeaderMap& headers) {
+  if (options.forwarded_headers) {
+    std::string xff;
+    if (trusted) {
+      for (std::string_view v : headers.GetAll("x-forwarded-for")) {
+        if (!xff.empty()) xff += ", ";
+        xff.append(v);
+      }
+    }
+    if (!xff.empty()) xff += ", ";
+    xff += peer.peer_address;
+    headers.Set("x-forwarded-for", xff);
+    if (!trusted || !headers.Has("x-forwarded-proto")) headers.Set("x-forwarded-proto", "http");
+    if (!trusted || !headers.Has("x-forwarded-host")) {
+      if (original_host.empty()) {
+        headers.Remove("x-forwarded-host");
+      } else {
+        headers.Set("x-forwarded-host", original_host);
+      }
+    }
+  }
+  if (!options.via.empty()) {
+    std::string via(headers.Get("via").value_or(""));
+    if (!via.empty()) via += ", ";
+    via += "1.1 ";
+    via += options.via;
+    headers.Set("via", via);
+  }
+}
+
+}  // namespace internal
+}  // namespace gateway

@@ -1,0 +1,49 @@
+// Header rules of a reverse proxy: hop-by-hop removal, forwarding headers,
+// header mutations, trusted-proxy address matching.
+#ifndef GATEWAY_LIB_PROXY_FORWARDING_H_
+#define GATEWAY_LIB_PROXY_FORWARDING_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/filter.h"
+#include "gateway/http.h"
+#include "gateway/proxy.h"
+#include "gateway/route_policy.h"
+
+namespace gateway::internal {
+
+// A set of CIDR ranges, IPv4 and IPv6.
+class AddressSet {
+ public:
+  static absl::StatusOr<AddressSet> Parse(const std::vector<std::string>& cidrs);
+  bool Contains(std::string_view address) const;
+  bool empty() const { return ranges_.empty(); }
+
+ private:
+  struct Range {
+    bool v6;
+    std::array<uint8_t, 16> bytes;
+    int prefix;
+  };
+  std::vector<Range> ranges_;
+};
+
+// Removes hop-by-hop headers and every header named in Connection.
+void RemoveHopByHop(HeaderMap& headers);
+
+void ApplyMutations(const HeaderMutations& m, HeaderMap& headers);
+
+// Adds X-Forwarded-For/-Proto/-Host and Via to an upstream request whose
+// hop-by-hop headers were already removed. `trusted` tells whether the peer's
+// own forwarding headers are kept and extended.
+void AddForwardingHeaders(const ProxyOptions& options, bool trusted, const ConnectionInfo& peer,
+                          std::string_view original_host, HeaderMap& headers);
+
+}  // namespace gateway::internal
+
+#endif  // GATEWAY_LIB_PROXY_FORWARDING_H_

@@ -1,0 +1,454 @@
+#include "proxy/upstream_request.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "proxy/forwarding.h"
+
+namespace gateway::internal {
+namespace {
+
+// Request body buffered while no upstream connection is ready yet, before the
+// stream is asked to stop delivering more.
+constexpr size_t kPreConnectBuffer = 64 * 1024;
+
+CodecLimits UpstreamLimits() {
+  CodecLimits limits;
+  limits.max_header_bytes = 64 * 1024;
+  limits.max_header_count = 200;
+  return limits;
+}
+
+}  // namespace
+
+UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
+                                 const RequestHead& head, const ConnectionInfo& peer,
+                                 UpstreamResponseSink& sink)
+    : worker_(worker),
+      route_(match.route->spec()),
+      head_(head),
+      cluster_(match.cluster()),
+      sink_(sink) {
+  head_.path = match.rewritten_path;
+  has_body_ = head_.HasBody();
+  chunked_ = head_.chunked;
+  request_complete_ = !has_body_;
+  HeaderMap& h = head_.headers;
+  RemoveHopByHop(h);
+  // The gateway answered any expectation itself; framing is re-derived below.
+  h.Remove("expect");
+  h.Remove("content-length");
+  ApplyMutations(route_.request_headers, h);
+  AddForwardingHeaders(worker_.options(), worker_.IsTrusted(peer.peer_address), peer,
+                       head.authority, h);
+}
+
+UpstreamRequest::~UpstreamRequest() {
+  done_ = true;
+  EndAttempt(false);
+  if (counted_retry_) --worker_.active_retries;
+  if (local_ != nullptr) --worker_.active_requests;
+}
+
+void UpstreamRequest::Start() {
+  local_ = worker_.Get(cluster_);
+  if (local_ == nullptr) {
+    Fail(LocalReply::Json(404, "unknown_cluster",
+                          absl::StrCat("no upstream service named '", cluster_, "'")));
+    return;
+  }
+  ++worker_.active_requests;
+  StartAttempt();
+}
+
+void UpstreamRequest::StartAttempt() {
+  if (done_) return;
+  ++attempts_;
+  connected_ = request_sent_ = response_bytes_ = headers_passed_ = response_complete_ = false;
+  discarding_ = false;
+  HostPtr host;
+  if (local_->balancer != nullptr) {
+    LbContext ctx;
+    ctx.attempted = attempted_;
+    host = local_->balancer->Pick(ctx);
+  }
+  if (host == nullptr) {
+    Fail(LocalReply::Json(503, "no_healthy_upstream",
+                          absl::StrCat("no healthy host in cluster '", cluster_, "'")));
+    return;
+  }
+  host_ = host;
+  attempted_owned_.push_back(host);
+  attempted_.push_back(host.get());
+  host_->AddActiveRequests(1);
+  if (route_.upstream_timeouts.per_try > absl::ZeroDuration()) {
+    if (try_timer_ == nullptr) {
+      try_timer_ = worker_.dispatcher().CreateTimer([this] {
+        if (done_ || headers_passed_) return;
+        EndAttempt(false);
+        if (MaybeRetry(Failure::kTimeout)) return;
+        Fail(LocalReply::Json(504, "upstream_per_try_timeout", "upstream attempt timed out"));
+      });
+    }
+    try_timer_->Enable(route_.upstream_timeouts.per_try);
+  }
+  pending_ = local_->pool->Acquire(host_, [this](PoolResult r) { OnPoolReady(std::move(r)); });
+}
+
+void UpstreamRequest::OnPoolReady(PoolResult result) {
+  pending_.Detach();
+  if (done_) return;
+  if (!result.ok()) {
+    EndAttempt(false);
+    if (MaybeRetry(Failure::kConnect)) return;
+    std::string_view flag = "upstream_connect_failed";
+    if (result.failure == PoolFailure::kConnectTimeout) flag = "upstream_connect_timeout";
+    if (result.failure == PoolFailure::kOverflow) flag = "upstream_overflow";
+    Fail(LocalReply::Json(503, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
+    return;
+  }
+  lease_ = std::move(result.lease);
+  lease_reused_ = lease_.reused();
+  connected_ = true;
+  // A fresh codec per attempt; the previous one may still be unwinding a call.
+  if (codec_ != nullptr) retired_codecs_.push_back(std::move(codec_));
+  codec_ = MakeHttp1Codec(CodecMode::kClient, UpstreamLimits(), *this);
+  codec_->ExpectResponseTo(head_.method);
+  lease_->SetCallbacks(this);
+  if (!read_enabled_) lease_->SetReadEnabled(false);
+
+  std::string out = EncodeHead(*host_);
+  if (!replay_.empty()) {
+    codec_->EncodeBody(replay_,
+                       chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
+  }
+  if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(nullptr, out);
+  lease_->Write(out);
+  if (replay_.size() > route_.retry.replay_buffer_bytes) {
+    // Everything buffered before the connection was ready is out; the rest of
+    // the body streams and cannot be replayed.
+    replay_overflow_ = true;
+    std::string().swap(replay_);
+  }
+  if (request_complete_) {
+    request_sent_ = true;
+    ArmResponseTimer();
+  }
+  if (!body_writable_ && !lease_->above_high_watermark()) {
+    body_writable_ = true;
+    sink_.OnUpstreamBodyWritable(true);
+  }
+}
+
+std::string UpstreamRequest::EncodeHead(const Host& host) {
+  RequestHead h = head_;
+  switch (route_.host_rewrite.kind) {
+    case HostRewrite::Kind::kPassThrough:
+      if (!h.authority.empty()) h.headers.Set("host", h.authority);
+      break;
+    case HostRewrite::Kind::kEndpoint: {
+      const std::string& name = host.hostname().empty() ? host.address() : host.hostname();
+      bool v6 = name.find(':') != std::string::npos;
+      h.headers.Set("host", absl::StrCat(v6 ? "[" : "", name, v6 ? "]" : "", ":", host.port()));
+      break;
+    }
+    case HostRewrite::Kind::kLiteral:
+      h.headers.Set("host", route_.host_rewrite.value);
+      break;
+  }
+  Codec::Framing framing = Codec::Framing::kNone;
+  uint64_t length = 0;
+  if (chunked_) {
+    framing = Codec::Framing::kChunked;
+  } else if (has_body_) {
+    framing = Codec::Framing::kContentLength;
+    length = *head_.content_length;
+  }
+  std::string out;
+  out.reserve(512);
+  codec_->EncodeRequestHead(h, framing, length, out);
+  return out;
+}
+
+void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
+  if (done_) return;
+  body_received_ += data.size();
+  if (!connected_) {
+    replay_.append(data);
+    if (replay_.size() > std::max<size_t>(kPreConnectBuffer, route_.retry.replay_buffer_bytes) &&
+        body_writable_) {
+      body_writable_ = false;
+      sink_.OnUpstreamBodyWritable(false);
+    }
+  } else {
+    if (!replay_overflow_) {
+      if (replay_.size() + data.size() <= route_.retry.replay_buffer_bytes) {
+        replay_.append(data);
+      } else {
+        replay_overflow_ = true;
+        std::string().swap(replay_);
+      }
+    }
+    WriteBody(data);
+  }
+  if (end_stream) {
+    request_complete_ = true;
+    if (connected_) FinishRequestBody();
+  }
+}
+
+void UpstreamRequest::WriteBody(std::string_view data) {
+  if (data.empty() || !lease_) return;
+  std::string out;
+  codec_->EncodeBody(data, chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength,
+                     out);
+  lease_->Write(out);
+  if (lease_->above_high_watermark() && body_writable_) {
+    body_writable_ = false;
+    sink_.OnUpstreamBodyWritable(false);
+  }
+}
+
+void UpstreamRequest::FinishRequestBody() {
+  if (!lease_) return;
+  if (chunked_) {
+    std::string out;
+    codec_->EncodeChunkedEnd(nullptr, out);
+    lease_->Write(out);
+  }
+  request_sent_ = true;
+  ArmResponseTimer();
+}
+
+void UpstreamRequest::OnUpstreamWritable() {
+  if (!done_ && !body_writable_) {
+    body_writable_ = true;
+    sink_.OnUpstreamBodyWritable(true);
+  }
+}
+
+void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
+  read_enabled_ = enabled;
+  if (lease_) lease_->SetReadEnabled(enabled);
+}
+
+void UpstreamRequest::ArmResponseTimer() {
+  if (headers_passed_ || route_.upstream_timeouts.response_headers <= absl::ZeroDuration()) return;
+  if (response_timer_ == nullptr) {
+    response_timer_ = worker_.dispatcher().CreateTimer([this] {
+      if (done_ || headers_passed_) return;
+      EndAttempt(false);
+      Fail(LocalReply::Json(504, "upstream_timeout", "upstream sent no response in time"));
+    });
+  }
+  response_timer_->Enable(route_.upstream_timeouts.response_headers);
+}
+
+void UpstreamRequest::OnUpstreamData(std::string_view data) {
+  if (done_ || codec_ == nullptr) return;
+  response_bytes_ = true;
+  pending_action_ = Action::kNone;
+  FeedResult r = codec_->Feed(data);
+  if (done_) return;
+  bool leftover = r.consumed < data.size();
+  if (pending_action_ == Action::kNone && leftover && !r.paused) {
+    pending_action_ = Action::kError;
+    error_flag_ = "upstream_protocol_error";
+  }
+  HandlePendingAction(leftover, /*closed=*/false);
+}
+
+void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
+  Action action = std::exchange(pending_action_, Action::kNone);
+  switch (action) {
+    case Action::kNone:
+      return;
+    case Action::kComplete: {
+      // Reusable only after a complete, well-framed exchange with nothing
+      // extra on the wire and the whole request written.
+      bool clean = !leftover && !closed && upstream_keep_alive_ && request_sent_ && lease_ &&
+                   lease_->write_queue_bytes() == 0;
+      EndAttempt(clean);
+      done_ = true;
+      sink_.OnUpstreamBody({}, true);
+      return;
+    }
+    case Action::kRetryStatus:
+      EndAttempt(false);
+      if (MaybeRetry(Failure::kStatus, retry_status_)) return;
+      Fail(LocalReply::Json(502, "upstream_retry_failed", "retry could not be scheduled"));
+      return;
+    case Action::kError:
+      EndAttempt(false);
+      if (!headers_passed_) {
+        if (MaybeRetry(Failure::kProtocol)) return;
+        Fail(LocalReply::Json(502, error_flag_, "invalid response from upstream"));
+      } else {
+        done_ = true;
+        sink_.OnUpstreamAborted(error_flag_);
+      }
+      return;
+  }
+}
+
+void UpstreamRequest::OnUpstreamClosed(bool reset) {
+  if (done_) return;
+  if (!response_bytes_) {
+    bool reused = lease_reused_;
+    EndAttempt(false);
+    // A kept-alive connection the upstream had already closed: the request
+    // never reached it. Retry once on another connection if replaying is safe.
+    if (reused && !stale_retry_used_ && !replay_overflow_ &&
+        (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
+      stale_retry_used_ = true;
+      ScheduleAttempt(absl::ZeroDuration());
+      return;
+    }
+    if (MaybeRetry(Failure::kReset)) return;
+    Fail(LocalReply::Json(502, "upstream_reset",
+                          "upstream closed the connection before responding"));
+    return;
+  }
+  pending_action_ = Action::kNone;
+  codec_->FeedEof();
+  if (done_) return;
+  if (pending_action_ == Action::kNone) {
+    pending_action_ = Action::kError;
+    error_flag_ = "upstream_reset";
+  }
+  HandlePendingAction(false, /*closed=*/true);
+}
+
+void UpstreamRequest::OnResponseHead(ResponseHead head) {
+  if (done_) return;
+  if (head.status >= 100 && head.status < 200) return;  // interim; the final one follows
+  if (response_timer_ != nullptr) response_timer_->Disable();
+  if (try_timer_ != nullptr) try_timer_->Disable();
+  if (RetriableStatus(head.status) && CanRetry(Failure::kStatus)) {
+    retry_status_ = head.status;
+    pending_action_ = Action::kRetryStatus;
+    codec_->Pause();
+    return;
+  }
+  headers_passed_ = true;
+  upstream_keep_alive_ = head.keep_alive;
+  std::optional<uint64_t> length;
+  if (!head.chunked) length = head.content_length;
+  if (head.status == 204 || head.status == 304) length = 0;
+  RemoveHopByHop(head.headers);
+  head.headers.Remove("content-length");
+  ApplyMutations(route_.response_headers, head.headers);
+  if (!worker_.options().via.empty()) {
+    std::string via(head.headers.Get("via").value_or(""));
+    head.headers.Set("via",
+                     absl::StrCat(via, via.empty() ? "" : ", ", "1.1 ", worker_.options().via));
+  }
+  sink_.OnUpstreamHeaders(std::move(head), length);
+}
+
+void UpstreamRequest::OnBody(std::string_view chunk) {
+  if (done_ || !headers_passed_) return;
+  sink_.OnUpstreamBody(chunk, false);
+}
+
+void UpstreamRequest::OnMessageComplete() {
+  if (done_ || !headers_passed_) return;
+  response_complete_ = true;
+  pending_action_ = Action::kComplete;
+  // Anything after the response stays unconsumed: its presence makes the
+  // connection unusable.
+  codec_->Pause();
+}
+
+void UpstreamRequest::OnError(const CodecError& error) {
+  if (done_) return;
+  pending_action_ = Action::kError;
+  error_flag_ = error.flag.empty() ? "upstream_protocol_error" : error.flag;
+}
+
+bool UpstreamRequest::RetriableStatus(int status) const {
+  const RetryPolicy& p = route_.retry;
+  if (p.on_5xx && status >= 500) return true;
+  if (p.on_gateway_error && status >= 502 && status <= 504) return true;
+  return std::find(p.on_statuses.begin(), p.on_statuses.end(), status) != p.on_statuses.end();
+}
+
+bool UpstreamRequest::CanRetry(Failure why) const {
+  if (done_ || headers_passed_) return false;
+  const RetryPolicy& p = route_.retry;
+  switch (why) {
+    case Failure::kConnect:
+      if (!p.on_connect_failure) return false;
+      break;
+    case Failure::kReset:
+    case Failure::kProtocol:
+      if (!p.on_reset) return false;
+      break;
+    case Failure::kTimeout:
+      if (!p.on_5xx && !p.on_gateway_error) return false;
+      break;
+    case Failure::kStatus:
+      break;
+  }
+  if (retries_ >= p.max_retries) return false;
+  // Connect failures sent nothing: safe for any method.
+  if (why != Failure::kConnect && !IsIdempotentMethod(head_.method) && !p.allow_non_idempotent) {
+    return false;
+  }
+  if (replay_overflow_) return false;
+  double allowed =
+      std::max<double>(p.budget_min_retries, p.budget_percent / 100.0 * worker_.active_requests);
+  uint64_t in_flight = worker_.active_retries - (counted_retry_ ? 1 : 0);
+  return static_cast<double>(in_flight) < allowed;
+}
+
+bool UpstreamRequest::MaybeRetry(Failure why, int status) {
+  if (!CanRetry(why)) return false;
+  ++retries_;
+  if (!counted_retry_) {
+    counted_retry_ = true;
+    ++worker_.active_retries;
+  }
+  // Full jitter over an exponential ceiling.
+  const RetryPolicy& p = route_.retry;
+  double ceiling = absl::ToDoubleMilliseconds(p.backoff_base) * std::ldexp(1.0, retries_ - 1);
+  ceiling = std::min(ceiling, absl::ToDoubleMilliseconds(p.backoff_max));
+  ScheduleAttempt(absl::Milliseconds(worker_.Random() * ceiling));
+  return true;
+}
+
+void UpstreamRequest::ScheduleAttempt(absl::Duration delay) {
+  if (retry_timer_ == nullptr) {
+    retry_timer_ = worker_.dispatcher().CreateTimer([this] { StartAttempt(); });
+  }
+  retry_timer_->Enable(delay);
+}
+
+void UpstreamRequest::EndAttempt(bool reusable) {
+  pending_.Cancel();
+  if (try_timer_ != nullptr) try_timer_->Disable();
+  if (response_timer_ != nullptr) response_timer_->Disable();
+  if (lease_) {
+    lease_->SetCallbacks(nullptr);
+    if (reusable) {
+      lease_.Release();
+    } else {
+      lease_ = PoolLease();
+    }
+  }
+  if (host_ != nullptr) {
+    host_->AddActiveRequests(-1);
+    host_.reset();
+  }
+  connected_ = false;
+}
+
+void UpstreamRequest::Fail(LocalReply reply) {
+  if (done_) return;
+  EndAttempt(false);
+  done_ = true;
+  sink_.OnUpstreamFailure(std::move(reply));
+}
+
+}  // namespace gateway::internal

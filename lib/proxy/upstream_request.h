@@ -1,0 +1,140 @@
+// One proxied request: picks hosts, leases connections, sends the request
+// (head + streamed body), parses the response and hands it to a sink,
+// retrying per the route's policy. Lives on one loop; owned by the stream.
+#ifndef GATEWAY_LIB_PROXY_UPSTREAM_REQUEST_H_
+#define GATEWAY_LIB_PROXY_UPSTREAM_REQUEST_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/codec.h"
+#include "gateway/filter.h"
+#include "gateway/router.h"
+#include "gateway/upstream_pool.h"
+#include "proxy/proxy_worker.h"
+
+namespace gateway::internal {
+
+// What the upstream exchange tells the stream. Calls never re-enter the
+// UpstreamRequest method that caused them in a way that destroys it: the
+// owner may destroy the request only after the call returns... except where
+// noted, the owner may call back into the request from these methods.
+class UpstreamResponseSink {
+ public:
+  virtual ~UpstreamResponseSink() = default;
+  // The final response head. `content_length` is known for Content-Length
+  // framed bodies; nullopt means the length is unknown (chunked/close).
+  virtual void OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) = 0;
+  // Response body; the last call has end_stream set (its data may be empty).
+  virtual void OnUpstreamBody(std::string_view data, bool end_stream) = 0;
+  // The exchange failed before any response head was passed on.
+  virtual void OnUpstreamFailure(LocalReply reply) = 0;
+  // The exchange failed after the head was passed on: the response is cut short.
+  virtual void OnUpstreamAborted(std::string_view flag) = 0;
+  // Request-body flow control: false asks to stop delivering request body.
+  virtual void OnUpstreamBodyWritable(bool writable) = 0;
+};
+
+class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSink {
+ public:
+  UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, const RequestHead& head,
+                  const ConnectionInfo& peer, UpstreamResponseSink& sink);
+  ~UpstreamRequest() override;
+
+  // Starts the first attempt (the request head is final).
+  void Start();
+  // Request body after the request filters. May be called before a connection
+  // is ready; the bytes are buffered (bounded, with OnUpstreamBodyWritable).
+  void SendBody(std::string_view data, bool end_stream);
+  // Downstream backpressure: stop/restart reading the upstream response.
+  void SetResponseReadEnabled(bool enabled);
+
+  // UpstreamConnectionCallbacks.
+  void OnUpstreamData(std::string_view data) override;
+  void OnUpstreamClosed(bool reset) override;
+  void OnUpstreamWritable() override;
+
+  // CodecSink (client mode).
+  void OnResponseHead(ResponseHead head) override;
+  void OnBody(std::string_view chunk) override;
+  void OnTrailers(HeaderMap trailers) override {}
+  void OnMessageComplete() override;
+  void OnError(const CodecError& error) override;
+
+ private:
+  enum class Failure { kConnect, kReset, kStatus, kTimeout, kProtocol };
+  // What a codec callback decided; acted on once Feed has returned, so the
+  // codec is never destroyed inside its own call.
+  enum class Action { kNone, kComplete, kRetryStatus, kError };
+
+  void StartAttempt();
+  void OnPoolReady(PoolResult result);
+  void WriteBody(std::string_view data);
+  void FinishRequestBody();
+  // Ends the current attempt's connection and host accounting.
+  void EndAttempt(bool reusable);
+  // Retries if policy, budget and replay allow; returns false otherwise.
+  bool MaybeRetry(Failure why, int status = 0);
+  bool CanRetry(Failure why) const;
+  bool RetriableStatus(int status) const;
+  void ScheduleAttempt(absl::Duration delay);
+  void HandlePendingAction(bool leftover, bool closed);
+  void Fail(LocalReply reply);
+  void ArmResponseTimer();
+  std::string EncodeHead(const Host& host);
+
+  ProxyWorker& worker_;
+  const RouteSpec& route_;
+  RequestHead head_;  // the upstream request head (hop-by-hop removed, forwarding added)
+  std::string cluster_;
+  UpstreamResponseSink& sink_;
+
+  ProxyWorker::ClusterLocal* local_ = nullptr;
+  std::vector<const Host*> attempted_;
+  std::vector<HostPtr> attempted_owned_;  // keeps the pointers above valid
+  HostPtr host_;
+  CancelHandle pending_;
+  PoolLease lease_;
+  std::unique_ptr<Codec> codec_;
+  std::vector<std::unique_ptr<Codec>> retired_codecs_;
+  Action pending_action_ = Action::kNone;
+  std::string error_flag_;
+  int retry_status_ = 0;
+  bool lease_reused_ = false;
+  bool upstream_keep_alive_ = true;
+  uint32_t attempts_ = 0;
+  uint32_t retries_ = 0;
+  bool stale_retry_used_ = false;
+  bool counted_retry_ = false;
+
+  // Request body: everything received so far while it can still be replayed.
+  std::string replay_;
+  bool replay_overflow_ = false;
+  uint64_t body_received_ = 0;
+  bool request_complete_ = false;
+  bool body_writable_ = true;
+  bool chunked_ = false;
+  bool has_body_ = false;
+
+  // Current attempt.
+  bool connected_ = false;
+  bool request_sent_ = false;
+  bool response_bytes_ = false;
+  bool headers_passed_ = false;
+  bool response_complete_ = false;
+  bool discarding_ = false;  // a retriable response is being dropped
+  bool done_ = false;
+  bool read_enabled_ = true;
+
+  std::unique_ptr<Timer> response_timer_;
+  std::unique_ptr<Timer> retry_timer_;
+  std::unique_ptr<Timer> try_timer_;
+};
+
+}  // namespace gateway::internal
+
+#endif  // GATEWAY_LIB_PROXY_UPSTREAM_REQUEST_H_
