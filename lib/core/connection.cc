@@ -175,6 +175,14 @@ void Connection::ScheduleProcess() {
 
 void Connection::ProcessInput() {
   if (in_process_ || closed_) return;
+  if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
+      codec_->paused()) {
+    // Between requests the next one is wanted, but the codec may still be
+    // paused by the last: EndCycle's Resume ran inside the codec's own
+    // callback, or the request asked for an upgrade (the codec stops after
+    // it until told to go on; without a 101 the connection stays HTTP).
+    codec_->Resume();
+  }
   in_process_ = true;
   while (!pending_.empty() && !codec_->paused() && !closed_) {
     FeedResult r = codec_->Feed(pending_);
