@@ -2,6 +2,8 @@
 // pipelining, chunked bodies, HTTP/1.0, HEAD and Expect.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -91,6 +93,30 @@ TEST_CASE("chunked request bodies are decoded and delivered whole") {
   auto r = client->RoundTrip(Get("/b"));
   REQUIRE(r.has_value());
   CHECK(r->body == "B");
+}
+
+TEST_CASE("a long pipelined burst is answered completely and in order") {
+  auto server = StartServer();
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  // Far more than one read and than the connection's input buffer.
+  constexpr int kRequests = 5000;
+  const char* paths[] = {"/a", "/b", "/c"};
+  const char* bodies[] = {"A", "B", "C"};
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) burst += Get(paths[i % 3]);
+  REQUIRE(burst.size() > 128 * 1024);
+  // Send and read concurrently: the gateway stops reading while its output
+  // backs up, so a client that only writes could block.
+  std::thread writer([&] { client->Send(burst, absl::Seconds(10)); });
+  int answered = 0;
+  for (; answered < kRequests; ++answered) {
+    auto r = client->ReadResponse(absl::Seconds(5));
+    if (!r.has_value() || r->body != bodies[answered % 3]) break;
+  }
+  writer.join();
+  CHECK(answered == kRequests);
+  CHECK(server->stats().requests == kRequests);
 }
 
 TEST_CASE("HTTP/1.0 closes by default") {
@@ -208,6 +234,61 @@ TEST_CASE("Expect: 100-continue gets 100 Continue and then the final response") 
   // Exactly one final response: nothing else is pending on the connection.
   CHECK(client->StaysSilent(absl::Milliseconds(20)));
   CHECK(client->buffer().empty());
+}
+
+TEST_CASE("an Upgrade request answered without 101 keeps the connection in HTTP mode") {
+  Recorder recorder;
+  auto server = StartServer(LoopbackOptions(), &recorder);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  REQUIRE(client->Send(Get("/a", {"Connection: Upgrade", "Upgrade: websocket"}) + Get("/b")));
+  auto first = client->ReadResponse();
+  REQUIRE(first.has_value());
+  CHECK(first->status == 200);
+  CHECK(first->body == "A");
+  // The bytes after it are parsed, routed and answered as a request.
+  auto second = client->ReadResponse();
+  REQUIRE(second.has_value());
+  CHECK(second->body == "B");
+  CHECK(recorder.started() == 2);
+}
+
+TEST_CASE("a request past its route deadline gets 504") {
+  Recorder recorder;
+  auto server = StartServer(LoopbackOptions(), &recorder);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  SteadyTime start = std::chrono::steady_clock::now();
+  auto r = client->RoundTrip(Get("/deadline", {"X-Delay-Ms: 5000"}));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 504);
+  CHECK(ElapsedSince(start) < absl::Seconds(2));
+  REQUIRE(recorder.WaitDone(1, absl::Seconds(1)));
+  CHECK(recorder.done()[0].outcome == RequestOutcome::kTimeout);
+  // The connection is still usable, and a fast request on the route is fine.
+  auto ok = client->RoundTrip(Get("/deadline"));
+  REQUIRE(ok.has_value());
+  CHECK(ok->body == "in time");
+}
+
+TEST_CASE("a reply sent before the request body ends never parses that body as a request") {
+  Recorder recorder;
+  auto server = StartServer(LoopbackOptions(), &recorder);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  std::string smuggled = Get("/a");
+  // No route: 404 at once, while the body (a request in disguise) is still
+  // on its way.
+  REQUIRE(client->Send("POST /nowhere HTTP/1.1\r\nHost: test.local\r\nContent-Length: " +
+                       std::to_string(smuggled.size()) + "\r\n\r\n"));
+  auto r = client->ReadResponse();
+  REQUIRE(r.has_value());
+  CHECK(r->status == 404);
+  CHECK(r->closes());
+  REQUIRE(client->Send(smuggled));
+  CHECK(client->WaitForClose(absl::Seconds(2)));
+  CHECK(client->buffer().empty());
+  CHECK(recorder.started() == 0);
 }
 
 TEST_CASE("an unknown expectation gets 417") {

@@ -2,6 +2,8 @@
 // drain, the drain deadline, IPv6 listeners and clients that disappear.
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
+
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -219,6 +221,78 @@ TEST_CASE("destroying the gateway with requests in flight ends them as client-go
   CHECK(client->WaitForClose(absl::Seconds(2)));
   REQUIRE(recorder.WaitDone(1, absl::Seconds(1)));
   CHECK(recorder.done()[0].outcome == RequestOutcome::kClientGone);
+}
+
+TEST_CASE("a pipeline swap applies to new requests while in-flight ones finish on the old") {
+  Recorder recorder;
+  auto server = StartServer(LoopbackOptions(), &recorder);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  REQUIRE(client->Send(Get("/a", {"X-Delay-Ms: 100"})));
+  REQUIRE(recorder.WaitStarted(1, absl::Seconds(2)));
+
+  auto router = Router::Build({RouteBuilder("a2").Exact("/a").Respond(200, "A2").Build()});
+  REQUIRE(router.ok());
+  auto next = PipelineBuilder{}.Routes(*router).Build();
+  REQUIRE(next.ok());
+  REQUIRE(server->RunOnLoop([p = *next](Gateway* gw) { gw->SetPipeline(p); }));
+
+  auto in_flight = client->ReadResponse();
+  REQUIRE(in_flight.has_value());
+  CHECK(in_flight->body == "A");
+  auto after = client->RoundTrip(Get("/a"));
+  REQUIRE(after.has_value());
+  CHECK(after->body == "A2");
+  CHECK(recorder.started() == 1);  // the new pipeline has no recording filter
+}
+
+int OpenFileDescriptors() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+TEST_CASE("file descriptors return to baseline after many connections and errors") {
+  // libuv opens a few process-wide descriptors on the first loop; count from
+  // after one.
+  REQUIRE(StartServer(LoopbackOptions())->Stop());
+  int baseline = OpenFileDescriptors();
+  {
+    ServerOptions options = LoopbackOptions();
+    options.max_connections = 20;
+    options.timeouts.header = absl::Milliseconds(100);
+    auto server = StartServer(std::move(options));
+    std::vector<std::unique_ptr<TestClient>> clients;
+    for (int i = 0; i < 30; ++i) {
+      auto c = TestClient::Connect(server->port());
+      REQUIRE(c != nullptr);
+      switch (i % 5) {
+        case 0:
+          c->Send(Get("/a"));
+          break;
+        case 1:
+          c->Send("GET /a HTTP/1.1\r\nHost");
+          break;  // times out
+        case 2:
+          c->Send("BROKEN\r\n\r\n");
+          break;
+        case 3:
+          c->CloseWithReset();
+          continue;
+        case 4:
+          break;  // idle
+      }
+      clients.push_back(std::move(c));
+    }
+    for (auto& c : clients) c->WaitForClose(absl::Milliseconds(300));
+    clients.clear();
+    REQUIRE(Eventually([&] { return server->stats().active_connections == 0; }));
+    CHECK(server->Stop());
+  }
+  CHECK(OpenFileDescriptors() == baseline);
 }
 
 }  // namespace

@@ -285,6 +285,7 @@ class EchoBodyFilter final : public Filter {
 // The routes most tests use. Every route answers directly:
 //   /      "root"      /a "A"     /b "B"     /c "C"
 //   /echo  echoes the request body (EchoBodyFilter)
+//   /deadline "in time", with a 150 ms route timeout
 //   /big   `big_body`, if given
 inline std::shared_ptr<const Pipeline> MakeTestPipeline(Recorder* recorder = nullptr,
                                                         std::string big_body = {}) {
@@ -294,6 +295,11 @@ inline std::shared_ptr<const Pipeline> MakeTestPipeline(Recorder* recorder = nul
       RouteBuilder("b").Exact("/b").Respond(200, "B").Build(),
       RouteBuilder("c").Exact("/c").Respond(200, "C").Build(),
       RouteBuilder("echo").Exact("/echo").Respond(200, "").Build(),
+      RouteBuilder("deadline")
+          .Exact("/deadline")
+          .Timeout(absl::Milliseconds(150))
+          .Respond(200, "in time")
+          .Build(),
   };
   if (!big_body.empty()) {
     routes.push_back(RouteBuilder("big")

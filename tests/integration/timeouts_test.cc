@@ -67,6 +67,26 @@ TEST_CASE("the header timeout covers the whole head, not each byte") {
   CHECK(ElapsedSince(start) < absl::Seconds(1));
 }
 
+TEST_CASE("the header timeout applies to a later request on a kept-alive connection") {
+  ServerOptions options = ShortTimeouts();
+  options.timeouts.keepalive_idle = absl::Seconds(5);  // only the header timer may fire
+  auto server = StartServer(std::move(options));
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  auto first = client->RoundTrip(Get("/a"));
+  REQUIRE(first.has_value());
+  REQUIRE(first->status == 200);
+  SteadyTime start = std::chrono::steady_clock::now();
+  REQUIRE(client->Send("GET /b HTTP/1.1\r\nHost: te"));
+  auto r = client->ReadResponse(absl::Seconds(3));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 408);
+  CHECK(client->WaitForClose(absl::Seconds(1)));
+  absl::Duration waited = ElapsedSince(start);
+  CHECK(waited >= kHeaderTimeout - absl::Milliseconds(5));
+  CHECK(waited < absl::Seconds(1));
+}
+
 TEST_CASE("a connection that sends nothing is closed after the header timeout") {
   auto server = StartServer(ShortTimeouts());
   auto client = TestClient::Connect(server->port());
