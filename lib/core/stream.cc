@@ -41,29 +41,27 @@ void Stream::Start() {
   start_ = host_.dispatcher().clock().Monotonic();
   if (head_.path.empty()) {
     StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400, "unsupported_target",
-                                   "request target form is not supported"),
-                  0);
+                                   "request target form is not supported"));
     return;
   }
   auto normalized = NormalizePath(head_.path, pipeline_->path_policy());
   if (!normalized.ok()) {
     absl::string_view why = normalized.status().message();
-    StartResponse(LocalReply::Json(400, "invalid_path", std::string_view(why.data(), why.size())),
-                  0);
+    StartResponse(LocalReply::Json(400, "invalid_path", std::string_view(why.data(), why.size())));
     return;
   }
   head_.path = *std::move(normalized);
 
   match_ = pipeline_->router().Match(head_);
   if (match_.result == RouteMatch::Result::kNotFound) {
-    StartResponse(LocalReply::Json(404, "no_route", "no route matches this request"), 0);
+    StartResponse(LocalReply::Json(404, "no_route", "no route matches this request"));
     return;
   }
   if (match_.result == RouteMatch::Result::kMethodNotAllowed) {
-    LocalReply reply = LocalReply::Json(405, "method_not_allowed",
-                                        "method not allowed for this resource");
+    LocalReply reply =
+        LocalReply::Json(405, "method_not_allowed", "method not allowed for this resource");
     reply.headers.Add("allow", match_.allow);
-    StartResponse(std::move(reply), 0);
+    StartResponse(std::move(reply));
     return;
   }
   info_.route_name = match_.route->name();
@@ -73,12 +71,15 @@ void Stream::Start() {
   if (timeout > absl::ZeroDuration()) {
     request_timer_ = host_.dispatcher().CreateTimer([this] {
       if (phase_ == Phase::kDone) return;
+      LocalReply reply = LocalReply::Json(504, "request_timeout", "request deadline exceeded");
       if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
         pause_.reset();
-        StartResponse(LocalReply::Json(504, "request_timeout", "request deadline exceeded"),
-                      started_filters_);
+        response_outcome_ = RequestOutcome::kTimeout;
+        StartResponse(std::move(reply));
       } else {
-        Finish(RequestOutcome::kTimeout);
+        // A response filter is paused past the deadline. Nothing has been
+        // written yet, so the client still gets an answer.
+        EndResponseWith(std::move(reply), RequestOutcome::kTimeout);
       }
     });
     request_timer_->Enable(timeout);
@@ -93,17 +94,20 @@ void Stream::Start() {
 }
 
 bool Stream::HandleStatus(FilterStatus status, size_t index) {
+  if (stop_reply_) {
+    // A reply ends the request phases whatever the filter returned; left
+    // pending, it would fire at a later filter or stall the response chain.
+    if (pause_taken_) pause_.reset();
+    pause_taken_ = false;
+    LocalReply reply = std::move(*stop_reply_);
+    stop_reply_.reset();
+    StartResponse(std::move(reply));
+    return false;
+  }
   switch (status) {
     case FilterStatus::kContinue:
       if (pause_taken_) pause_.reset();  // paused and changed its mind: the Resumer dies
       pause_taken_ = false;
-      if (stop_reply_) {
-        // A reply without kStop still ends the request phases.
-        LocalReply reply = std::move(*stop_reply_);
-        stop_reply_.reset();
-        StartResponse(std::move(reply), index + 1);
-        return false;
-      }
       return true;
     case FilterStatus::kPause:
       if (!pause_taken_) {
@@ -122,26 +126,19 @@ bool Stream::HandleStatus(FilterStatus status, size_t index) {
     case FilterStatus::kStop:
       if (pause_taken_) pause_.reset();
       pause_taken_ = false;
-      if (!stop_reply_) {
-        FailFilter("filter returned kStop without sending a reply");
-        return false;
-      }
-      {
-        LocalReply reply = std::move(*stop_reply_);
-        stop_reply_.reset();
-        StartResponse(std::move(reply), index + 1);
-      }
+      FailFilter("filter returned kStop without sending a reply");
       return false;
   }
   return false;
 }
 
 void Stream::FailFilter(std::string_view why) {
+  LocalReply reply = LocalReply::Json(500, "filter_error", why);
   if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
-    StartResponse(LocalReply::Json(500, "filter_error", why), started_filters_);
+    response_outcome_ = RequestOutcome::kError;
+    StartResponse(std::move(reply));
   } else {
-    flag_ = "filter_error";
-    Finish(RequestOutcome::kError);
+    EndResponseWith(std::move(reply), RequestOutcome::kError);
   }
 }
 
@@ -222,29 +219,30 @@ void Stream::MaybeRunAction() {
         reply.headers.Add("content-type", d.content_type);
       }
       reply.body = d.body;
-      StartResponse(std::move(reply), started_filters_);
+      StartResponse(std::move(reply));
       return;
     }
     case Route::Action::kRedirect: {
       LocalReply reply;
       reply.status = route.spec().redirect->status;
       reply.headers.Add("location", pipeline_->router().RedirectLocation(route, head_, match_));
-      StartResponse(std::move(reply), started_filters_);
+      StartResponse(std::move(reply));
       return;
     }
     case Route::Action::kCluster:
-      StartResponse(LocalReply::Json(503, "no_upstream",
-                                     absl::StrCat("no upstream is configured for cluster '",
-                                                  route.cluster(), "'")),
-                    started_filters_);
+      StartResponse(LocalReply::Json(
+          503, "no_upstream",
+          absl::StrCat("no upstream is configured for cluster '", route.cluster(), "'")));
       return;
   }
 }
 
-void Stream::StartResponse(LocalReply reply, size_t filter_count) {
+void Stream::StartResponse(LocalReply reply) {
   if (phase_ == Phase::kDone || response_) return;
   pause_.reset();
-  response_filter_count_ = std::min(filter_count, started_filters_);
+  // Every filter whose OnRequestHeaders ran sees the response, also when a
+  // body-phase reply comes from a filter earlier in the chain.
+  response_filter_count_ = started_filters_;
   ResponseHead head;
   head.status = reply.status;
   head.headers = std::move(reply.headers);
@@ -281,6 +279,10 @@ void Stream::RunResponseBody(size_t from) {
       in_phase_ = true;
       FilterStatus status = filters_[idx]->OnResponseBody(*this, response_body_, true);
       in_phase_ = false;
+      if (replacement_body_) {
+        response_body_ = std::move(*replacement_body_);
+        replacement_body_.reset();
+      }
       if (status == FilterStatus::kStop) status = FilterStatus::kContinue;
       if (!HandleStatus(status, k)) return;
     }
@@ -294,7 +296,27 @@ void Stream::FinishResponse() {
   info_.response_body_bytes = response_body_.size();
   host_.WriteResponseHead(*response_, response_body_.size());
   if (!response_body_.empty()) host_.WriteResponseBody(response_body_, true);
-  Finish(RequestOutcome::kCompleted);
+  Finish(response_outcome_);
+}
+
+void Stream::ReplaceResponse(LocalReply reply) {
+  response_->status = reply.status;
+  response_->reason.clear();  // the old reason phrase belongs to the old status
+  response_->headers = std::move(reply.headers);
+  if (in_phase_ && phase_ == Phase::kResponseBody) {
+    replacement_body_ = std::move(reply.body);
+  } else {
+    response_body_ = std::move(reply.body);
+    replacement_body_.reset();
+  }
+  flag_ = std::move(reply.flag);
+}
+
+void Stream::EndResponseWith(LocalReply reply, RequestOutcome outcome) {
+  pause_.reset();
+  ReplaceResponse(std::move(reply));
+  response_outcome_ = outcome;
+  FinishResponse();
 }
 
 void Stream::Finish(RequestOutcome outcome) {
@@ -326,13 +348,10 @@ void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
   size_t next = paused_index_ + 1;
   if (reply) {
     if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
-      StartResponse(std::move(*reply), next);
+      StartResponse(std::move(*reply));
       return;
     }
-    response_->status = reply->status;
-    response_->headers = std::move(reply->headers);
-    response_body_ = std::move(reply->body);
-    flag_ = std::move(reply->flag);
+    ReplaceResponse(std::move(*reply));
   }
   switch (phase_) {
     case Phase::kRequestHeaders:
@@ -377,30 +396,25 @@ Resumer Stream::Pause() {
 void Stream::SendLocalReply(LocalReply reply) {
   if (!in_phase_ || phase_ == Phase::kDone) return;
   if (phase_ == Phase::kResponseHeaders || phase_ == Phase::kResponseBody) {
-    response_->status = reply.status;
-    response_->headers = std::move(reply.headers);
-    response_body_ = std::move(reply.body);
-    flag_ = std::move(reply.flag);
+    ReplaceResponse(std::move(reply));
     return;
   }
   stop_reply_ = std::move(reply);
 }
 
 void Stream::SetAttribute(std::string_view key, std::string value) {
-  for (auto& [k, v] : attributes_) {
-    if (k == key) {
-      v = std::move(value);
-      return;
-    }
+  auto it = attributes_.find(key);
+  if (it != attributes_.end()) {
+    it->second = std::move(value);
+  } else {
+    attributes_.emplace(std::string(key), std::move(value));
   }
-  attributes_.emplace_back(std::string(key), std::move(value));
 }
 
 std::optional<std::string_view> Stream::GetAttribute(std::string_view key) const {
-  for (const auto& [k, v] : attributes_) {
-    if (k == key) return std::string_view(v);
-  }
-  return std::nullopt;
+  auto it = attributes_.find(key);
+  if (it == attributes_.end()) return std::nullopt;
+  return std::string_view(it->second);
 }
 
 }  // namespace internal

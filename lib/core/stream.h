@@ -6,6 +6,8 @@
 #define GATEWAY_LIB_CORE_STREAM_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -110,10 +112,15 @@ class Stream final : public FilterContext {
   // Delivers one body chunk to filters [from, end). Returns false if paused or stopped.
   bool RunRequestBody(size_t from, std::string_view chunk, bool eos);
   void MaybeRunAction();
-  void StartResponse(LocalReply reply, size_t last_filter);
+  void StartResponse(LocalReply reply);
   void RunResponseHeaders(size_t from_reverse);
   void RunResponseBody(size_t from_reverse);
   void FinishResponse();
+  // Replaces the response produced so far (response phases only).
+  void ReplaceResponse(LocalReply reply);
+  // The response filter chain cannot go on but nothing was written yet: send
+  // `reply` as it is, without the remaining response filters.
+  void EndResponseWith(LocalReply reply, RequestOutcome outcome);
   void Finish(RequestOutcome outcome);
   // Handles a phase's return value; true if the chain may go on.
   bool HandleStatus(FilterStatus status, size_t index);
@@ -126,18 +133,19 @@ class Stream final : public FilterContext {
   RouteMatch match_;
   std::vector<std::unique_ptr<Filter>> filters_;
   size_t started_filters_ = 0;  // how many saw OnRequestHeaders
-  std::vector<std::pair<std::string, std::string>> attributes_;
+  // Node-based so a view returned by GetAttribute survives setting other keys.
+  std::map<std::string, std::string, std::less<>> attributes_;
 
   Phase phase_ = Phase::kRequestHeaders;
-  bool in_phase_ = false;       // inside a filter call
-  bool pause_taken_ = false;    // Pause() called in the current call
+  bool in_phase_ = false;     // inside a filter call
+  bool pause_taken_ = false;  // Pause() called in the current call
   std::shared_ptr<PauseState> pause_;
   size_t paused_index_ = 0;
-  std::string paused_chunk_;    // body chunk held while a body phase is paused
+  std::string paused_chunk_;  // body chunk held while a body phase is paused
   bool paused_chunk_eos_ = false;
   std::optional<LocalReply> stop_reply_;  // set by SendLocalReply in a phase
 
-  bool headers_done_ = false;   // every filter passed OnRequestHeaders
+  bool headers_done_ = false;  // every filter passed OnRequestHeaders
   bool request_complete_ = false;
   bool request_end_delivered_ = false;
   bool body_paused_ = false;
@@ -147,7 +155,13 @@ class Stream final : public FilterContext {
 
   std::optional<ResponseHead> response_;
   std::string response_body_;
+  // A body given by SendLocalReply inside OnResponseBody: applied after that
+  // call returns, because its `chunk` views `response_body_`.
+  std::optional<std::string> replacement_body_;
   size_t response_filter_count_ = 0;
+  // Reported in OnDone when the response is written (a 504 from the request
+  // deadline is kTimeout, a filter_error 500 is kError).
+  RequestOutcome response_outcome_ = RequestOutcome::kCompleted;
 
   RequestInfo info_;
   std::string flag_;

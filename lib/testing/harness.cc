@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "core/stream.h"
 
 namespace gateway::testing {
@@ -17,6 +18,7 @@ struct ManualClock::State {
 ManualClock::ManualClock(absl::Time start) : state_(std::make_unique<State>()) {
   state_->now = start;
 }
+ManualClock::~ManualClock() = default;
 absl::Time ManualClock::Now() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->now;
@@ -161,7 +163,11 @@ RequestHead Request(std::string_view method, std::string_view target,
   head.authority = std::string(head.headers.Get("host").value_or("localhost"));
   if (!head.headers.Has("host")) head.headers.Add("host", head.authority);
   if (auto cl = head.headers.Get("content-length")) {
-    head.content_length = std::stoull(std::string(*cl));
+    // A malformed value is left unset (no body) rather than throwing.
+    uint64_t length = 0;
+    if (absl::SimpleAtoi(absl::string_view(cl->data(), cl->size()), &length)) {
+      head.content_length = length;
+    }
   }
   head.chunked = head.headers.HasToken("transfer-encoding", "chunked");
   head.expect_continue = head.headers.HasToken("expect", "100-continue");
@@ -182,7 +188,9 @@ struct PipelineHarness::ExchangeImpl final : public Exchange, public internal::S
   bool body_paused() const override { return body_paused_; }
   void SendBody(std::string_view chunk) override {
     if (stream && !done_) {
-      if (body_paused_) {
+      // Bytes held during a pause are delivered on a later turn; anything sent
+      // before that delivery must queue behind them to keep the body in order.
+      if (body_paused_ || !held_body_.empty() || held_end_) {
         held_body_.append(chunk);
       } else {
         stream->OnRequestBody(chunk);
@@ -191,7 +199,7 @@ struct PipelineHarness::ExchangeImpl final : public Exchange, public internal::S
   }
   void EndRequest() override {
     if (!stream || done_) return;
-    if (body_paused_) {
+    if (body_paused_ || !held_body_.empty() || held_end_) {
       held_end_ = true;
     } else {
       stream->OnRequestEnd();

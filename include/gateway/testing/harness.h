@@ -33,6 +33,7 @@ namespace gateway::testing {
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000));
+  ~ManualClock() override;
   absl::Time Now() const override;
   absl::Duration Monotonic() const override;
   void Advance(absl::Duration d);
