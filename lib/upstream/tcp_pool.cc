@@ -1,0 +1,598 @@
+#include "upstream/tcp_pool.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace gateway {
+namespace internal {
+namespace {
+
+// Leases reach their connection through this stateless owner rather than
+// through the pool, so a lease can outlive its pool (see ~TcpPool).
+class TcpLeaseOwner final : public PoolLease::Owner {
+ public:
+  void ReturnConnection(UpstreamConnection* connection, bool reusable) override {
+    auto* tcp = static_cast<TcpConnection*>(connection);
+    if (TcpPool* pool = tcp->pool()) {
+      pool->Return(tcp, reusable);
+      return;
+    }
+    // Orphaned by its pool: the lease owned it, and the lease is done.
+    delete tcp;
+  }
+};
+
+PoolLease::Owner* LeaseOwner() {
+  // Stateless and never destroyed, so leases may be destroyed at any time,
+  // including during static destruction.
+  static PoolLease::Owner* const owner = new TcpLeaseOwner();
+  return owner;
+}
+
+PoolResult Leased(TcpConnection* connection, bool reused) {
+  PoolResult result;
+  result.lease = PoolLease(LeaseOwner(), connection, reused);
+  return result;
+}
+
+bool ParseAddress(const Host& host, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  std::string address = host.address();
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  if (uv_ip4_addr(address.c_str(), host.port(), reinterpret_cast<sockaddr_in*>(out)) == 0) {
+    return true;
+  }
+  return uv_ip6_addr(address.c_str(), host.port(), reinterpret_cast<sockaddr_in6*>(out)) == 0;
+}
+
+}  // namespace
+
+// A queued write. Owned by the connection's list until libuv reports it done;
+// if the connection closes first, `owner` is cleared and the callback (which
+// libuv always runs, with UV_ECANCELED at the latest) frees it.
+struct TcpConnection::WriteReq {
+  uv_write_t req;
+  TcpConnection* owner;
+  std::string data;
+};
+
+// Same ownership as WriteReq.
+struct TcpConnection::ConnectReq {
+  uv_connect_t req;
+  TcpConnection* owner;
+};
+
+TcpConnection::TcpConnection(TcpPool* pool, HostPtr host, size_t high_watermark,
+                             size_t low_watermark)
+    : pool_(pool),
+      host_(std::move(host)),
+      high_watermark_(high_watermark),
+      low_watermark_(low_watermark) {}
+
+TcpConnection::~TcpConnection() { Close(true); }
+
+int TcpConnection::Connect(uv_loop_t* loop, const sockaddr* addr, absl::Duration timeout) {
+  int rc = timer_.Init(loop, uv_timer_init);
+  if (rc == 0) rc = tcp_.Init(loop, uv_tcp_init);
+  if (rc != 0) {
+    closed_ = true;
+    return rc;
+  }
+  timer_->data = this;
+  tcp_->data = this;
+  // Counted from the connect on, so least-connections balancing sees hosts
+  // that are slow to accept as busy.
+  host_->AddActiveConnections(1);
+  counted_ = true;
+  auto* req = new ConnectReq{uv_connect_t{}, this};
+  req->req.data = req;
+  rc = uv_tcp_connect(&req->req, tcp_.get(), addr, &TcpConnection::OnConnect);
+  if (rc != 0) {
+    delete req;
+    Close(true);
+    return rc;
+  }
+  connect_req_ = req;
+  ArmTimer(timeout);
+  return 0;
+}
+
+void TcpConnection::OnConnect(uv_connect_t* req, int status) {
+  auto* r = static_cast<ConnectReq*>(req->data);
+  TcpConnection* self = r->owner;
+  delete r;
+  if (self == nullptr) return;
+  self->connect_req_ = nullptr;
+  uv_timer_stop(self->timer_.get());
+  if (status == 0) uv_tcp_nodelay(self->tcp_.get(), 1);
+  self->pool_->OnConnected(self, status);
+}
+
+void TcpConnection::Lease() {
+  state_ = State::kLeased;
+  ++requests_;
+  callbacks_ = nullptr;
+  read_enabled_ = true;
+  close_notified_ = false;
+  uv_timer_stop(timer_.get());
+  UpdateReading();
+}
+
+bool TcpConnection::Park(absl::Duration idle_timeout) {
+  state_ = State::kIdle;
+  callbacks_ = nullptr;
+  read_enabled_ = true;
+  UpdateReading();
+  if (closed_ || !reading_) return false;
+  ArmTimer(idle_timeout);
+  return true;
+}
+
+void TcpConnection::SetCallbacks(UpstreamConnectionCallbacks* callbacks) {
+  callbacks_ = callbacks;
+  if (state_ != State::kLeased) return;
+  UpdateReading();
+  // The connection died before anyone was listening: tell the newcomer, but
+  // not from inside this call.
+  if (closed_ && !close_notified_ && callbacks_ != nullptr) ArmTimer(absl::ZeroDuration());
+}
+
+void TcpConnection::SetReadEnabled(bool enabled) {
+  read_enabled_ = enabled;
+  UpdateReading();
+}
+
+void TcpConnection::UpdateReading() {
+  if (closed_) return;
+  // Idle connections always read: that is how a close by the upstream is seen.
+  bool want = state_ == State::kIdle ||
+              (state_ == State::kLeased && callbacks_ != nullptr && read_enabled_);
+  if (want && !reading_) {
+    if (uv_read_start(tcp_.stream(), &TcpConnection::OnAlloc, &TcpConnection::OnRead) == 0) {
+      reading_ = true;
+    } else if (state_ == State::kLeased) {
+      FailLater();
+    }
+  } else if (!want && reading_) {
+    uv_read_stop(tcp_.stream());
+    reading_ = false;
+  }
+}
+
+void TcpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<TcpConnection*>(handle->data);
+  if (self == nullptr || self->pool_ == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  // One buffer per pool: a read callback consumes (or copies) its bytes
+  // before the loop reads from any other connection.
+  *buf = uv_buf_init(self->pool_->read_buffer(), TcpPool::kReadBufferSize);
+}
+
+void TcpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<TcpConnection*>(stream->data);
+  if (self == nullptr || self->closed_) return;
+  if (nread > 0) {
+    self->HandleData(std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else if (nread < 0) {
+    self->HandleReadEnd(nread);
+  }
+}
+
+void TcpConnection::HandleData(std::string_view data) {
+  if (state_ == State::kIdle) {
+    // Nothing is owed on an idle connection: stray bytes mean it is out of
+    // sync with the upstream and must never carry another request.
+    pool_->OnIdleLost(this);
+    return;
+  }
+  if (callbacks_ == nullptr) {
+    // Reading runs only while callbacks are set; bytes nobody can take would
+    // be lost, so the connection cannot be trusted any more.
+    FailLater();
+    return;
+  }
+  callbacks_->OnUpstreamData(data);
+}
+
+void TcpConnection::HandleReadEnd(ssize_t status) {
+  if (state_ == State::kIdle) {
+    pool_->OnIdleLost(this);
+    return;
+  }
+  Close(status != UV_EOF);
+  NotifyClosed();
+}
+
+bool TcpConnection::Write(std::string_view data) {
+  if (closed_) return false;
+  if (data.empty()) return true;
+  if (write_queue_bytes_ == 0) {
+    // Usually the kernel takes everything at once and nothing is copied.
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), data.size());
+    int n = uv_try_write(tcp_.stream(), &buf, 1);
+    if (n >= 0 && static_cast<size_t>(n) == data.size()) return true;
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      FailLater();
+      return false;
+    }
+  }
+  auto* w = new WriteReq{uv_write_t{}, this, std::string(data)};
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
+  int rc = uv_write(&w->req, tcp_.stream(), &buf, 1, [](uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    TcpConnection* owner = w->owner;
+    std::unique_ptr<WriteReq> done(w);
+    if (owner != nullptr) owner->OnWriteDone(w, status);
+  });
+  if (rc != 0) {
+    delete w;
+    FailLater();
+    return false;
+  }
+  writes_.push_back(w);
+  write_queue_bytes_ += w->data.size();
+  if (write_queue_bytes_ > high_watermark_) above_high_ = true;
+  return true;
+}
+
+void TcpConnection::OnWriteDone(WriteReq* req, int status) {
+  write_queue_bytes_ -= req->data.size();
+  std::erase(writes_, req);
+  if (status < 0) {
+    Close(true);
+    NotifyClosed();
+    return;
+  }
+  if (above_high_ && (write_queue_bytes_ < low_watermark_ || write_queue_bytes_ == 0)) {
+    above_high_ = false;
+    if (state_ == State::kLeased && callbacks_ != nullptr) callbacks_->OnUpstreamWritable();
+  }
+}
+
+void TcpConnection::ArmTimer(absl::Duration delay) {
+  if (!timer_) return;
+  if (delay == absl::InfiniteDuration()) {
+    uv_timer_stop(timer_.get());
+    return;
+  }
+  // The loop's cached time may be a whole iteration old: refresh it, or
+  // timeouts armed late in a busy iteration would fire that much early. Round
+  // up for the same reason.
+  if (delay > absl::ZeroDuration()) uv_update_time(timer_->loop);
+  auto ms = absl::ToInt64Milliseconds(delay + absl::Microseconds(999));
+  uv_timer_start(timer_.get(), &TcpConnection::OnTimer, static_cast<uint64_t>(ms), 0);
+}
+
+void TcpConnection::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<TcpConnection*>(timer->data);
+  if (self == nullptr) return;
+  if (self->closed_) {
+    self->NotifyClosed();
+    return;
+  }
+  switch (self->state_) {
+    case State::kConnecting:
+      self->pool_->OnConnectTimeout(self);
+      return;
+    case State::kIdle:
+      self->pool_->OnIdleTimeout(self);
+      return;
+    case State::kLeased:
+      return;
+  }
+}
+
+void TcpConnection::FailLater() {
+  Close(true);
+  ArmTimer(absl::ZeroDuration());
+}
+
+void TcpConnection::NotifyClosed() {
+  if (state_ != State::kLeased || close_notified_ || callbacks_ == nullptr) return;
+  close_notified_ = true;
+  callbacks_->OnUpstreamClosed(close_reset_);
+}
+
+void TcpConnection::Close(bool reset) {
+  if (timer_) uv_timer_stop(timer_.get());
+  if (closed_) return;
+  closed_ = true;
+  close_reset_ = reset;
+  reading_ = false;
+  for (WriteReq* w : writes_) w->owner = nullptr;
+  writes_.clear();
+  write_queue_bytes_ = 0;
+  above_high_ = false;
+  if (connect_req_ != nullptr) {
+    connect_req_->owner = nullptr;
+    connect_req_ = nullptr;
+  }
+  tcp_.Close();
+  if (counted_) {
+    counted_ = false;
+    host_->AddActiveConnections(-1);
+  }
+}
+
+void TcpConnection::Orphan() {
+  pool_ = nullptr;
+  callbacks_ = nullptr;
+  Close(true);
+  timer_.Close();
+}
+
+TcpPool::TcpPool(Dispatcher& dispatcher, const PoolOptions& options)
+    : dispatcher_(dispatcher),
+      loop_(dispatcher.loop()),
+      options_(options),
+      options_status_(options.Validate()),
+      read_buffer_(new char[kReadBufferSize]) {}
+
+TcpPool::~TcpPool() {
+  alive_.reset();
+  // Leased connections close now, without callbacks; their leases own them
+  // from here on. Everything else is freed with the host table.
+  auto hosts = std::move(hosts_);
+  hosts_.clear();
+  for (auto& [key, state] : hosts) {
+    for (auto& connection : state->connections) {
+      if (connection->state() == TcpConnection::State::kLeased) {
+        connection->Orphan();
+        (void)connection.release();
+      } else {
+        connection->Close(false);
+      }
+    }
+  }
+  // Pending acquires are dropped: their callbacks are destroyed, never run.
+  // Last, so whatever they capture (leases included) sees a consistent state.
+  auto pending = std::move(pending_);
+  pending_.clear();
+  hosts.clear();
+  pending.clear();
+}
+
+CancelHandle TcpPool::Acquire(HostPtr host, absl::AnyInvocable<void(PoolResult)> on_ready) {
+  uint64_t id = ++next_id_;
+  pending_.emplace(id, PendingAcquire{std::move(host), std::move(on_ready)});
+  queued_.push_back(id);
+  std::weak_ptr<bool> alive = alive_;
+  if (!run_posted_) {
+    run_posted_ = true;
+    dispatcher_.Post([this, alive] {
+      if (alive.expired()) return;
+      RunQueued();
+    });
+  }
+  return CancelHandle([this, alive, id] {
+    if (!alive.expired()) Cancel(id);
+  });
+}
+
+void TcpPool::RunQueued() {
+  run_posted_ = false;
+  // Acquires made by the callbacks below wait for the next turn.
+  std::vector<uint64_t> batch;
+  batch.swap(queued_);
+  std::weak_ptr<bool> alive = alive_;
+  for (uint64_t id : batch) {
+    Start(id);
+    // A callback may have destroyed the pool.
+    if (alive.expired()) return;
+  }
+}
+
+void TcpPool::Start(uint64_t id) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // cancelled
+  if (!options_status_.ok()) {
+    Fail(id, PoolFailure::kConnectFailed,
+         absl::StrCat("invalid pool options: ", options_status_.message()));
+    return;
+  }
+  if (it->second.host == nullptr) {
+    Fail(id, PoolFailure::kConnectFailed, "no host");
+    return;
+  }
+  if (loop_ == nullptr) {
+    Fail(id, PoolFailure::kConnectFailed, "the TCP pool needs a dispatcher with a libuv loop");
+    return;
+  }
+  const HostPtr& host = it->second.host;
+  auto& slot = hosts_[host.get()];
+  if (slot == nullptr) {
+    slot = std::make_unique<HostState>();
+    slot->host = host;
+  }
+  HostState& state = *slot;
+  if (!state.idle.empty()) {
+    // The newest idle connection: the most likely to be warm and still open.
+    TcpConnection* connection = state.idle.back();
+    state.idle.pop_back();
+    connection->Lease();
+    ++stats_.connections_reused;
+    Deliver(id, Leased(connection, /*reused=*/true));
+    return;
+  }
+  if (OpenConnections(state) >= options_.max_connections_per_host) {
+    Fail(id, PoolFailure::kOverflow,
+         absl::StrCat("host ", host->name(), " has ", options_.max_connections_per_host,
+                      " connections open (max_connections_per_host)"));
+    return;
+  }
+  Connect(id, state);
+}
+
+void TcpPool::Connect(uint64_t id, HostState& state) {
+  PendingAcquire& pending = pending_.find(id)->second;
+  const HostPtr host = state.host;
+  sockaddr_storage addr;
+  if (!ParseAddress(*host, &addr)) {
+    if (state.connections.empty()) hosts_.erase(host.get());
+    Fail(id, PoolFailure::kConnectFailed,
+         absl::StrCat("connect to ", host->name(), " failed: not an IP address"));
+    return;
+  }
+  auto owned = std::make_unique<TcpConnection>(this, host, options_.write_high_watermark,
+                                               options_.write_low_watermark);
+  TcpConnection* connection = owned.get();
+  state.connections.push_back(std::move(owned));
+  connection->pending_id = id;
+  pending.connection = connection;
+  int rc = connection->Connect(loop_, reinterpret_cast<const sockaddr*>(&addr),
+                               options_.connect_timeout);
+  if (rc != 0) {
+    ++stats_.connect_failures;
+    Discard(connection);
+    Fail(id, PoolFailure::kConnectFailed,
+         absl::StrCat("connect to ", host->name(), " failed: ", uv_strerror(rc)));
+  }
+}
+
+void TcpPool::OnConnected(TcpConnection* connection, int status) {
+  uint64_t id = std::exchange(connection->pending_id, 0);
+  if (status != 0) {
+    ++stats_.connect_failures;
+    std::string error =
+        absl::StrCat("connect to ", connection->host().name(), " failed: ", uv_strerror(status));
+    Discard(connection);
+    if (id != 0) Fail(id, PoolFailure::kConnectFailed, std::move(error));
+    return;
+  }
+  ++stats_.connections_opened;
+  auto it = pending_.find(id);
+  if (id == 0 || it == pending_.end()) {
+    // Its Acquire was cancelled meanwhile: keep the connection warm for the next one.
+    ParkOrDiscard(connection);
+    return;
+  }
+  it->second.connection = nullptr;
+  connection->Lease();
+  Deliver(id, Leased(connection, /*reused=*/false));
+}
+
+void TcpPool::OnConnectTimeout(TcpConnection* connection) {
+  uint64_t id = std::exchange(connection->pending_id, 0);
+  ++stats_.connect_failures;
+  std::string error = absl::StrCat("connect to ", connection->host().name(), " timed out after ",
+                                   absl::FormatDuration(options_.connect_timeout));
+  Discard(connection);
+  if (id != 0) Fail(id, PoolFailure::kConnectTimeout, std::move(error));
+}
+
+void TcpPool::OnIdleLost(TcpConnection* connection) {
+  ++stats_.idle_closed_by_upstream;
+  Discard(connection);
+}
+
+void TcpPool::OnIdleTimeout(TcpConnection* connection) { Discard(connection); }
+
+void TcpPool::Return(TcpConnection* connection, bool reusable) {
+  connection->SetCallbacks(nullptr);
+  size_t max_requests = options_.max_requests_per_connection;
+  if (reusable && connection->reusable() &&
+      (max_requests == 0 || connection->requests() < max_requests)) {
+    ParkOrDiscard(connection);
+  } else {
+    Discard(connection);
+  }
+}
+
+void TcpPool::ParkOrDiscard(TcpConnection* connection) {
+  HostState* state = FindHost(&connection->host());
+  if (state == nullptr || options_.max_idle_per_host == 0 ||
+      !connection->Park(options_.idle_timeout)) {
+    Discard(connection);
+    return;
+  }
+  state->idle.push_back(connection);
+  if (state->idle.size() > options_.max_idle_per_host) Discard(state->idle.front());
+}
+
+void TcpPool::Discard(TcpConnection* connection) {
+  connection->Close(false);
+  const Host* key = &connection->host();
+  HostState* state = FindHost(key);
+  if (state == nullptr) return;
+  std::erase(state->idle, connection);
+  auto it = std::find_if(state->connections.begin(), state->connections.end(),
+                         [connection](const auto& c) { return c.get() == connection; });
+  if (it == state->connections.end()) return;
+  std::unique_ptr<TcpConnection> owned = std::move(*it);
+  state->connections.erase(it);
+  if (state->connections.empty()) hosts_.erase(key);
+  // Often called from inside the connection's own callbacks: free it once
+  // they have unwound. The posted callback owns it even if the pool goes first.
+  dispatcher_.Post([owned = std::move(owned)] {});
+}
+
+void TcpPool::Fail(uint64_t id, PoolFailure failure, std::string error) {
+  PoolResult result;
+  result.failure = failure;
+  result.error = std::move(error);
+  Deliver(id, std::move(result));
+}
+
+void TcpPool::Deliver(uint64_t id, PoolResult result) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto on_ready = std::move(it->second.on_ready);
+  pending_.erase(it);
+  // Last thing done: the callback may destroy the pool.
+  if (on_ready) on_ready(std::move(result));
+}
+
+void TcpPool::Cancel(uint64_t id) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  // A connect in progress carries on and parks its connection if it succeeds.
+  if (it->second.connection != nullptr) it->second.connection->pending_id = 0;
+  auto on_ready = std::move(it->second.on_ready);
+  pending_.erase(it);
+}
+
+void TcpPool::CloseIdle() {
+  std::vector<TcpConnection*> idle;
+  for (auto& [key, state] : hosts_) idle.insert(idle.end(), state->idle.begin(), state->idle.end());
+  for (TcpConnection* connection : idle) Discard(connection);
+}
+
+PoolStats TcpPool::stats() const {
+  PoolStats s = stats_;
+  for (const auto& [key, state] : hosts_) {
+    s.idle += state->idle.size();
+    s.active += OpenConnections(*state) - state->idle.size();
+  }
+  return s;
+}
+
+TcpPool::HostState* TcpPool::FindHost(const Host* host) {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? nullptr : it->second.get();
+}
+
+size_t TcpPool::OpenConnections(const HostState& state) {
+  return static_cast<size_t>(std::count_if(state.connections.begin(), state.connections.end(),
+                                           [](const auto& c) { return !c->closed(); }));
+}
+
+}  // namespace internal
+
+std::unique_ptr<UpstreamPool> MakeTcpPool(Dispatcher& dispatcher, const PoolOptions& options) {
+  return std::make_unique<internal::TcpPool>(dispatcher, options);
+}
+
+}  // namespace gateway
