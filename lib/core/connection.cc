@@ -19,6 +19,8 @@ namespace {
 constexpr size_t kMaxPendingInput = 64 * 1024;
 // Queued response bytes above which the next pipelined request waits.
 constexpr size_t kOutputHighWatermark = 64 * 1024;
+// Queued response bytes above which a streamed upstream response stops reading.
+constexpr size_t kOutputBlockedWatermark = 256 * 1024;
 // How long the rest of a request body is read and discarded after an early reply.
 constexpr absl::Duration kLingerTimeout = absl::Seconds(5);
 
@@ -285,8 +287,12 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   CloseWhenFlushed();
 }
 
-void Connection::WriteResponseHead(const ResponseHead& head, uint64_t body_length) {
+void Connection::WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) {
   if (closed_) return;
+  // A body of unknown length is chunked for HTTP/1.1 clients; an HTTP/1.0
+  // client can only see its end as the connection closing.
+  bool close_delimited = !body_length.has_value() && request_version_minor_ == 0;
+  if (close_delimited) close_after_response_ = true;
   bool keep_alive = request_keep_alive_ && !close_after_response_ && !server_.draining();
   if (stream_ != nullptr && stream_->replied_before_request_end() && !message_complete_ &&
       stream_->head().HasBody()) {
@@ -309,15 +315,40 @@ void Connection::WriteResponseHead(const ResponseHead& head, uint64_t body_lengt
     suppress_body_ = true;
   }
   chunked_out_ = false;
-  codec_->EncodeResponseHead(out, framing, body_length, out_);
+  if (framing == Codec::Framing::kContentLength && !body_length.has_value()) {
+    if (suppress_body_) {
+      framing = Codec::Framing::kNone;  // HEAD of an unknown-length body
+    } else if (close_delimited) {
+      framing = Codec::Framing::kClose;
+    } else {
+      framing = Codec::Framing::kChunked;
+      chunked_out_ = true;
+    }
+  }
+  codec_->EncodeResponseHead(out, framing, body_length.value_or(0), out_);
   if (suppress_body_ || body_length == 0) Flush();
 }
 
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
   if (closed_) return;
-  if (!suppress_body_) out_.append(data);
+  if (!suppress_body_) {
+    if (chunked_out_) {
+      codec_->EncodeBody(data, Codec::Framing::kChunked, out_);
+      if (end_stream) codec_->EncodeChunkedEnd(nullptr, out_);
+    } else {
+      out_.append(data);
+    }
+  }
   if (end_stream || out_.size() >= kOutputHighWatermark) Flush();
+  if (!closed_ && !output_blocked_ && write_queue_bytes_ > kOutputBlockedWatermark &&
+      stream_ != nullptr && !stream_done_) {
+    // A slow reader: the upstream read stops until the queue drains.
+    output_blocked_ = true;
+    stream_->OnDownstreamWatermark(true);
+  }
 }
+
+ProxyWorker* Connection::proxy(const Pipeline& pipeline) { return server_.ProxyFor(pipeline); }
 
 void Connection::Flush() {
   if (out_.empty()) return;
@@ -395,6 +426,10 @@ void Connection::OnWriteDone(WriteReq* req, int status) {
     send_progress_mark_ = UnsentBytes();
     send_timer_->Enable(server_.options().timeouts.send);  // progress: restart the clock
   }
+  if (output_blocked_ && write_queue_bytes_ < kOutputHighWatermark) {
+    output_blocked_ = false;
+    if (stream_ != nullptr && !stream_done_) stream_->OnDownstreamWatermark(false);
+  }
   // A pipelined request may have been waiting for output to drain.
   if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
       codec_->paused()) {
@@ -426,7 +461,17 @@ void Connection::OnStreamDone(Stream& stream) {
   stream_done_ = true;
   server_.StreamFinished();
   bool responded = stream.response_started();
+  bool complete = stream.response_complete();
+  output_blocked_ = false;
   server_.uv_dispatcher().DeferredDelete(std::move(stream_));
+  if (responded && !complete) {
+    // A response cut short (upstream reset or truncation): no fake end is
+    // sent; what was written goes out and the connection closes.
+    close_after_response_ = true;
+    Flush();
+    CloseWhenFlushed();
+    return;
+  }
   if (!responded) {
     // Aborted or timed out before a response: close, unless the caller is
     // about to send its own error response (it closes after that).

@@ -41,11 +41,12 @@ class Connection final : public CodecSink, public StreamHost {
   // StreamHost.
   Dispatcher& dispatcher() override;
   const ConnectionInfo& connection_info() const override { return info_; }
-  void WriteResponseHead(const ResponseHead& head, uint64_t body_length) override;
+  void WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) override;
   void WriteResponseBody(std::string_view data, bool end_stream) override;
   void SetRequestBodyPaused(bool paused) override;
   void SendContinue() override;
   void OnStreamDone(Stream& stream) override;
+  ProxyWorker* proxy(const Pipeline& pipeline) override;
 
  private:
   struct WriteReq;
@@ -103,6 +104,7 @@ class Connection final : public CodecSink, public StreamHost {
   bool peer_eof_ = false;
   bool suppress_body_ = false;  // HEAD / 204 / 304: no body bytes on the wire
   bool chunked_out_ = false;
+  bool output_blocked_ = false;  // above the write watermark; the stream was told
   bool draining_ = false;
   bool body_paused_ = false;
   bool error_reply_pending_ = false;  // inside AbortStreamForErrorReply

@@ -71,6 +71,21 @@ GatewayImpl::~GatewayImpl() {
   for (auto& [ptr, owned] : connections_) open.push_back(ptr);
   for (Connection* c : open) c->Close();
   connections_.clear();
+  // Streams and connections waiting for deferred deletion still refer to the
+  // proxies; destroy them before the proxies go.
+  dispatcher_.DiscardPosted();
+  proxies_.clear();
+  dispatcher_.DiscardPosted();
+}
+
+ProxyWorker* GatewayImpl::ProxyFor(const Pipeline& pipeline) {
+  const auto& clusters = pipeline.clusters();
+  if (clusters == nullptr) return nullptr;
+  auto& slot = proxies_[clusters.get()];
+  if (slot == nullptr) {
+    slot = std::make_unique<ProxyWorker>(dispatcher_, clusters, pipeline.proxy_options());
+  }
+  return slot.get();
 }
 
 namespace {
@@ -211,6 +226,7 @@ void GatewayImpl::Drain(absl::Duration deadline, absl::AnyInvocable<void()> done
   std::vector<Connection*> open;
   for (auto& [ptr, owned] : connections_) open.push_back(ptr);
   for (Connection* c : open) c->Drain();
+  for (auto& [manager, proxy] : proxies_) proxy->CloseIdle();
   MaybeFinishDrain();
 }
 

@@ -11,6 +11,7 @@
 #include "event/uv_dispatcher.h"
 #include "event/uv_handle.h"
 #include "gateway/server.h"
+#include "proxy/proxy_worker.h"
 
 namespace gateway::internal {
 
@@ -39,6 +40,9 @@ class GatewayImpl final : public Gateway {
   static constexpr size_t kReadBufferSize = 64 * 1024;
   std::string& scratch() { return scratch_; }
   void OnConnectionClosed(Connection* connection);
+  // The per-loop proxy for `pipeline`'s cluster manager (created on first use),
+  // or nullptr if the pipeline has no clusters.
+  ProxyWorker* ProxyFor(const Pipeline& pipeline);
   void CountRequest() { ++stats_.requests; }
   void StreamStarted() { ++stats_.active_requests; }
   void StreamFinished() { --stats_.active_requests; }
@@ -54,6 +58,8 @@ class GatewayImpl final : public Gateway {
   std::shared_ptr<const Pipeline> pipeline_;
   std::vector<UvHandle<uv_tcp_t>> listeners_;
   std::vector<uint16_t> ports_;
+  // Declared before connections_: upstream requests inside streams use them.
+  std::unordered_map<const ClusterManager*, std::unique_ptr<ProxyWorker>> proxies_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<char[]> read_buffer_;
   std::string scratch_;

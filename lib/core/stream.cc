@@ -153,6 +153,14 @@ void Stream::RunRequestHeaders(size_t from) {
   }
   headers_done_ = true;
   phase_ = Phase::kRequestBody;
+  if (match_.route->action() == Route::Action::kCluster) {
+    if (ProxyWorker* proxy = host_.proxy(*pipeline_)) {
+      upstream_ =
+          std::make_unique<UpstreamRequest>(*proxy, match_, head_, host_.connection_info(), *this);
+      upstream_->Start();
+      if (phase_ != Phase::kRequestBody) return;  // failed at once (unknown cluster, no host)
+    }
+  }
   if (head_.HasBody() && !request_complete_ && head_.expect_continue && !continue_sent_) {
     continue_sent_ = true;
     host_.SendContinue();
@@ -191,6 +199,7 @@ bool Stream::RunRequestBody(size_t from, std::string_view chunk, bool eos) {
     }
     if (!HandleStatus(status, i)) return false;
   }
+  if (upstream_ != nullptr && phase_ == Phase::kRequestBody) upstream_->SendBody(chunk, eos);
   return true;
 }
 
@@ -230,6 +239,7 @@ void Stream::MaybeRunAction() {
       return;
     }
     case Route::Action::kCluster:
+      if (upstream_ != nullptr) return;  // the response arrives through the sink
       StartResponse(LocalReply::Json(
           503, "no_upstream",
           absl::StrCat("no upstream is configured for cluster '", route.cluster(), "'")));
@@ -240,6 +250,7 @@ void Stream::MaybeRunAction() {
 void Stream::StartResponse(LocalReply reply) {
   if (phase_ == Phase::kDone || response_) return;
   pause_.reset();
+  if (upstream_ != nullptr) upstream_->Cancel();  // a local reply supersedes the upstream
   // Every filter whose OnRequestHeaders ran sees the response, also when a
   // body-phase reply comes from a filter earlier in the chain.
   response_filter_count_ = started_filters_;
@@ -268,6 +279,10 @@ void Stream::RunResponseHeaders(size_t from) {
     if (status == FilterStatus::kStop) status = FilterStatus::kContinue;  // reply replaced
     if (!HandleStatus(status, k)) return;
   }
+  if (streaming_) {
+    StartStreamedBody();
+    return;
+  }
   RunResponseBody(0);
 }
 
@@ -292,14 +307,21 @@ void Stream::RunResponseBody(size_t from) {
 
 void Stream::FinishResponse() {
   response_started_ = true;
+  response_complete_ = true;
   info_.status = response_->status;
   info_.response_body_bytes = response_body_.size();
-  host_.WriteResponseHead(*response_, response_body_.size());
+  host_.WriteResponseHead(*response_, static_cast<uint64_t>(response_body_.size()));
   if (!response_body_.empty()) host_.WriteResponseBody(response_body_, true);
   Finish(response_outcome_);
 }
 
 void Stream::ReplaceResponse(LocalReply reply) {
+  if (streaming_ && !stream_head_written_) {
+    // A filter replaced the upstream response: its body is not needed.
+    streaming_ = false;
+    has_held_ = has_later_ = false;
+    if (upstream_ != nullptr) upstream_->Cancel();
+  }
   response_->status = reply.status;
   response_->reason.clear();  // the old reason phrase belongs to the old status
   response_->headers = std::move(reply.headers);
@@ -323,6 +345,7 @@ void Stream::Finish(RequestOutcome outcome) {
   if (phase_ == Phase::kDone) return;
   phase_ = Phase::kDone;
   pause_.reset();
+  if (upstream_ != nullptr) upstream_->Cancel();
   // Disabled, not destroyed: Finish may run inside the timer's own callback.
   if (request_timer_ != nullptr) request_timer_->Disable();
   info_.outcome = outcome;
@@ -379,10 +402,138 @@ void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
       RunResponseHeaders(next);
       return;
     case Phase::kResponseBody:
+      if (streaming_) {
+        std::string chunk = std::move(held_body_);
+        held_body_.clear();
+        has_held_ = false;
+        DeliverStreamed(next, chunk, held_eos_);
+        if (phase_ == Phase::kDone || pause_ != nullptr) return;
+        if (has_later_) {
+          std::string later = std::move(later_body_);
+          later_body_.clear();
+          has_later_ = false;
+          DeliverStreamed(0, later, later_eos_);
+        }
+        UpdateUpstreamReading();
+        return;
+      }
       RunResponseBody(next);
       return;
     case Phase::kDone:
       return;
+  }
+}
+
+void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) {
+  if (phase_ == Phase::kDone || response_) return;
+  pause_.reset();
+  streaming_ = true;
+  stream_length_ = content_length;
+  response_filter_count_ = started_filters_;
+  response_ = std::move(head);
+  if (!request_complete_) replied_early_ = true;
+  RunResponseHeaders(0);
+}
+
+void Stream::StartStreamedBody() {
+  phase_ = Phase::kResponseBody;
+  response_started_ = true;
+  stream_head_written_ = true;
+  info_.status = response_->status;
+  host_.WriteResponseHead(*response_, stream_length_);
+  if (phase_ == Phase::kDone) return;
+  if (has_held_) {
+    std::string chunk = std::move(held_body_);
+    held_body_.clear();
+    has_held_ = false;
+    DeliverStreamed(0, chunk, held_eos_);
+  }
+  UpdateUpstreamReading();
+}
+
+void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
+  if (phase_ == Phase::kDone || !streaming_) return;
+  if (!stream_head_written_) {
+    held_body_.append(data);
+    held_eos_ |= end_stream;
+    has_held_ = true;
+    UpdateUpstreamReading();
+    return;
+  }
+  if (pause_ != nullptr || has_later_) {
+    later_body_.append(data);
+    later_eos_ |= end_stream;
+    has_later_ = true;
+    UpdateUpstreamReading();
+    return;
+  }
+  DeliverStreamed(0, data, end_stream);
+}
+
+void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
+  if (!chunk.empty() || eos) {
+    for (size_t k = from; k < response_filter_count_; ++k) {
+      size_t idx = response_filter_count_ - 1 - k;
+      in_phase_ = true;
+      FilterStatus status = filters_[idx]->OnResponseBody(*this, chunk, eos);
+      in_phase_ = false;
+      // The head is on the wire: a streamed body cannot be replaced any more.
+      replacement_body_.reset();
+      if (status == FilterStatus::kStop) status = FilterStatus::kContinue;
+      if (status == FilterStatus::kPause && pause_taken_) {
+        held_body_.assign(chunk.data(), chunk.size());
+        held_eos_ = eos;
+        has_held_ = true;
+      }
+      if (!HandleStatus(status, k)) {
+        UpdateUpstreamReading();
+        return;
+      }
+    }
+  }
+  info_.response_body_bytes += chunk.size();
+  host_.WriteResponseBody(chunk, eos);
+  if (eos && phase_ != Phase::kDone) {
+    response_complete_ = true;
+    Finish(response_outcome_);
+  }
+}
+
+void Stream::UpdateUpstreamReading() {
+  if (upstream_ == nullptr) return;
+  bool blocked = downstream_blocked_ || pause_ != nullptr || has_held_ || has_later_ ||
+                 (streaming_ && !stream_head_written_);
+  upstream_->SetResponseReadEnabled(!blocked);
+}
+
+void Stream::OnDownstreamWatermark(bool above) {
+  downstream_blocked_ = above;
+  if (phase_ != Phase::kDone) UpdateUpstreamReading();
+}
+
+void Stream::OnUpstreamFailure(LocalReply reply) {
+  if (phase_ == Phase::kDone || response_) return;
+  StartResponse(std::move(reply));
+}
+
+void Stream::OnUpstreamAborted(std::string_view flag) {
+  if (phase_ == Phase::kDone) return;
+  flag_ = std::string(flag);
+  if (!stream_head_written_) {
+    EndResponseWith(LocalReply::Json(502, flag, "upstream response was cut short"),
+                    RequestOutcome::kError);
+    return;
+  }
+  // The head is on the wire: the client sees the truncation as a closed connection.
+  Finish(RequestOutcome::kError);
+}
+
+void Stream::OnUpstreamBodyWritable(bool writable) {
+  if (phase_ != Phase::kRequestBody) return;
+  if (!writable) {
+    host_.SetRequestBodyPaused(true);
+  } else if (pause_ == nullptr && !body_paused_) {
+    host_.SetRequestBodyPaused(false);
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include "gateway/filter.h"
 #include "gateway/pipeline.h"
+#include "proxy/upstream_request.h"
 
 namespace gateway {
 namespace internal {
@@ -43,8 +44,9 @@ class StreamHost {
   virtual Dispatcher& dispatcher() = 0;
   virtual const ConnectionInfo& connection_info() const = 0;
   // The final response head (after response filters). `body_length` is the
-  // exact body size that follows through WriteResponseBody.
-  virtual void WriteResponseHead(const ResponseHead& head, uint64_t body_length) = 0;
+  // exact body size that follows through WriteResponseBody, or nullopt when it
+  // is not known in advance (a streamed upstream body).
+  virtual void WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) = 0;
   virtual void WriteResponseBody(std::string_view data, bool end_stream) = 0;
   // Stop/start delivering request body (and the request's end) to the stream.
   virtual void SetRequestBodyPaused(bool paused) = 0;
@@ -53,13 +55,15 @@ class StreamHost {
   // The stream is finished: response handed over or aborted. Called once, last;
   // the host may destroy the stream only on a later loop turn.
   virtual void OnStreamDone(Stream& stream) = 0;
+  // The per-loop proxy for `pipeline`'s clusters, or nullptr if it has none.
+  virtual ProxyWorker* proxy(const Pipeline& pipeline) { return nullptr; }
 };
 
 struct StreamOptions {
   absl::Duration request_timeout = absl::Seconds(60);
 };
 
-class Stream final : public FilterContext {
+class Stream final : public FilterContext, public UpstreamResponseSink {
  public:
   Stream(StreamHost& host, std::shared_ptr<const Pipeline> pipeline, RequestHead head,
          const StreamOptions& options);
@@ -77,6 +81,11 @@ class Stream final : public FilterContext {
 
   bool done() const { return phase_ == Phase::kDone; }
   bool response_started() const { return response_started_; }
+  // The whole response was handed to the host (false after a truncation).
+  bool response_complete() const { return response_complete_; }
+  // The host's output queue went above (true) or back below (false) its
+  // watermark: a streamed upstream response stops or resumes reading.
+  void OnDownstreamWatermark(bool above);
   bool request_complete() const { return request_complete_; }
   // True once the response no longer needs the rest of the request body: the
   // host should close the connection after the response unless it can drain.
@@ -126,6 +135,17 @@ class Stream final : public FilterContext {
   bool HandleStatus(FilterStatus status, size_t index);
   void FailFilter(std::string_view why);
 
+  // UpstreamResponseSink: the proxied response.
+  void OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) override;
+  void OnUpstreamBody(std::string_view data, bool end_stream) override;
+  void OnUpstreamFailure(LocalReply reply) override;
+  void OnUpstreamAborted(std::string_view flag) override;
+  void OnUpstreamBodyWritable(bool writable) override;
+  void StartStreamedBody();
+  // Runs response body filters [from, end) on a streamed chunk and writes it.
+  void DeliverStreamed(size_t from, std::string_view chunk, bool eos);
+  void UpdateUpstreamReading();
+
   StreamHost& host_;
   std::shared_ptr<const Pipeline> pipeline_;
   RequestHead head_;
@@ -167,6 +187,20 @@ class Stream final : public FilterContext {
   std::string flag_;
   absl::Duration start_;
   std::unique_ptr<Timer> request_timer_;
+
+  // Proxied requests.
+  std::unique_ptr<UpstreamRequest> upstream_;
+  bool streaming_ = false;  // the response body comes from upstream_
+  bool stream_head_written_ = false;
+  std::optional<uint64_t> stream_length_;
+  std::string held_body_;  // streamed chunk held by a paused filter
+  bool held_eos_ = false;
+  bool has_held_ = false;
+  std::string later_body_;  // streamed bytes that arrived meanwhile
+  bool later_eos_ = false;
+  bool has_later_ = false;
+  bool downstream_blocked_ = false;
+  bool response_complete_ = false;
 };
 
 }  // namespace internal

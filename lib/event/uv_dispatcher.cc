@@ -111,6 +111,14 @@ void UvDispatcher::RunPosted() {
   }
 }
 
+void UvDispatcher::DiscardPosted() {
+  while (!posted_.empty()) {
+    absl::AnyInvocable<void()> cb = std::move(posted_.front());
+    posted_.pop_front();
+    cb = nullptr;  // may post more; the loop picks those up too
+  }
+}
+
 void UvDispatcher::PostFromAnyThread(absl::AnyInvocable<void()> callback) {
   {
     std::lock_guard<std::mutex> lock(cross_->mu);

@@ -35,6 +35,11 @@ class UvDispatcher final : public Dispatcher {
     Post([o = std::move(object)]() mutable { o.reset(); });
   }
 
+  // Destroys every queued callback without running it (and whatever they
+  // own, such as deferred deletions), including ones queued meanwhile. For
+  // owners tearing down components that queued objects still refer to.
+  void DiscardPosted();
+
   // Number of same-thread callbacks waiting to run.
   size_t pending() const { return posted_.size(); }
 

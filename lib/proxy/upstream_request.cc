@@ -228,6 +228,13 @@ void UpstreamRequest::OnUpstreamWritable() {
   }
 }
 
+void UpstreamRequest::Cancel() {
+  if (done_) return;
+  EndAttempt(false);
+  if (retry_timer_ != nullptr) retry_timer_->Disable();
+  done_ = true;
+}
+
 void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
   read_enabled_ = enabled;
   if (lease_) lease_->SetReadEnabled(enabled);

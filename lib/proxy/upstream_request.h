@@ -50,6 +50,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // Request body after the request filters. May be called before a connection
   // is ready; the bytes are buffered (bounded, with OnUpstreamBodyWritable).
   void SendBody(std::string_view data, bool end_stream);
+  // Stops all upstream activity (the stream ended or replied itself). Safe
+  // inside this request's own callbacks; destroy the object later.
+  void Cancel();
   // Downstream backpressure: stop/restart reading the upstream response.
   void SetResponseReadEnabled(bool enabled);
 
