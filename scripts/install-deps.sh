@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev node-llhttp libabsl-dev libssl-dev libfmt-dev catch2 libre2-dev
-  libyaml-cpp-dev libhiredis-dev
+  libyaml-cpp-dev libhiredis-dev libbenchmark-dev
   curl wrk
 )
 
