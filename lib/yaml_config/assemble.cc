@@ -1,0 +1,214 @@
+// Config -> running gateway: filter registry, demo upstreams, StartFromConfig.
+#include <cstdio>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/yaml_config.h"
+
+namespace gateway {
+namespace {
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+class RequestIdFilter final : public Filter {
+ public:
+  FilterStatus OnRequestHeaders(FilterContext& ctx) override {
+    auto existing = ctx.request().headers.Get("x-request-id");
+    if (existing) {
+      id_ = std::string(*existing);
+    } else {
+      id_ = NewRequestId();
+      ctx.request().headers.Set("x-request-id", id_);
+    }
+    return FilterStatus::kContinue;
+  }
+  FilterStatus OnResponseHeaders(FilterContext& ctx) override {
+    if (ctx.response() != nullptr && !ctx.response()->headers.Has("x-request-id") && !id_.empty()) {
+      ctx.response()->headers.Set("x-request-id", id_);
+    }
+    return FilterStatus::kContinue;
+  }
+
+ private:
+  std::string id_;
+};
+
+// Answers every request with {"service":..,"instance":..,"path":..}.
+class DemoFilter final : public Filter {
+ public:
+  DemoFilter(const std::string* service, const std::string* instance)
+      : service_(service), instance_(instance) {}
+  FilterStatus OnRequestHeaders(FilterContext& ctx) override {
+    LocalReply reply;
+    reply.status = 200;
+    reply.headers.Set("content-type", "application/json");
+    reply.body = absl::StrCat("{\"service\":\"", JsonEscape(*service_), "\",\"instance\":\"",
+                              JsonEscape(*instance_), "\",\"path\":\"",
+                              JsonEscape(ctx.request().path), "\"}\n");
+    ctx.SendLocalReply(std::move(reply));
+    return FilterStatus::kStop;
+  }
+
+ private:
+  const std::string* service_;
+  const std::string* instance_;
+};
+
+class ConfiguredGatewayImpl final : public ConfiguredGateway {
+ public:
+  void Drain(absl::Duration deadline) override {
+    if (runtime_) runtime_->Drain(deadline);
+    for (auto& d : demos_) d->Drain(deadline);
+  }
+  void Wait() override {
+    if (runtime_) runtime_->Wait();
+    for (auto& d : demos_) d->Wait();
+  }
+  Runtime& runtime() override { return *runtime_; }
+  std::vector<uint16_t> ports() const override { return runtime_->ports(); }
+  std::vector<uint16_t> demo_ports() const override {
+    std::vector<uint16_t> out;
+    for (const auto& d : demos_) out.push_back(d->ports().empty() ? 0 : d->ports()[0]);
+    return out;
+  }
+  ~ConfiguredGatewayImpl() override {
+    // The gateway first, so it stops sending to the demo upstreams.
+    runtime_.reset();
+    demos_.clear();
+  }
+
+  std::vector<std::unique_ptr<DemoUpstream>> demo_specs;  // stable addresses
+  std::vector<std::unique_ptr<Runtime>> demos_;
+  std::unique_ptr<Runtime> runtime_;
+};
+
+}  // namespace
+
+std::shared_ptr<const FilterFactory> MakeRequestIdFilter() {
+  return MakeFilterFactory("request_id",
+                           [](const Route&) { return std::make_unique<RequestIdFilter>(); });
+}
+
+FilterRegistry FilterRegistry::WithBuiltins() {
+  FilterRegistry r;
+  r.Register("request_id", []() -> absl::StatusOr<std::shared_ptr<const FilterFactory>> {
+    return MakeRequestIdFilter();
+  });
+  return r;
+}
+
+void FilterRegistry::Register(std::string name, Maker maker) {
+  makers_[std::move(name)] = std::move(maker);
+}
+
+absl::StatusOr<std::shared_ptr<const FilterFactory>> FilterRegistry::Make(
+    const std::string& name) const {
+  auto it = makers_.find(name);
+  if (it == makers_.end()) {
+    std::string known;
+    for (const auto& [n, m] : makers_) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
+    return absl::NotFoundError(
+        absl::StrCat("unknown filter \"", name, "\" (registered: ", known, ")"));
+  }
+  return it->second();
+}
+
+std::vector<std::string> FilterRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, m] : makers_) out.push_back(n);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const Pipeline>> BuildPipeline(
+    const GatewayConfig& config, const FilterRegistry& registry,
+    std::shared_ptr<ClusterManager> clusters) {
+  auto router = Router::Build(config.routes);
+  if (!router.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.filename, ": ", router.status().message()));
+  }
+  PipelineBuilder builder;
+  builder.Routes(*router).Proxy(config.proxy);
+  if (clusters) builder.Clusters(std::move(clusters));
+  for (size_t i = 0; i < config.filters.size(); ++i) {
+    auto factory = registry.Make(config.filters[i]);
+    if (!factory.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.filename, ": filters[", i, "]: ", factory.status().message()));
+    }
+    builder.Add(*factory);
+  }
+  return builder.Build();
+}
+
+absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
+    const GatewayConfig& config, const FilterRegistry& registry, const StartOverrides& overrides) {
+  auto out = std::make_unique<ConfiguredGatewayImpl>();
+  std::vector<ClusterSpec> clusters = config.clusters;
+
+  for (const DemoUpstream& spec : config.demo_upstreams) {
+    out->demo_specs.push_back(std::make_unique<DemoUpstream>(spec));
+    const DemoUpstream* d = out->demo_specs.back().get();
+    auto router = Router::Build({RouteBuilder("demo").Respond(200, "").Build()});
+    if (!router.ok()) return router.status();
+    auto pipeline =
+        PipelineBuilder{}
+            .Routes(*router)
+            .Add(MakeFilterFactory(
+                "demo",
+                [d](const Route&) { return std::make_unique<DemoFilter>(&d->service, &d->name); }))
+            .Build();
+    if (!pipeline.ok()) return pipeline.status();
+    RuntimeOptions options;
+    options.workers = 1;
+    options.server.listeners.push_back(
+        {.address = "127.0.0.1",
+         .port = static_cast<uint16_t>(overrides.ephemeral_ports ? 0 : d->port)});
+    auto runtime = Runtime::Start(std::move(options), *pipeline);
+    if (!runtime.ok()) {
+      return absl::Status(runtime.status().code(), absl::StrCat("demo upstream ", d->name, ": ",
+                                                                runtime.status().message()));
+    }
+    uint16_t bound = (*runtime)->ports().at(0);
+    out->demos_.push_back(std::move(*runtime));
+    if (bound != d->port) {
+      for (ClusterSpec& c : clusters) {
+        for (EndpointSpec& e : c.endpoints) {
+          if ((e.address == "127.0.0.1" || e.address == "localhost") && e.port == d->port) {
+            e.port = bound;
+          }
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<ClusterManager> manager;
+  if (!clusters.empty()) {
+    auto m = ClusterManager::Create(std::move(clusters));
+    if (!m.ok()) return m.status();
+    manager = std::move(*m);
+  }
+  auto pipeline = BuildPipeline(config, registry, manager);
+  if (!pipeline.ok()) return pipeline.status();
+
+  RuntimeOptions options;
+  options.workers = overrides.workers >= 0 ? overrides.workers : config.workers;
+  options.server = config.server;
+  if (overrides.ephemeral_ports) {
+    for (ListenerOptions& l : options.server.listeners) l.port = 0;
+  }
+  auto runtime = Runtime::Start(std::move(options), *pipeline);
+  if (!runtime.ok()) return runtime.status();
+  out->runtime_ = std::move(*runtime);
+  return out;
+}
+
+}  // namespace gateway

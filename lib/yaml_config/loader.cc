@@ -1,0 +1,808 @@
+// YAML -> GatewayConfig. yaml-cpp throws; every call into it stays inside the
+// try block of LoadConfigString and errors become absl::Status.
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "gateway/yaml_config.h"
+
+namespace gateway {
+namespace {
+
+class Parser {
+ public:
+  explicit Parser(std::string filename) : filename_(std::move(filename)) {}
+
+  absl::Status Error(const YAML::Node& node, const std::string& path, const std::string& what) {
+    int line = node.IsDefined() ? node.Mark().line + 1 : 0;
+    return ErrorAt(line, path, what);
+  }
+  absl::Status ErrorAt(int line, const std::string& path, const std::string& what) {
+    std::string where = line > 0 ? absl::StrCat(filename_, ":", line) : filename_;
+    if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", path, ": ", what));
+  }
+
+  absl::Status ExpectMap(const YAML::Node& node, const std::string& path,
+                         std::initializer_list<const char*> keys) {
+    if (!node.IsMap()) return Error(node, path, "expected a mapping");
+    std::set<std::string> allowed(keys.begin(), keys.end());
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) return Error(kv.first, path, "expected a string key");
+      std::string key = kv.first.Scalar();
+      if (!allowed.count(key)) {
+        return Error(
+            kv.first, Join(path, key),
+            absl::StrCat("unknown key (expected one of: ", absl::StrJoin(keys, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : absl::StrCat(path, ".", key);
+  }
+  static std::string Index(const std::string& path, size_t i) {
+    return absl::StrCat(path, "[", i, "]");
+  }
+
+  absl::Status String(const YAML::Node& node, const std::string& path, std::string* out) {
+    if (!node.IsScalar()) return Error(node, path, "expected a string");
+    *out = node.Scalar();
+    return absl::OkStatus();
+  }
+  template <typename T>
+  absl::Status Int(const YAML::Node& node, const std::string& path, T* out, int64_t min,
+                   int64_t max) {
+    int64_t v = 0;
+    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &v)) {
+      return Error(node, path, "expected an integer");
+    }
+    if (v < min || v > max) {
+      return Error(node, path, absl::StrCat("out of range [", min, ", ", max, "]"));
+    }
+    *out = static_cast<T>(v);
+    return absl::OkStatus();
+  }
+  absl::Status Uint64(const YAML::Node& node, const std::string& path, uint64_t* out) {
+    if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), out)) {
+      return Error(node, path, "expected a non-negative integer");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Size(const YAML::Node& node, const std::string& path, size_t* out) {
+    uint64_t v = 0;
+    if (auto s = Uint64(node, path, &v); !s.ok()) return s;
+    *out = static_cast<size_t>(v);
+    return absl::OkStatus();
+  }
+  absl::Status Double(const YAML::Node& node, const std::string& path, double* out) {
+    if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), out)) {
+      return Error(node, path, "expected a number");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const YAML::Node& node, const std::string& path, bool* out) {
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      if (s == "true" || s == "yes" || s == "on") return *out = true, absl::OkStatus();
+      if (s == "false" || s == "no" || s == "off") return *out = false, absl::OkStatus();
+    }
+    return Error(node, path, "expected true or false");
+  }
+  absl::Status Duration(const YAML::Node& node, const std::string& path, absl::Duration* out) {
+    if (!node.IsScalar()) return Error(node, path, "expected a duration such as \"250ms\"");
+    const std::string& s = node.Scalar();
+    absl::Duration d;
+    if (s == "0") {
+      d = absl::ZeroDuration();
+    } else if (!absl::ParseDuration(s, &d) || d < absl::ZeroDuration() ||
+               d == absl::InfiniteDuration()) {
+      return Error(node, path,
+                   absl::StrCat("invalid duration \"", s, "\" (expected e.g. 250ms, 5s, 1m)"));
+    }
+    *out = d;
+    return absl::OkStatus();
+  }
+  absl::Status StringList(const YAML::Node& node, const std::string& path,
+                          std::vector<std::string>* out) {
+    if (!node.IsSequence()) return Error(node, path, "expected a list of strings");
+    out->clear();
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string s;
+      if (auto st = String(node[i], Index(path, i), &s); !st.ok()) return st;
+      out->push_back(std::move(s));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Document(const YAML::Node& root, GatewayConfig* config);
+
+ private:
+  absl::Status Listeners(const YAML::Node& node, const std::string& path, ServerOptions* out);
+  absl::Status Server(const YAML::Node& node, const std::string& path, ServerOptions* out);
+  absl::Status Proxy(const YAML::Node& node, const std::string& path, ProxyOptions* out);
+  absl::Status Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out);
+  absl::Status Route(const YAML::Node& node, const std::string& path, RouteSpec* out);
+  absl::Status Match(const YAML::Node& node, const std::string& path, RouteSpec* out);
+  absl::Status Mutations(const YAML::Node& node, const std::string& path, HeaderMutations* out);
+  absl::Status Pairs(const YAML::Node& node, const std::string& path,
+                     std::vector<std::pair<std::string, std::string>>* out);
+  absl::Status Retry(const YAML::Node& node, const std::string& path, RetryPolicy* out);
+  template <typename M>
+  absl::Status Matchers(const YAML::Node& node, const std::string& path, std::vector<M>* out);
+
+  std::string filename_;
+};
+
+absl::Status Parser::Listeners(const YAML::Node& node, const std::string& path,
+                               ServerOptions* out) {
+  if (!node.IsSequence()) return Error(node, path, "expected a list of listeners");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& l = node[i];
+    std::string p = Index(path, i);
+    if (auto s = ExpectMap(l, p, {"address", "port", "backlog"}); !s.ok()) return s;
+    ListenerOptions listener;
+    if (l["address"]) {
+      if (auto s = String(l["address"], Join(p, "address"), &listener.address); !s.ok()) return s;
+    }
+    if (!l["port"]) return Error(l, Join(p, "port"), "missing");
+    if (auto s = Int(l["port"], Join(p, "port"), &listener.port, 0, 65535); !s.ok()) return s;
+    if (l["backlog"]) {
+      if (auto s = Int(l["backlog"], Join(p, "backlog"), &listener.backlog, 1, 1 << 20); !s.ok())
+        return s;
+    }
+    out->listeners.push_back(std::move(listener));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Server(const YAML::Node& node, const std::string& path, ServerOptions* out) {
+  if (auto s = ExpectMap(node, path,
+                         {"max_connections", "max_requests_per_connection", "limits", "timeouts"});
+      !s.ok())
+    return s;
+  if (node["max_connections"]) {
+    if (auto s =
+            Size(node["max_connections"], Join(path, "max_connections"), &out->max_connections);
+        !s.ok())
+      return s;
+  }
+  if (node["max_requests_per_connection"]) {
+    if (auto s = Size(node["max_requests_per_connection"],
+                      Join(path, "max_requests_per_connection"), &out->max_requests_per_connection);
+        !s.ok())
+      return s;
+  }
+  if (const YAML::Node& n = node["limits"]) {
+    std::string p = Join(path, "limits");
+    if (auto s = ExpectMap(
+            n, p, {"max_uri_bytes", "max_header_bytes", "max_header_count", "max_body_bytes"});
+        !s.ok())
+      return s;
+    CodecLimits& l = out->limits;
+    if (n["max_uri_bytes"]) {
+      if (auto s = Size(n["max_uri_bytes"], Join(p, "max_uri_bytes"), &l.max_uri_bytes); !s.ok())
+        return s;
+    }
+    if (n["max_header_bytes"]) {
+      if (auto s = Size(n["max_header_bytes"], Join(p, "max_header_bytes"), &l.max_header_bytes);
+          !s.ok())
+        return s;
+    }
+    if (n["max_header_count"]) {
+      if (auto s = Size(n["max_header_count"], Join(p, "max_header_count"), &l.max_header_count);
+          !s.ok())
+        return s;
+    }
+    if (n["max_body_bytes"]) {
+      if (auto s = Uint64(n["max_body_bytes"], Join(p, "max_body_bytes"), &l.max_body_bytes);
+          !s.ok())
+        return s;
+    }
+  }
+  if (const YAML::Node& n = node["timeouts"]) {
+    std::string p = Join(path, "timeouts");
+    if (auto s = ExpectMap(n, p, {"header", "body_idle", "keepalive_idle", "request", "send"});
+        !s.ok())
+      return s;
+    ServerTimeouts& t = out->timeouts;
+    std::pair<const char*, absl::Duration*> fields[] = {{"header", &t.header},
+                                                        {"body_idle", &t.body_idle},
+                                                        {"keepalive_idle", &t.keepalive_idle},
+                                                        {"request", &t.request},
+                                                        {"send", &t.send}};
+    for (auto& [key, dst] : fields) {
+      if (n[key]) {
+        if (auto s = Duration(n[key], Join(p, key), dst); !s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Proxy(const YAML::Node& node, const std::string& path, ProxyOptions* out) {
+  if (auto s = ExpectMap(node, path, {"trusted_proxies", "forwarded_headers", "via"}); !s.ok())
+    return s;
+  if (node["trusted_proxies"]) {
+    if (auto s = StringList(node["trusted_proxies"], Join(path, "trusted_proxies"),
+                            &out->trusted_proxies);
+        !s.ok())
+      return s;
+  }
+  if (node["forwarded_headers"]) {
+    if (auto s = Bool(node["forwarded_headers"], Join(path, "forwarded_headers"),
+                      &out->forwarded_headers);
+        !s.ok())
+      return s;
+  }
+  if (node["via"]) {
+    if (auto s = String(node["via"], Join(path, "via"), &out->via); !s.ok()) return s;
+  }
+  if (auto s = out->Validate(); !s.ok()) return Error(node, path, std::string(s.message()));
+  return absl::OkStatus();
+}
+
+bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
+  static const std::pair<const char*, LbPolicy> kPolicies[] = {
+      {"round_robin", LbPolicy::kRoundRobin},
+      {"weighted_round_robin", LbPolicy::kWeightedRoundRobin},
+      {"random", LbPolicy::kRandom},
+      {"least_request", LbPolicy::kLeastRequest},
+      {"least_connections", LbPolicy::kLeastConnections},
+      {"ring_hash", LbPolicy::kRingHash},
+      {"maglev", LbPolicy::kMaglev},
+      {"ip_hash", LbPolicy::kIpHash},
+  };
+  for (const auto& [n, p] : kPolicies) {
+    if (name == n) {
+      *out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out) {
+  if (auto s = ExpectMap(node, path, {"name", "endpoints", "lb", "pool", "dns_refresh"}); !s.ok())
+    return s;
+  if (!node["name"]) return Error(node, Join(path, "name"), "missing");
+  if (auto s = String(node["name"], Join(path, "name"), &out->name); !s.ok()) return s;
+  if (!node["endpoints"]) return Error(node, Join(path, "endpoints"), "missing");
+  const YAML::Node& eps = node["endpoints"];
+  std::string ep_path = Join(path, "endpoints");
+  if (!eps.IsSequence()) return Error(eps, ep_path, "expected a list of endpoints");
+  for (size_t i = 0; i < eps.size(); ++i) {
+    const YAML::Node& e = eps[i];
+    std::string p = Index(ep_path, i);
+    if (auto s = ExpectMap(e, p, {"address", "port", "weight"}); !s.ok()) return s;
+    EndpointSpec ep;
+    if (!e["address"]) return Error(e, Join(p, "address"), "missing");
+    if (auto s = String(e["address"], Join(p, "address"), &ep.address); !s.ok()) return s;
+    if (!e["port"]) return Error(e, Join(p, "port"), "missing");
+    if (auto s = Int(e["port"], Join(p, "port"), &ep.port, 1, 65535); !s.ok()) return s;
+    if (e["weight"]) {
+      if (auto s = Int(e["weight"], Join(p, "weight"), &ep.weight, 0, UINT32_MAX); !s.ok())
+        return s;
+    }
+    out->endpoints.push_back(std::move(ep));
+  }
+  if (const YAML::Node& n = node["lb"]) {
+    std::string p = Join(path, "lb");
+    if (n.IsScalar()) {
+      if (!ParseLbPolicy(n.Scalar(), &out->lb.policy)) {
+        return Error(n, p, absl::StrCat("unknown load balancing policy \"", n.Scalar(), "\""));
+      }
+    } else {
+      if (auto s = ExpectMap(n, p,
+                             {"policy", "panic_threshold_percent", "ring_vnodes_per_weight",
+                              "maglev_table_size", "seed"});
+          !s.ok())
+        return s;
+      if (n["policy"]) {
+        std::string name;
+        if (auto s = String(n["policy"], Join(p, "policy"), &name); !s.ok()) return s;
+        if (!ParseLbPolicy(name, &out->lb.policy)) {
+          return Error(n["policy"], Join(p, "policy"),
+                       absl::StrCat("unknown load balancing policy \"", name, "\""));
+        }
+      }
+      if (n["panic_threshold_percent"]) {
+        if (auto s = Double(n["panic_threshold_percent"], Join(p, "panic_threshold_percent"),
+                            &out->lb.panic_threshold_percent);
+            !s.ok())
+          return s;
+      }
+      if (n["ring_vnodes_per_weight"]) {
+        if (auto s = Int(n["ring_vnodes_per_weight"], Join(p, "ring_vnodes_per_weight"),
+                         &out->lb.ring_vnodes_per_weight, 1, UINT32_MAX);
+            !s.ok())
+          return s;
+      }
+      if (n["maglev_table_size"]) {
+        if (auto s = Int(n["maglev_table_size"], Join(p, "maglev_table_size"),
+                         &out->lb.maglev_table_size, 1, UINT32_MAX);
+            !s.ok())
+          return s;
+      }
+      if (n["seed"]) {
+        if (auto s = Uint64(n["seed"], Join(p, "seed"), &out->lb.seed); !s.ok()) return s;
+      }
+    }
+  }
+  if (const YAML::Node& n = node["pool"]) {
+    std::string p = Join(path, "pool");
+    if (auto s = ExpectMap(n, p,
+                           {"max_connections_per_host", "max_idle_per_host", "idle_timeout",
+                            "max_requests_per_connection", "connect_timeout",
+                            "write_high_watermark", "write_low_watermark"});
+        !s.ok())
+      return s;
+    PoolOptions& o = out->pool;
+    std::pair<const char*, size_t*> sizes[] = {
+        {"max_connections_per_host", &o.max_connections_per_host},
+        {"max_idle_per_host", &o.max_idle_per_host},
+        {"max_requests_per_connection", &o.max_requests_per_connection},
+        {"write_high_watermark", &o.write_high_watermark},
+        {"write_low_watermark", &o.write_low_watermark}};
+    for (auto& [key, dst] : sizes) {
+      if (n[key]) {
+        if (auto s = Size(n[key], Join(p, key), dst); !s.ok()) return s;
+      }
+    }
+    if (n["idle_timeout"]) {
+      if (auto s = Duration(n["idle_timeout"], Join(p, "idle_timeout"), &o.idle_timeout); !s.ok())
+        return s;
+    }
+    if (n["connect_timeout"]) {
+      if (auto s = Duration(n["connect_timeout"], Join(p, "connect_timeout"), &o.connect_timeout);
+          !s.ok())
+        return s;
+    }
+  }
+  if (node["dns_refresh"]) {
+    if (auto s = Duration(node["dns_refresh"], Join(path, "dns_refresh"), &out->dns_refresh);
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+template <typename M>
+absl::Status Parser::Matchers(const YAML::Node& node, const std::string& path,
+                              std::vector<M>* out) {
+  if (!node.IsSequence()) return Error(node, path, "expected a list");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& m = node[i];
+    std::string p = Index(path, i);
+    if (auto s = ExpectMap(m, p, {"name", "exact", "prefix", "regex", "present", "absent"});
+        !s.ok())
+      return s;
+    M matcher;
+    if (!m["name"]) return Error(m, Join(p, "name"), "missing");
+    if (auto s = String(m["name"], Join(p, "name"), &matcher.name); !s.ok()) return s;
+    int kinds = 0;
+    std::pair<const char*, typename M::Kind> values[] = {
+        {"exact", M::Kind::kExact}, {"prefix", M::Kind::kPrefix}, {"regex", M::Kind::kRegex}};
+    for (auto& [key, kind] : values) {
+      if (m[key]) {
+        ++kinds;
+        matcher.kind = kind;
+        if (auto s = String(m[key], Join(p, key), &matcher.value); !s.ok()) return s;
+      }
+    }
+    std::pair<const char*, typename M::Kind> flags[] = {{"present", M::Kind::kPresent},
+                                                        {"absent", M::Kind::kAbsent}};
+    for (auto& [key, kind] : flags) {
+      if (m[key]) {
+        ++kinds;
+        bool b = false;
+        if (auto s = Bool(m[key], Join(p, key), &b); !s.ok()) return s;
+        if (!b) return Error(m[key], Join(p, key), "only \"true\" is meaningful");
+        matcher.kind = kind;
+      }
+    }
+    if (kinds != 1) {
+      return Error(m, p, "expected exactly one of exact, prefix, regex, present, absent");
+    }
+    out->push_back(std::move(matcher));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Match(const YAML::Node& node, const std::string& path, RouteSpec* out) {
+  if (auto s = ExpectMap(
+          node, path,
+          {"hosts", "path", "prefix", "template", "regex", "methods", "headers", "query"});
+      !s.ok())
+    return s;
+  if (node["hosts"]) {
+    if (auto s = StringList(node["hosts"], Join(path, "hosts"), &out->hosts); !s.ok()) return s;
+  }
+  int kinds = 0;
+  std::pair<const char*, PathMatch::Kind> paths[] = {{"path", PathMatch::Kind::kExact},
+                                                     {"prefix", PathMatch::Kind::kPrefix},
+                                                     {"template", PathMatch::Kind::kTemplate},
+                                                     {"regex", PathMatch::Kind::kRegex}};
+  for (auto& [key, kind] : paths) {
+    if (node[key]) {
+      ++kinds;
+      out->path.kind = kind;
+      if (auto s = String(node[key], Join(path, key), &out->path.value); !s.ok()) return s;
+    }
+  }
+  if (kinds > 1) return Error(node, path, "at most one of path, prefix, template, regex");
+  if (node["methods"]) {
+    if (auto s = StringList(node["methods"], Join(path, "methods"), &out->methods); !s.ok())
+      return s;
+  }
+  if (node["headers"]) {
+    if (auto s = Matchers(node["headers"], Join(path, "headers"), &out->headers); !s.ok()) return s;
+  }
+  if (node["query"]) {
+    if (auto s = Matchers(node["query"], Join(path, "query"), &out->query); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Pairs(const YAML::Node& node, const std::string& path,
+                           std::vector<std::pair<std::string, std::string>>* out) {
+  if (!node.IsMap()) return Error(node, path, "expected a mapping of header names to values");
+  for (const auto& kv : node) {
+    std::string name, value;
+    if (auto s = String(kv.first, path, &name); !s.ok()) return s;
+    if (auto s = String(kv.second, Join(path, name), &value); !s.ok()) return s;
+    out->emplace_back(std::move(name), std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Mutations(const YAML::Node& node, const std::string& path,
+                               HeaderMutations* out) {
+  if (auto s = ExpectMap(node, path, {"add", "set", "remove"}); !s.ok()) return s;
+  if (node["add"]) {
+    if (auto s = Pairs(node["add"], Join(path, "add"), &out->add); !s.ok()) return s;
+  }
+  if (node["set"]) {
+    if (auto s = Pairs(node["set"], Join(path, "set"), &out->set); !s.ok()) return s;
+  }
+  if (node["remove"]) {
+    if (auto s = StringList(node["remove"], Join(path, "remove"), &out->remove); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Retry(const YAML::Node& node, const std::string& path, RetryPolicy* out) {
+  if (auto s =
+          ExpectMap(node, path,
+                    {"on_connect_failure", "on_reset", "on_5xx", "on_gateway_error", "on_statuses",
+                     "max_retries", "allow_non_idempotent", "backoff_base", "backoff_max",
+                     "replay_buffer_bytes", "budget_percent", "budget_min_retries"});
+      !s.ok())
+    return s;
+  std::pair<const char*, bool*> bools[] = {{"on_connect_failure", &out->on_connect_failure},
+                                           {"on_reset", &out->on_reset},
+                                           {"on_5xx", &out->on_5xx},
+                                           {"on_gateway_error", &out->on_gateway_error},
+                                           {"allow_non_idempotent", &out->allow_non_idempotent}};
+  for (auto& [key, dst] : bools) {
+    if (node[key]) {
+      if (auto s = Bool(node[key], Join(path, key), dst); !s.ok()) return s;
+    }
+  }
+  if (const YAML::Node& n = node["on_statuses"]) {
+    std::string p = Join(path, "on_statuses");
+    if (!n.IsSequence()) return Error(n, p, "expected a list of statuses");
+    for (size_t i = 0; i < n.size(); ++i) {
+      int status = 0;
+      if (auto s = Int(n[i], Index(p, i), &status, 100, 599); !s.ok()) return s;
+      out->on_statuses.push_back(status);
+    }
+  }
+  if (node["max_retries"]) {
+    if (auto s =
+            Int(node["max_retries"], Join(path, "max_retries"), &out->max_retries, 0, UINT32_MAX);
+        !s.ok())
+      return s;
+  }
+  if (node["backoff_base"]) {
+    if (auto s = Duration(node["backoff_base"], Join(path, "backoff_base"), &out->backoff_base);
+        !s.ok())
+      return s;
+  }
+  if (node["backoff_max"]) {
+    if (auto s = Duration(node["backoff_max"], Join(path, "backoff_max"), &out->backoff_max);
+        !s.ok())
+      return s;
+  }
+  if (node["replay_buffer_bytes"]) {
+    if (auto s = Uint64(node["replay_buffer_bytes"], Join(path, "replay_buffer_bytes"),
+                        &out->replay_buffer_bytes);
+        !s.ok())
+      return s;
+  }
+  if (node["budget_percent"]) {
+    if (auto s = Double(node["budget_percent"], Join(path, "budget_percent"), &out->budget_percent);
+        !s.ok())
+      return s;
+  }
+  if (node["budget_min_retries"]) {
+    if (auto s = Int(node["budget_min_retries"], Join(path, "budget_min_retries"),
+                     &out->budget_min_retries, 0, UINT32_MAX);
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Route(const YAML::Node& node, const std::string& path, RouteSpec* out) {
+  if (auto s =
+          ExpectMap(node, path,
+                    {"name", "priority", "match", "cluster", "cluster_from_capture",
+                     "direct_response", "redirect", "rewrite", "timeout", "retry",
+                     "upstream_timeouts", "host_rewrite", "request_headers", "response_headers"});
+      !s.ok())
+    return s;
+  if (node["name"]) {
+    if (auto s = String(node["name"], Join(path, "name"), &out->name); !s.ok()) return s;
+  }
+  if (node["priority"]) {
+    if (auto s =
+            Int(node["priority"], Join(path, "priority"), &out->priority, INT32_MIN, INT32_MAX);
+        !s.ok())
+      return s;
+  }
+  if (node["match"]) {
+    if (auto s = Match(node["match"], Join(path, "match"), out); !s.ok()) return s;
+  }
+  if (node["cluster"]) {
+    if (auto s = String(node["cluster"], Join(path, "cluster"), &out->cluster); !s.ok()) return s;
+  }
+  if (node["cluster_from_capture"]) {
+    if (auto s = String(node["cluster_from_capture"], Join(path, "cluster_from_capture"),
+                        &out->cluster_from_capture);
+        !s.ok())
+      return s;
+  }
+  if (const YAML::Node& n = node["direct_response"]) {
+    std::string p = Join(path, "direct_response");
+    if (auto s = ExpectMap(n, p, {"status", "body", "content_type", "headers"}); !s.ok()) return s;
+    DirectResponse d;
+    if (n["status"]) {
+      if (auto s = Int(n["status"], Join(p, "status"), &d.status, 100, 599); !s.ok()) return s;
+    }
+    if (n["body"]) {
+      if (auto s = String(n["body"], Join(p, "body"), &d.body); !s.ok()) return s;
+    }
+    if (n["content_type"]) {
+      if (auto s = String(n["content_type"], Join(p, "content_type"), &d.content_type); !s.ok())
+        return s;
+    }
+    if (n["headers"]) {
+      std::vector<std::pair<std::string, std::string>> headers;
+      if (auto s = Pairs(n["headers"], Join(p, "headers"), &headers); !s.ok()) return s;
+      for (auto& [k, v] : headers) d.headers.Add(k, v);
+    }
+    out->direct_response = std::move(d);
+  }
+  if (const YAML::Node& n = node["redirect"]) {
+    std::string p = Join(path, "redirect");
+    if (auto s = ExpectMap(n, p, {"status", "scheme", "host", "path", "strip_query"}); !s.ok())
+      return s;
+    gateway::Redirect r;
+    if (n["status"]) {
+      if (auto s = Int(n["status"], Join(p, "status"), &r.status, 300, 399); !s.ok()) return s;
+    }
+    std::pair<const char*, std::string*> strs[] = {
+        {"scheme", &r.scheme}, {"host", &r.host}, {"path", &r.path}};
+    for (auto& [key, dst] : strs) {
+      if (n[key]) {
+        if (auto s = String(n[key], Join(p, key), dst); !s.ok()) return s;
+      }
+    }
+    if (n["strip_query"]) {
+      if (auto s = Bool(n["strip_query"], Join(p, "strip_query"), &r.strip_query); !s.ok())
+        return s;
+    }
+    out->redirect = std::move(r);
+  }
+  if (const YAML::Node& n = node["rewrite"]) {
+    std::string p = Join(path, "rewrite");
+    if (auto s = ExpectMap(n, p, {"prefix", "template", "regex", "replacement"}); !s.ok()) return s;
+    int kinds = 0;
+    if (n["prefix"]) {
+      ++kinds;
+      out->rewrite.kind = PathRewrite::Kind::kReplacePrefix;
+      if (auto s = String(n["prefix"], Join(p, "prefix"), &out->rewrite.value); !s.ok()) return s;
+    }
+    if (n["template"]) {
+      ++kinds;
+      out->rewrite.kind = PathRewrite::Kind::kTemplate;
+      if (auto s = String(n["template"], Join(p, "template"), &out->rewrite.value); !s.ok())
+        return s;
+    }
+    if (n["regex"]) {
+      ++kinds;
+      out->rewrite.kind = PathRewrite::Kind::kRegex;
+      if (auto s = String(n["regex"], Join(p, "regex"), &out->rewrite.pattern); !s.ok()) return s;
+      if (!n["replacement"]) return Error(n, Join(p, "replacement"), "missing (regex rewrite)");
+      if (auto s = String(n["replacement"], Join(p, "replacement"), &out->rewrite.value); !s.ok())
+        return s;
+    } else if (n["replacement"]) {
+      return Error(n["replacement"], Join(p, "replacement"), "only with regex");
+    }
+    if (kinds != 1) return Error(n, p, "expected exactly one of prefix, template, regex");
+  }
+  if (node["timeout"]) {
+    if (auto s = Duration(node["timeout"], Join(path, "timeout"), &out->timeout); !s.ok()) return s;
+  }
+  if (node["retry"]) {
+    if (auto s = Retry(node["retry"], Join(path, "retry"), &out->retry); !s.ok()) return s;
+  }
+  if (const YAML::Node& n = node["upstream_timeouts"]) {
+    std::string p = Join(path, "upstream_timeouts");
+    if (auto s = ExpectMap(n, p, {"response_headers", "idle", "per_try"}); !s.ok()) return s;
+    UpstreamTimeouts& t = out->upstream_timeouts;
+    std::pair<const char*, absl::Duration*> fields[] = {
+        {"response_headers", &t.response_headers}, {"idle", &t.idle}, {"per_try", &t.per_try}};
+    for (auto& [key, dst] : fields) {
+      if (n[key]) {
+        if (auto s = Duration(n[key], Join(p, key), dst); !s.ok()) return s;
+      }
+    }
+  }
+  if (const YAML::Node& n = node["host_rewrite"]) {
+    std::string p = Join(path, "host_rewrite");
+    if (n.IsScalar() && n.Scalar() == "pass_through") {
+      out->host_rewrite.kind = HostRewrite::Kind::kPassThrough;
+    } else if (n.IsScalar() && n.Scalar() == "endpoint") {
+      out->host_rewrite.kind = HostRewrite::Kind::kEndpoint;
+    } else if (n.IsMap()) {
+      if (auto s = ExpectMap(n, p, {"literal"}); !s.ok()) return s;
+      if (!n["literal"]) return Error(n, Join(p, "literal"), "missing");
+      out->host_rewrite.kind = HostRewrite::Kind::kLiteral;
+      if (auto s = String(n["literal"], Join(p, "literal"), &out->host_rewrite.value); !s.ok())
+        return s;
+    } else {
+      return Error(n, p, "expected pass_through, endpoint or {literal: <host>}");
+    }
+  }
+  if (node["request_headers"]) {
+    if (auto s = Mutations(node["request_headers"], Join(path, "request_headers"),
+                           &out->request_headers);
+        !s.ok())
+      return s;
+  }
+  if (node["response_headers"]) {
+    if (auto s = Mutations(node["response_headers"], Join(path, "response_headers"),
+                           &out->response_headers);
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
+  if (!root.IsDefined() || root.IsNull()) return ErrorAt(0, "", "empty configuration");
+  if (auto s = ExpectMap(root, "",
+                         {"listeners", "workers", "server", "proxy", "filters", "clusters",
+                          "routes", "demo_upstreams"});
+      !s.ok())
+    return s;
+  if (root["listeners"]) {
+    if (auto s = Listeners(root["listeners"], "listeners", &config->server); !s.ok()) return s;
+  } else {
+    config->server.listeners.push_back(ListenerOptions{});
+  }
+  if (root["workers"]) {
+    if (auto s = Int(root["workers"], "workers", &config->workers, 0, 1024); !s.ok()) return s;
+  }
+  if (root["server"]) {
+    if (auto s = Server(root["server"], "server", &config->server); !s.ok()) return s;
+  }
+  if (auto s = config->server.Validate(); !s.ok()) {
+    const YAML::Node& at = root["server"] ? root["server"] : root["listeners"];
+    return Error(at.IsDefined() ? at : root, root["server"] ? "server" : "listeners",
+                 std::string(s.message()));
+  }
+  if (root["proxy"]) {
+    if (auto s = Proxy(root["proxy"], "proxy", &config->proxy); !s.ok()) return s;
+  }
+  if (root["filters"]) {
+    if (auto s = StringList(root["filters"], "filters", &config->filters); !s.ok()) return s;
+  }
+  if (const YAML::Node& n = root["clusters"]) {
+    if (!n.IsSequence()) return Error(n, "clusters", "expected a list of clusters");
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = Index("clusters", i);
+      ClusterSpec spec;
+      if (auto s = Cluster(n[i], p, &spec); !s.ok()) return s;
+      if (!names.insert(spec.name).second) {
+        return Error(n[i], Join(p, "name"), absl::StrCat("duplicate cluster \"", spec.name, "\""));
+      }
+      if (auto s = spec.Validate(); !s.ok()) return Error(n[i], p, std::string(s.message()));
+      config->clusters.push_back(std::move(spec));
+    }
+  }
+  if (const YAML::Node& n = root["routes"]) {
+    if (!n.IsSequence()) return Error(n, "routes", "expected a list of routes");
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = Index("routes", i);
+      RouteSpec spec;
+      if (auto s = Route(n[i], p, &spec); !s.ok()) return s;
+      if (spec.name.empty()) spec.name = absl::StrCat("route-", i);
+      if (!names.insert(spec.name).second) {
+        return Error(n[i], Join(p, "name"), absl::StrCat("duplicate route \"", spec.name, "\""));
+      }
+      if (auto s = spec.Validate(); !s.ok()) return Error(n[i], p, std::string(s.message()));
+      if (!spec.cluster.empty()) {
+        bool known = false;
+        for (const auto& c : config->clusters) known |= c.name == spec.cluster;
+        if (!known) {
+          return Error(n[i]["cluster"], Join(p, "cluster"),
+                       absl::StrCat("unknown cluster \"", spec.cluster, "\""));
+        }
+      }
+      config->routes.push_back(std::move(spec));
+    }
+  }
+  if (const YAML::Node& n = root["demo_upstreams"]) {
+    if (!n.IsSequence()) return Error(n, "demo_upstreams", "expected a list");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = Index("demo_upstreams", i);
+      if (auto s = ExpectMap(n[i], p, {"name", "port", "service"}); !s.ok()) return s;
+      DemoUpstream d;
+      if (!n[i]["name"]) return Error(n[i], Join(p, "name"), "missing");
+      if (auto s = String(n[i]["name"], Join(p, "name"), &d.name); !s.ok()) return s;
+      if (!n[i]["port"]) return Error(n[i], Join(p, "port"), "missing");
+      if (auto s = Int(n[i]["port"], Join(p, "port"), &d.port, 1, 65535); !s.ok()) return s;
+      d.service = d.name;
+      if (n[i]["service"]) {
+        if (auto s = String(n[i]["service"], Join(p, "service"), &d.service); !s.ok()) return s;
+      }
+      config->demo_upstreams.push_back(std::move(d));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text,
+                                               const std::string& filename) {
+  GatewayConfig config;
+  config.filename = filename;
+  Parser parser(filename);
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (auto s = parser.Document(root, &config); !s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    return parser.ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg);
+  } catch (const std::exception& e) {
+    return parser.ErrorAt(0, "", e.what());
+  }
+  return config;
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  return LoadConfigString(text.str(), path);
+}
+
+}  // namespace gateway
