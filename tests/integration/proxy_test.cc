@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -384,6 +385,201 @@ TEST_CASE("an upstream that closes without answering gives 502") {
   REQUIRE(r);
   CHECK(r->status == 502);
   CHECK(r->body.find("upstream_reset") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace gateway
+
+namespace gateway {
+namespace {
+
+// A raw keep-alive upstream: serves every request on a connection with
+// `response` (plus `extra` bytes after it), except that request number
+// `drop_nth` on a connection (1-based, 0: never) is answered by closing.
+// `silent` never answers. Bounded: at most 16 connections.
+class ScriptedUpstream {
+ public:
+  struct Options {
+    std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    std::string extra;
+    int drop_nth = 0;
+    bool silent = false;
+  };
+  explicit ScriptedUpstream(Options o) : o_(std::move(o)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(fd_, 16);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] {
+      for (int i = 0; i < 16; ++i) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        ++accepted_;
+        std::lock_guard<std::mutex> lock(mu_);
+        conns_.push_back(c);
+        workers_.emplace_back([this, c] { Serve(c); });
+      }
+    });
+  }
+  ~ScriptedUpstream() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    acceptor_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int c : conns_) shutdown(c, SHUT_RDWR);
+    for (auto& t : workers_) t.join();
+    for (int c : conns_) close(c);
+  }
+  uint16_t port() const { return port_; }
+  int accepted() const { return accepted_; }
+  int requests() const { return requests_; }
+
+ private:
+  void Serve(int c) {
+    std::string buf;
+    char tmp[4096];
+    for (int n = 1; n <= 1000; ++n) {  // bounded
+      size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t r = read(c, tmp, sizeof(tmp));
+        if (r <= 0) return;
+        buf.append(tmp, static_cast<size_t>(r));
+      }
+      size_t cl = 0;
+      size_t p = buf.find("Content-Length: ");
+      if (p != std::string::npos && p < end) cl = std::stoul(buf.substr(p + 16));
+      while (buf.size() < end + 4 + cl) {
+        ssize_t r = read(c, tmp, sizeof(tmp));
+        if (r <= 0) return;
+        buf.append(tmp, static_cast<size_t>(r));
+      }
+      buf.erase(0, end + 4 + cl);
+      ++requests_;
+      if (o_.silent) continue;
+      if (o_.drop_nth == n) {
+        shutdown(c, SHUT_RDWR);
+        return;
+      }
+      std::string out = o_.response + o_.extra;
+      (void)!write(c, out.data(), out.size());
+    }
+  }
+
+  Options o_;
+  int fd_;
+  uint16_t port_;
+  std::atomic<int> accepted_{0};
+  std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::vector<int> conns_;
+  std::vector<std::thread> workers_;
+  std::thread acceptor_;
+};
+
+std::unique_ptr<itest::TestServer> ProxyTo(uint16_t port, RouteSpec route = {}) {
+  if (route.name.empty()) route = RouteBuilder("all").Prefix("/").ToCluster("c").Build();
+  return StartProxy({Cluster("c", {port})}, {std::move(route)});
+}
+
+TEST_CASE(
+    "bytes after a complete upstream response are dropped and that connection is not reused") {
+  ScriptedUpstream up({.extra = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"});
+  auto proxy = ProxyTo(up.port());
+  auto client = TestClient::Connect(proxy->port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->RoundTrip(MakeRequest("GET", "/"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "ok");
+  }
+  CHECK(up.accepted() == 3);  // a fresh connection each time
+}
+
+TEST_CASE("a clean keep-alive upstream connection is reused") {
+  ScriptedUpstream up({});
+  auto proxy = ProxyTo(up.port());
+  auto client = TestClient::Connect(proxy->port());
+  for (int i = 0; i < 5; ++i) {
+    auto r = client->RoundTrip(MakeRequest("GET", "/"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(up.accepted() == 1);
+  CHECK(up.requests() == 5);
+}
+
+TEST_CASE("a GET on a reused connection the upstream dropped is retried once on a fresh one") {
+  ScriptedUpstream up({.drop_nth = 2});
+  auto proxy =
+      ProxyTo(up.port(), RouteBuilder("all")
+                             .Prefix("/")
+                             .ToCluster("c")
+                             .Retry(RetryPolicy{.on_connect_failure = false, .max_retries = 0})
+                             .Build());
+  auto client = TestClient::Connect(proxy->port());
+  auto r = client->RoundTrip(MakeRequest("GET", "/"));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  r = client->RoundTrip(MakeRequest("GET", "/"));  // reuses, gets dropped, retried
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(up.accepted() == 2);
+}
+
+TEST_CASE("a POST on a reused connection the upstream dropped is not retried and gets 502") {
+  ScriptedUpstream up({.drop_nth = 2});
+  auto proxy =
+      ProxyTo(up.port(), RouteBuilder("all")
+                             .Prefix("/")
+                             .ToCluster("c")
+                             .Retry(RetryPolicy{.on_connect_failure = false, .max_retries = 0})
+                             .Build());
+  auto client = TestClient::Connect(proxy->port());
+  auto r = client->RoundTrip(MakeRequest("POST", "/", {}, "payload"));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  r = client->RoundTrip(MakeRequest("POST", "/", {}, "payload"));
+  REQUIRE(r);
+  CHECK(r->status == 502);
+  CHECK(r->body.find("upstream_reset") != std::string::npos);
+  CHECK(up.requests() == 2);
+}
+
+TEST_CASE("an upstream that sends no response head in time gives 504") {
+  ScriptedUpstream up({.silent = true});
+  auto proxy = ProxyTo(
+      up.port(), RouteBuilder("all")
+                     .Prefix("/")
+                     .ToCluster("c")
+                     .UpstreamTimeout(UpstreamTimeouts{.response_headers = absl::Milliseconds(200)})
+                     .Build());
+  auto client = TestClient::Connect(proxy->port());
+  auto start = itest::DeadlineAfter(absl::ZeroDuration());
+  auto r = client->RoundTrip(MakeRequest("GET", "/"));
+  REQUIRE(r);
+  CHECK(r->status == 504);
+  CHECK(r->body.find("upstream_timeout") != std::string::npos);
+  CHECK(itest::ElapsedSince(start) < absl::Seconds(2));
+}
+
+TEST_CASE("a body on a response to HEAD is not forwarded and the connection is not reused") {
+  ScriptedUpstream up(
+      {.response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", .extra = "hello"});
+  auto proxy = ProxyTo(up.port());
+  auto client = TestClient::Connect(proxy->port());
+  auto r = client->RoundTrip(MakeRequest("HEAD", "/"), absl::Seconds(5), /*head_request=*/true);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body.empty());
+  CHECK(r->Header("content-length") == "5");
+  r = client->RoundTrip(MakeRequest("HEAD", "/"), absl::Seconds(5), true);
+  REQUIRE(r);
+  CHECK(up.accepted() == 2);
 }
 
 }  // namespace
