@@ -1,0 +1,249 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "gateway/yaml_config.h"
+
+namespace gateway {
+namespace {
+
+std::string Message(const absl::StatusOr<GatewayConfig>& c) {
+  return c.ok() ? std::string("OK") : std::string(c.status().message());
+}
+
+TEST_CASE("every section parses") {
+  const char* text = R"yaml(
+listeners:
+  - {address: 127.0.0.1, port: 8081, backlog: 64}
+  - {address: "::1", port: 0}
+workers: 3
+server:
+  max_connections: 500
+  max_requests_per_connection: 7
+  limits: {max_uri_bytes: 100, max_header_bytes: 2000, max_header_count: 20, max_body_bytes: 1000}
+  timeouts: {header: 250ms, body_idle: 5s, keepalive_idle: 1m, request: 90s, send: "1m30s"}
+proxy:
+  trusted_proxies: [10.0.0.0/8, "::1/128"]
+  forwarded_headers: false
+  via: edge
+filters: [request_id]
+clusters:
+  - name: users
+    endpoints:
+      - {address: 127.0.0.1, port: 9101, weight: 3}
+      - {address: localhost, port: 9102}
+    lb: {policy: least_request, panic_threshold_percent: 25, seed: 42}
+    pool: {max_connections_per_host: 10, max_idle_per_host: 4, idle_timeout: 30s,
+           connect_timeout: 2s, max_requests_per_connection: 100}
+    dns_refresh: 1m
+  - name: orders
+    lb: maglev
+    endpoints: [{address: 127.0.0.1, port: 9103}]
+routes:
+  - name: api
+    priority: 10
+    match:
+      hosts: [api.example.com]
+      template: "/api/{service}/{rest=**}"
+      methods: [GET, POST]
+      headers:
+        - {name: x-tenant, exact: acme}
+        - {name: x-debug, present: true}
+      query:
+        - {name: v, prefix: "2"}
+    cluster_from_capture: service
+    rewrite: {template: "/{rest}"}
+    timeout: 3s
+    retry: {on_5xx: true, on_statuses: [409], max_retries: 2, backoff_base: 10ms, backoff_max: 100ms}
+    upstream_timeouts: {response_headers: 1s, idle: 2s, per_try: 500ms}
+    host_rewrite: endpoint
+    request_headers: {add: {x-a: "1"}, set: {x-b: "2"}, remove: [x-c]}
+    response_headers: {remove: [server]}
+  - name: users
+    match: {prefix: /users}
+    cluster: users
+    rewrite: {prefix: /v1/users}
+    host_rewrite: {literal: users.internal}
+  - name: health
+    match: {path: /healthz}
+    direct_response: {status: 204, content_type: text/plain}
+  - name: old
+    match: {regex: "/old/(?P<x>.*)"}
+    redirect: {status: 308, path: /new, strip_query: true}
+  - name: re
+    match: {prefix: /re}
+    direct_response: {body: hi}
+    rewrite: {regex: "^/re/(.*)$", replacement: "/\\1"}
+demo_upstreams:
+  - {name: users-1, port: 9101, service: users}
+  - {name: solo, port: 9104}
+)yaml";
+  auto c = LoadConfigString(text, "all.yaml");
+  INFO(Message(c));
+  REQUIRE(c.ok());
+  REQUIRE(c->server.listeners.size() == 2);
+  CHECK(c->server.listeners[0].address == "127.0.0.1");
+  CHECK(c->server.listeners[0].port == 8081);
+  CHECK(c->server.listeners[0].backlog == 64);
+  CHECK(c->server.listeners[1].address == "::1");
+  CHECK(c->workers == 3);
+  CHECK(c->server.max_connections == 500);
+  CHECK(c->server.max_requests_per_connection == 7);
+  CHECK(c->server.limits.max_uri_bytes == 100);
+  CHECK(c->server.limits.max_header_count == 20);
+  CHECK(c->server.limits.max_body_bytes == 1000);
+  CHECK(c->server.timeouts.header == absl::Milliseconds(250));
+  CHECK(c->server.timeouts.body_idle == absl::Seconds(5));
+  CHECK(c->server.timeouts.keepalive_idle == absl::Minutes(1));
+  CHECK(c->server.timeouts.send == absl::Seconds(90));
+  CHECK(c->proxy.trusted_proxies.size() == 2);
+  CHECK(!c->proxy.forwarded_headers);
+  CHECK(c->proxy.via == "edge");
+  CHECK(c->filters == std::vector<std::string>{"request_id"});
+
+  REQUIRE(c->clusters.size() == 2);
+  const ClusterSpec& users = c->clusters[0];
+  CHECK(users.name == "users");
+  REQUIRE(users.endpoints.size() == 2);
+  CHECK(users.endpoints[0].weight == 3);
+  CHECK(users.endpoints[1].address == "localhost");
+  CHECK(users.endpoints[1].weight == 1);
+  CHECK(users.lb.policy == LbPolicy::kLeastRequest);
+  CHECK(users.lb.panic_threshold_percent == 25);
+  CHECK(users.lb.seed == 42);
+  CHECK(users.pool.max_connections_per_host == 10);
+  CHECK(users.pool.idle_timeout == absl::Seconds(30));
+  CHECK(users.pool.connect_timeout == absl::Seconds(2));
+  CHECK(users.dns_refresh == absl::Minutes(1));
+  CHECK(c->clusters[1].lb.policy == LbPolicy::kMaglev);
+
+  REQUIRE(c->routes.size() == 5);
+  const RouteSpec& api = c->routes[0];
+  CHECK(api.priority == 10);
+  CHECK(api.hosts == std::vector<std::string>{"api.example.com"});
+  CHECK(api.path.kind == PathMatch::Kind::kTemplate);
+  CHECK(api.methods.size() == 2);
+  REQUIRE(api.headers.size() == 2);
+  CHECK(api.headers[0].kind == HeaderMatcher::Kind::kExact);
+  CHECK(api.headers[0].value == "acme");
+  CHECK(api.headers[1].kind == HeaderMatcher::Kind::kPresent);
+  REQUIRE(api.query.size() == 1);
+  CHECK(api.query[0].kind == QueryMatcher::Kind::kPrefix);
+  CHECK(api.cluster_from_capture == "service");
+  CHECK(api.rewrite.kind == PathRewrite::Kind::kTemplate);
+  CHECK(api.rewrite.value == "/{rest}");
+  CHECK(api.timeout == absl::Seconds(3));
+  CHECK(api.retry.on_5xx);
+  CHECK(api.retry.on_statuses == std::vector<int>{409});
+  CHECK(api.retry.max_retries == 2);
+  CHECK(api.retry.backoff_base == absl::Milliseconds(10));
+  CHECK(api.upstream_timeouts.per_try == absl::Milliseconds(500));
+  CHECK(api.host_rewrite.kind == HostRewrite::Kind::kEndpoint);
+  REQUIRE(api.request_headers.add.size() == 1);
+  CHECK(api.request_headers.add[0].first == "x-a");
+  CHECK(api.request_headers.set[0].second == "2");
+  CHECK(api.request_headers.remove == std::vector<std::string>{"x-c"});
+  CHECK(api.response_headers.remove == std::vector<std::string>{"server"});
+
+  CHECK(c->routes[1].cluster == "users");
+  CHECK(c->routes[1].rewrite.kind == PathRewrite::Kind::kReplacePrefix);
+  CHECK(c->routes[1].host_rewrite.kind == HostRewrite::Kind::kLiteral);
+  CHECK(c->routes[1].host_rewrite.value == "users.internal");
+  REQUIRE(c->routes[2].direct_response.has_value());
+  CHECK(c->routes[2].direct_response->status == 204);
+  CHECK(c->routes[2].path.kind == PathMatch::Kind::kExact);
+  REQUIRE(c->routes[3].redirect.has_value());
+  CHECK(c->routes[3].redirect->status == 308);
+  CHECK(c->routes[3].redirect->strip_query);
+  CHECK(c->routes[4].rewrite.kind == PathRewrite::Kind::kRegex);
+  CHECK(c->routes[4].rewrite.value == "/\\1");
+
+  REQUIRE(c->demo_upstreams.size() == 2);
+  CHECK(c->demo_upstreams[0].service == "users");
+  CHECK(c->demo_upstreams[1].service == "solo");  // defaults to the name
+
+  auto pipeline = BuildPipeline(*c, FilterRegistry::WithBuiltins(), nullptr);
+  INFO(pipeline.status().message());
+  CHECK(pipeline.ok());
+}
+
+TEST_CASE("defaults: one listener on :8080, no routes") {
+  auto c = LoadConfigString("workers: 1\n", "d.yaml");
+  REQUIRE(c.ok());
+  REQUIRE(c->server.listeners.size() == 1);
+  CHECK(c->server.listeners[0].port == 8080);
+}
+
+TEST_CASE("errors name file, line and key") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  const Case cases[] = {
+      // unknown key (typo)
+      {"routes:\n  - name: a\n    match: {prefix: /a}\n    clustr: x\n",
+       "t.yaml:4: routes[0].clustr: unknown key"},
+      {"listners: []\n", "t.yaml:1: listners: unknown key"},
+      // wrong type
+      {"routes:\n  - name: a\n    direct_response: {}\n  - name: b\n    direct_response: {}\n"
+       "  - name: c\n    match:\n      path: [x]\n",
+       "t.yaml:8: routes[2].match.path: expected a string"},
+      {"listeners:\n  - {port: eighty}\n", "t.yaml:2: listeners[0].port: expected an integer"},
+      {"workers: [1]\n", "t.yaml:1: workers: expected an integer"},
+      // bad duration
+      {"server:\n  timeouts:\n    header: 5 seconds\n",
+       "t.yaml:3: server.timeouts.header: invalid duration \"5 seconds\""},
+      {"routes:\n  - direct_response: {}\n    timeout: -1s\n",
+       "t.yaml:3: routes[0].timeout: invalid duration"},
+      // route validation (two actions) reported at the route's line
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\nroutes:\n"
+       "  - name: ok\n    direct_response: {}\n  - name: both\n    cluster: c\n"
+       "    direct_response: {}\n",
+       "t.yaml:7: routes[1]: route 'both'"},
+      {"routes:\n  - name: bad\n    match: {regex: \"(\"}\n    direct_response: {}\n",
+       "t.yaml:2: routes[0]: "},
+      // duplicate cluster
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n"
+       "  - name: c\n    endpoints: [{address: 127.0.0.1, port: 2}]\n",
+       "t.yaml:4: clusters[1].name: duplicate cluster \"c\""},
+      // cluster validation
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n"
+       "    lb: {policy: fastest}\n",
+       "t.yaml:4: clusters[0].lb.policy: unknown load balancing policy \"fastest\""},
+      {"routes:\n  - name: r\n    cluster: ghost\n",
+       "t.yaml:3: routes[0].cluster: unknown cluster \"ghost\""},
+      // syntax error from yaml-cpp
+      {"routes: [\n  {name: a\n", "t.yaml:"},
+  };
+  for (const Case& c : cases) {
+    auto config = LoadConfigString(c.text, "t.yaml");
+    INFO(c.text);
+    REQUIRE(!config.ok());
+    CHECK(config.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(config.status().message()), Catch::StartsWith(c.expected));
+  }
+}
+
+TEST_CASE("server validation is reported with the file") {
+  auto c = LoadConfigString("listeners: []\n", "s.yaml");
+  REQUIRE(!c.ok());
+  CHECK_THAT(std::string(c.status().message()), Catch::StartsWith("s.yaml:1: listeners: "));
+}
+
+TEST_CASE("unknown filter names fail the pipeline build") {
+  auto c = LoadConfigString("filters: [request_id, nope]\n", "f.yaml");
+  REQUIRE(c.ok());
+  auto p = BuildPipeline(*c, FilterRegistry::WithBuiltins(), nullptr);
+  REQUIRE(!p.ok());
+  CHECK_THAT(std::string(p.status().message()), Catch::Contains("f.yaml: filters[1]"));
+  CHECK_THAT(std::string(p.status().message()), Catch::Contains("nope"));
+}
+
+TEST_CASE("missing file") {
+  auto c = LoadConfigFile("/nonexistent/gateway.yaml");
+  REQUIRE(!c.ok());
+  CHECK_THAT(std::string(c.status().message()), Catch::Contains("/nonexistent/gateway.yaml"));
+}
+
+}  // namespace
+}  // namespace gateway
