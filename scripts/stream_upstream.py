@@ -2,7 +2,8 @@
 """Loopback upstream for the large-body streaming check (scripts/stream-check.sh).
 
 GET /download?bytes=N  answers N zero bytes with Content-Length, 64 KiB at a time.
-POST /upload           reads and discards the request body, answers its size.
+POST /upload           reads and discards the request body (Content-Length or
+                       chunked), answers its size.
 Listens on 127.0.0.1 only; exits after `max_requests` requests.
 """
 import http.server
@@ -31,8 +32,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             left -= len(part)
 
     def do_POST(self):
-        left = int(self.headers.get("Content-Length", "0"))
         total = 0
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                left = size
+                while left > 0:
+                    data = self.rfile.read(min(left, 65536))
+                    if not data:
+                        return
+                    total += len(data)
+                    left -= len(data)
+                self.rfile.readline()
+            left = 0
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
         while left > 0:
             data = self.rfile.read(min(left, 65536))
             if not data:
