@@ -4,6 +4,9 @@
 //
 // --check validates CONFIG and exits (0 and "config OK", or 1 and the error).
 // Otherwise serves until SIGINT/SIGTERM, then drains for up to 5 seconds.
+// SIGHUP reloads CONFIG: clusters, routes, filters and proxy options change for
+// new requests; listeners, server options, workers and demo upstreams do not.
+// A config that fails to load is reported and the running one kept.
 #include <pthread.h>
 
 #include <csignal>
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto running = gateway::StartFromConfig(*config, registry);
@@ -79,7 +83,17 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    auto next = gateway::LoadConfigFile(path);
+    absl::Status status = next.ok() ? (*running)->Reload(*next, registry) : next.status();
+    if (status.ok()) {
+      std::printf("gatewayd: reloaded %s\n", path.c_str());
+    } else {
+      std::fprintf(stderr, "gatewayd: reload failed, keeping the running config: %s\n",
+                   std::string(status.message()).c_str());
+    }
+    std::fflush(stdout);
+  }
   std::printf("gatewayd: signal %d, draining\n", sig);
   std::fflush(stdout);
   (*running)->Drain(absl::Seconds(5));

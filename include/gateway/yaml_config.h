@@ -97,6 +97,11 @@ class ConfiguredGateway {
   virtual std::vector<uint16_t> ports() const = 0;
   // Bound port of each demo upstream, in config order.
   virtual std::vector<uint16_t> demo_ports() const = 0;
+  // Applies the clusters, routes, filters and proxy options of `config` (new
+  // requests only; in-flight ones finish on the old pipeline). Listeners,
+  // server options, workers and demo upstreams keep their started values.
+  // On error nothing changes.
+  virtual absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) = 0;
 };
 
 // Builds the pipeline of `config` (no sockets); checks filter names.

@@ -1,5 +1,6 @@
 // Config -> running gateway: filter registry, demo upstreams, StartFromConfig.
 #include <cstdio>
+#include <map>
 #include <random>
 #include <string>
 #include <utility>
@@ -85,10 +86,41 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
     demos_.clear();
   }
 
+  absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) override;
+
+  // Clusters and pipeline of `config`, with demo ports remapped.
+  absl::StatusOr<std::shared_ptr<const Pipeline>> Assemble(const GatewayConfig& config,
+                                                           const FilterRegistry& registry) const {
+    std::vector<ClusterSpec> clusters = config.clusters;
+    for (ClusterSpec& c : clusters) {
+      for (EndpointSpec& e : c.endpoints) {
+        if (e.address != "127.0.0.1" && e.address != "localhost") continue;
+        auto it = port_map.find(e.port);
+        if (it != port_map.end()) e.port = it->second;
+      }
+    }
+    std::shared_ptr<ClusterManager> manager;
+    if (!clusters.empty()) {
+      auto m = ClusterManager::Create(std::move(clusters));
+      if (!m.ok()) return m.status();
+      manager = std::move(*m);
+    }
+    return BuildPipeline(config, registry, std::move(manager));
+  }
+
   std::vector<std::unique_ptr<DemoUpstream>> demo_specs;  // stable addresses
+  std::map<uint16_t, uint16_t> port_map;                  // configured -> bound demo port
   std::vector<std::unique_ptr<Runtime>> demos_;
   std::unique_ptr<Runtime> runtime_;
 };
+
+absl::Status ConfiguredGatewayImpl::Reload(const GatewayConfig& config,
+                                           const FilterRegistry& registry) {
+  auto pipeline = Assemble(config, registry);
+  if (!pipeline.ok()) return pipeline.status();
+  runtime_->SetPipeline(*std::move(pipeline));
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -152,7 +184,6 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> BuildPipeline(
 absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
     const GatewayConfig& config, const FilterRegistry& registry, const StartOverrides& overrides) {
   auto out = std::make_unique<ConfiguredGatewayImpl>();
-  std::vector<ClusterSpec> clusters = config.clusters;
 
   for (const DemoUpstream& spec : config.demo_upstreams) {
     out->demo_specs.push_back(std::make_unique<DemoUpstream>(spec));
@@ -179,24 +210,10 @@ absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
     }
     uint16_t bound = (*runtime)->ports().at(0);
     out->demos_.push_back(std::move(*runtime));
-    if (bound != d->port) {
-      for (ClusterSpec& c : clusters) {
-        for (EndpointSpec& e : c.endpoints) {
-          if ((e.address == "127.0.0.1" || e.address == "localhost") && e.port == d->port) {
-            e.port = bound;
-          }
-        }
-      }
-    }
+    if (bound != d->port) out->port_map[d->port] = bound;
   }
 
-  std::shared_ptr<ClusterManager> manager;
-  if (!clusters.empty()) {
-    auto m = ClusterManager::Create(std::move(clusters));
-    if (!m.ok()) return m.status();
-    manager = std::move(*m);
-  }
-  auto pipeline = BuildPipeline(config, registry, manager);
+  auto pipeline = out->Assemble(config, registry);
   if (!pipeline.ok()) return pipeline.status();
 
   RuntimeOptions options;

@@ -64,6 +64,21 @@ TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown service
   REQUIRE(health.has_value());
   CHECK(health->status == 200);
 
+  // Reload: /healthz changes, a broken config changes nothing.
+  GatewayConfig next = *config;
+  for (RouteSpec& r : next.routes) {
+    if (r.name == "health") r.direct_response->body = "reloaded\n";
+  }
+  REQUIRE((*running)->Reload(next, FilterRegistry::WithBuiltins()).ok());
+  health = Fetch(port, "/healthz");
+  REQUIRE(health.has_value());
+  CHECK(health->body == "reloaded\n");
+  next.filters.push_back("no_such_filter");
+  CHECK(!(*running)->Reload(next, FilterRegistry::WithBuiltins()).ok());
+  auto users = Fetch(port, "/api/users/2");
+  REQUIRE(users.has_value());
+  CHECK(users->status == 200);
+
   (*running)->Drain(absl::Seconds(1));
   (*running)->Wait();
 }
