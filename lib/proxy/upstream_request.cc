@@ -102,10 +102,18 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   if (!result.ok()) {
     EndAttempt(false);
     if (MaybeRetry(Failure::kConnect)) return;
+    // Refused or unreachable: the service is down (502). A timeout or a full
+    // pool says the service is overloaded or slow (503).
+    int status = 502;
     std::string_view flag = "upstream_connect_failed";
-    if (result.failure == PoolFailure::kConnectTimeout) flag = "upstream_connect_timeout";
-    if (result.failure == PoolFailure::kOverflow) flag = "upstream_overflow";
-    Fail(LocalReply::Json(503, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
+    if (result.failure == PoolFailure::kConnectTimeout) {
+      status = 503;
+      flag = "upstream_connect_timeout";
+    } else if (result.failure == PoolFailure::kOverflow) {
+      status = 503;
+      flag = "upstream_overflow";
+    }
+    Fail(LocalReply::Json(status, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
     return;
   }
   lease_ = std::move(result.lease);

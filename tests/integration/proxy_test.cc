@@ -231,20 +231,20 @@ TEST_CASE("the service named in the path picks the cluster and an unknown servic
   CHECK(r->body.find("unknown_cluster") != std::string::npos);
 }
 
-TEST_CASE("a refused upstream connection answers 503 fast with a JSON body") {
+TEST_CASE("a refused upstream connection answers 502 fast with a JSON body") {
   auto proxy = StartProxy({Cluster("c", {ClosedPort()})},
                           {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
   auto client = TestClient::Connect(proxy->port());
   auto start = itest::DeadlineAfter(absl::ZeroDuration());
   auto r = client->RoundTrip(MakeRequest("GET", "/"));
   REQUIRE(r);
-  CHECK(r->status == 503);
+  CHECK(r->status == 502);
   CHECK(r->body.find("upstream_connect_failed") != std::string::npos);
   CHECK(itest::ElapsedSince(start) < absl::Seconds(1));
   // The client connection is still usable.
   r = client->RoundTrip(MakeRequest("GET", "/"));
   REQUIRE(r);
-  CHECK(r->status == 503);
+  CHECK(r->status == 502);
 }
 
 TEST_CASE("a failed host is retried on another host when the route allows it") {
