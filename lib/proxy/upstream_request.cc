@@ -133,6 +133,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   }
   if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(nullptr, out);
   lease_->Write(out);
+  ArmIdleTimer();
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
     // the body streams and cannot be replayed.
@@ -230,6 +231,7 @@ void UpstreamRequest::FinishRequestBody() {
 }
 
 void UpstreamRequest::OnUpstreamWritable() {
+  if (!done_) ArmIdleTimer();
   if (!done_ && !body_writable_) {
     body_writable_ = true;
     sink_.OnUpstreamBodyWritable(true);
@@ -246,6 +248,26 @@ void UpstreamRequest::Cancel() {
 void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
   read_enabled_ = enabled;
   if (lease_) lease_->SetReadEnabled(enabled);
+  // A slow client is not the upstream's fault: no idle clock while paused.
+  if (!enabled && idle_timer_ != nullptr) idle_timer_->Disable();
+  if (enabled && !done_) ArmIdleTimer();
+}
+
+void UpstreamRequest::ArmIdleTimer() {
+  if (!lease_ || !read_enabled_ || route_.upstream_timeouts.idle <= absl::ZeroDuration()) return;
+  if (idle_timer_ == nullptr) {
+    idle_timer_ = worker_.dispatcher().CreateTimer([this] {
+      if (done_) return;
+      EndAttempt(false);
+      if (!headers_passed_) {
+        Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
+      } else {
+        done_ = true;
+        sink_.OnUpstreamAborted("upstream_idle_timeout");
+      }
+    });
+  }
+  idle_timer_->Enable(route_.upstream_timeouts.idle);
 }
 
 void UpstreamRequest::ArmResponseTimer() {
@@ -263,6 +285,7 @@ void UpstreamRequest::ArmResponseTimer() {
 void UpstreamRequest::OnUpstreamData(std::string_view data) {
   if (done_ || codec_ == nullptr) return;
   response_bytes_ = true;
+  ArmIdleTimer();
   pending_action_ = Action::kNone;
   FeedResult r = codec_->Feed(data);
   if (done_) return;
@@ -444,6 +467,7 @@ void UpstreamRequest::EndAttempt(bool reusable) {
   pending_.Cancel();
   if (try_timer_ != nullptr) try_timer_->Disable();
   if (response_timer_ != nullptr) response_timer_->Disable();
+  if (idle_timer_ != nullptr) idle_timer_->Disable();
   if (lease_) {
     lease_->SetCallbacks(nullptr);
     if (reusable) {

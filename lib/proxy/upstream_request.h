@@ -88,6 +88,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void HandlePendingAction(bool leftover, bool closed);
   void Fail(LocalReply reply);
   void ArmResponseTimer();
+  // (Re)starts the idle timer while an exchange runs and the response is read.
+  void ArmIdleTimer();
   std::string EncodeHead(const Host& host);
 
   ProxyWorker& worker_;
@@ -136,6 +138,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   std::unique_ptr<Timer> response_timer_;
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> try_timer_;
+  std::unique_ptr<Timer> idle_timer_;
 };
 
 }  // namespace gateway::internal

@@ -582,5 +582,22 @@ TEST_CASE("a body on a response to HEAD is not forwarded and the connection is n
   CHECK(up.accepted() == 2);
 }
 
+TEST_CASE("an upstream that stalls mid-body is cut off after the idle timeout") {
+  ScriptedUpstream up({.response = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"});
+  auto proxy =
+      ProxyTo(up.port(), RouteBuilder("all")
+                             .Prefix("/")
+                             .ToCluster("c")
+                             .UpstreamTimeout(UpstreamTimeouts{.idle = absl::Milliseconds(200)})
+                             .Build());
+  auto client = TestClient::Connect(proxy->port());
+  auto start = itest::DeadlineAfter(absl::ZeroDuration());
+  REQUIRE(client->Send(MakeRequest("GET", "/")));
+  REQUIRE(client->WaitForClose(absl::Seconds(5)));
+  CHECK(itest::ElapsedSince(start) < absl::Seconds(2));
+  CHECK(client->buffer().find("Content-Length: 10") != std::string::npos);
+  CHECK(client->buffer().find("abc") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace gateway
