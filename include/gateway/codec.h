@@ -29,10 +29,10 @@ namespace gateway {
 // Input limits, on by default. Each is enforced as bytes arrive, before any
 // buffering past the limit.
 struct CodecLimits {
-  size_t max_uri_bytes = 8 * 1024;              // 414 when exceeded
-  size_t max_header_bytes = 32 * 1024;          // names + values + separators: 431
-  size_t max_header_count = 100;                // 431
-  uint64_t max_body_bytes = 16 * 1024 * 1024;   // per message: 413
+  size_t max_uri_bytes = 8 * 1024;             // 414 when exceeded
+  size_t max_header_bytes = 32 * 1024;         // names + values + separators: 431
+  size_t max_header_count = 100;               // 431
+  uint64_t max_body_bytes = 16 * 1024 * 1024;  // per message: 413
 };
 
 enum class CodecMode {
@@ -108,8 +108,8 @@ class Codec {
     kNone,           // no body (HEAD responses, 204, 304)
     kClose,          // delimited by closing the connection (HTTP/1.0 peers)
   };
-  virtual void EncodeResponseHead(const ResponseHead& head, Framing framing,
-                                  uint64_t body_length, std::string& out) = 0;
+  virtual void EncodeResponseHead(const ResponseHead& head, Framing framing, uint64_t body_length,
+                                  std::string& out) = 0;
   virtual void EncodeRequestHead(const RequestHead& head, Framing framing, uint64_t body_length,
                                  std::string& out) = 0;
   // Appends one piece of body in the given framing (a chunk when chunked).

@@ -89,7 +89,7 @@ struct RequestHead {
   HeaderMap headers;
   bool keep_alive = true;  // what the client asked for
   bool expect_continue = false;
-  bool upgrade = false;    // the request asks for a protocol upgrade
+  bool upgrade = false;  // the request asks for a protocol upgrade
   // Body framing as the codec saw it. nullopt content_length with chunked=false
   // means no body.
   std::optional<uint64_t> content_length;

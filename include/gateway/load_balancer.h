@@ -38,14 +38,14 @@ class LoadBalancer {
 };
 
 enum class LbPolicy {
-  kRoundRobin,        // weights ignored
-  kWeightedRoundRobin,// smooth weighted round robin
-  kRandom,            // weighted random
-  kLeastRequest,      // two random choices, fewer active requests wins (weighted)
-  kLeastConnections,  // fewest active connections (ties: round robin)
-  kRingHash,          // ketama-style consistent hash ring
-  kMaglev,            // Maglev lookup table
-  kIpHash,            // hash of the client address (key supplied by the caller)
+  kRoundRobin,          // weights ignored
+  kWeightedRoundRobin,  // smooth weighted round robin
+  kRandom,              // weighted random
+  kLeastRequest,        // two random choices, fewer active requests wins (weighted)
+  kLeastConnections,    // fewest active connections (ties: round robin)
+  kRingHash,            // ketama-style consistent hash ring
+  kMaglev,              // Maglev lookup table
+  kIpHash,              // hash of the client address (key supplied by the caller)
 };
 
 struct LbOptions {

@@ -235,23 +235,50 @@ class RouteBuilder {
  public:
   explicit RouteBuilder(std::string name = "") { spec_.name = std::move(name); }
 
-  RouteBuilder& Priority(int p) { spec_.priority = p; return *this; }
-  RouteBuilder& Host(std::string host) { spec_.hosts.push_back(std::move(host)); return *this; }
+  RouteBuilder& Priority(int p) {
+    spec_.priority = p;
+    return *this;
+  }
+  RouteBuilder& Host(std::string host) {
+    spec_.hosts.push_back(std::move(host));
+    return *this;
+  }
   RouteBuilder& Exact(std::string path) { return Path(PathMatch::Kind::kExact, std::move(path)); }
   RouteBuilder& Prefix(std::string path) { return Path(PathMatch::Kind::kPrefix, std::move(path)); }
   RouteBuilder& Template(std::string t) { return Path(PathMatch::Kind::kTemplate, std::move(t)); }
   RouteBuilder& Regex(std::string re) { return Path(PathMatch::Kind::kRegex, std::move(re)); }
-  RouteBuilder& Methods(std::vector<std::string> m) { spec_.methods = std::move(m); return *this; }
-  RouteBuilder& Header(HeaderMatcher m) { spec_.headers.push_back(std::move(m)); return *this; }
-  RouteBuilder& Query(QueryMatcher m) { spec_.query.push_back(std::move(m)); return *this; }
-  RouteBuilder& ToCluster(std::string c) { spec_.cluster = std::move(c); return *this; }
+  RouteBuilder& Methods(std::vector<std::string> m) {
+    spec_.methods = std::move(m);
+    return *this;
+  }
+  RouteBuilder& Header(HeaderMatcher m) {
+    spec_.headers.push_back(std::move(m));
+    return *this;
+  }
+  RouteBuilder& Query(QueryMatcher m) {
+    spec_.query.push_back(std::move(m));
+    return *this;
+  }
+  RouteBuilder& ToCluster(std::string c) {
+    spec_.cluster = std::move(c);
+    return *this;
+  }
   RouteBuilder& ToClusterFromCapture(std::string capture) {
     spec_.cluster_from_capture = std::move(capture);
     return *this;
   }
-  RouteBuilder& Retry(RetryPolicy r) { spec_.retry = std::move(r); return *this; }
-  RouteBuilder& UpstreamTimeout(UpstreamTimeouts t) { spec_.upstream_timeouts = t; return *this; }
-  RouteBuilder& HostHeader(HostRewrite h) { spec_.host_rewrite = std::move(h); return *this; }
+  RouteBuilder& Retry(RetryPolicy r) {
+    spec_.retry = std::move(r);
+    return *this;
+  }
+  RouteBuilder& UpstreamTimeout(UpstreamTimeouts t) {
+    spec_.upstream_timeouts = t;
+    return *this;
+  }
+  RouteBuilder& HostHeader(HostRewrite h) {
+    spec_.host_rewrite = std::move(h);
+    return *this;
+  }
   RouteBuilder& RequestHeaders(HeaderMutations m) {
     spec_.request_headers = std::move(m);
     return *this;
@@ -261,17 +288,26 @@ class RouteBuilder {
     return *this;
   }
   RouteBuilder& Respond(int status, std::string body, std::string content_type = "text/plain") {
-    spec_.direct_response = DirectResponse{.status = status, .body = std::move(body),
-                                           .content_type = std::move(content_type)};
+    spec_.direct_response = DirectResponse{
+        .status = status, .body = std::move(body), .content_type = std::move(content_type)};
     return *this;
   }
-  RouteBuilder& RedirectTo(gateway::Redirect r) { spec_.redirect = std::move(r); return *this; }
-  RouteBuilder& Rewrite(PathRewrite r) { spec_.rewrite = std::move(r); return *this; }
+  RouteBuilder& RedirectTo(gateway::Redirect r) {
+    spec_.redirect = std::move(r);
+    return *this;
+  }
+  RouteBuilder& Rewrite(PathRewrite r) {
+    spec_.rewrite = std::move(r);
+    return *this;
+  }
   RouteBuilder& StripPrefix() {
     spec_.rewrite = PathRewrite{.kind = PathRewrite::Kind::kReplacePrefix};
     return *this;
   }
-  RouteBuilder& Timeout(absl::Duration d) { spec_.timeout = d; return *this; }
+  RouteBuilder& Timeout(absl::Duration d) {
+    spec_.timeout = d;
+    return *this;
+  }
   RouteBuilder& Config(std::string filter, std::shared_ptr<const RouteFilterConfig> config) {
     spec_.filter_configs.emplace_back(std::move(filter), std::move(config));
     return *this;

@@ -28,8 +28,9 @@ class Worker {
       ServerOptions options, std::shared_ptr<const Pipeline> pipeline) {
     auto ready = std::make_shared<std::promise<absl::StatusOr<std::vector<uint16_t>>>>();
     auto future = ready->get_future();
-    thread_ = std::thread([this, options = std::move(options), pipeline = std::move(pipeline),
-                           ready]() mutable { Run(std::move(options), std::move(pipeline), *ready); });
+    thread_ =
+        std::thread([this, options = std::move(options), pipeline = std::move(pipeline),
+                     ready]() mutable { Run(std::move(options), std::move(pipeline), *ready); });
     return future;
   }
 
@@ -126,8 +127,9 @@ class RuntimeImpl final : public Runtime {
   }
 
   absl::Status Init(RuntimeOptions options, std::shared_ptr<const Pipeline> pipeline) {
-    int n = options.workers > 0 ? options.workers
-                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int n = options.workers > 0
+                ? options.workers
+                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (auto& l : options.server.listeners) l.reuse_port = true;
     // The first worker binds (resolving port 0); the rest reuse its ports.
     for (int i = 0; i < n; ++i) {
@@ -153,9 +155,8 @@ class RuntimeImpl final : public Runtime {
   void Drain(absl::Duration deadline) override {
     for (auto& w : workers_) {
       Worker* worker = w.get();
-      worker->Post([deadline, worker](Gateway& gw) {
-        gw.Drain(deadline, [worker] { worker->Stop(); });
-      });
+      worker->Post(
+          [deadline, worker](Gateway& gw) { gw.Drain(deadline, [worker] { worker->Stop(); }); });
     }
   }
 

@@ -154,8 +154,8 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
   if (!spec.cluster_from_capture.empty()) {
     const auto& names = c.path.capture_names();
     if (std::find(names.begin(), names.end(), spec.cluster_from_capture) == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("cluster_from_capture: the path has no capture '",
-                                                     spec.cluster_from_capture, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cluster_from_capture: the path has no capture '", spec.cluster_from_capture, "'"));
     }
   }
   if (absl::Status s = spec.retry.Validate(); !s.ok()) {

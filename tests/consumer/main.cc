@@ -25,7 +25,8 @@ int main() {
                       .Methods({"GET", "HEAD"})
                       .ToCluster("users")
                       .Build());
-  specs.push_back(gateway::RouteBuilder("fallback").Priority(-1).Respond(404, "nothing here\n").Build());
+  specs.push_back(
+      gateway::RouteBuilder("fallback").Priority(-1).Respond(404, "nothing here\n").Build());
 
   absl::StatusOr<std::shared_ptr<const gateway::Router>> router =
       gateway::Router::Build(std::move(specs));

@@ -70,8 +70,9 @@ class SimulatedDispatcher final : public Dispatcher {
 };
 
 // Convenience constructor of a request head. `target` may carry a query.
-RequestHead Request(std::string_view method, std::string_view target,
-                    std::initializer_list<std::pair<std::string_view, std::string_view>> headers = {});
+RequestHead Request(
+    std::string_view method, std::string_view target,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> headers = {});
 
 // One request in flight through the harness.
 class Exchange {
@@ -79,7 +80,7 @@ class Exchange {
   virtual ~Exchange() = default;
   // The response, once the stream produced it.
   virtual bool responded() const = 0;
-  virtual int status() const = 0;                  // 0 until responded
+  virtual int status() const = 0;  // 0 until responded
   virtual const HeaderMap& headers() const = 0;
   virtual const std::string& body() const = 0;
   // True once the stream finished (OnDone ran for every filter).
@@ -99,8 +100,11 @@ class Exchange {
 
 struct HarnessOptions {
   absl::Duration request_timeout = absl::Seconds(60);
-  ConnectionInfo connection{.peer_address = "127.0.0.1", .peer_port = 40000,
-                            .local_address = "127.0.0.1", .local_port = 8080, .id = 1};
+  ConnectionInfo connection{.peer_address = "127.0.0.1",
+                            .peer_port = 40000,
+                            .local_address = "127.0.0.1",
+                            .local_port = 8080,
+                            .id = 1};
 };
 
 class PipelineHarness {

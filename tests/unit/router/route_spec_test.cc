@@ -332,7 +332,8 @@ TEST_CASE("cluster_from_capture takes the cluster name from the template capture
 }
 
 TEST_CASE("cluster_from_capture must name a capture of the path") {
-  RouteSpec spec = RouteBuilder("svc").Template("/api/{service}/**").ToClusterFromCapture("svc").Build();
+  RouteSpec spec =
+      RouteBuilder("svc").Template("/api/{service}/**").ToClusterFromCapture("svc").Build();
   absl::Status s = spec.Validate();
   REQUIRE_FALSE(s.ok());
   REQUIRE(std::string(s.message()).find("cluster_from_capture") != std::string::npos);
