@@ -287,7 +287,7 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   CloseWhenFlushed();
 }
 
-void Connection::WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) {
+void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) {
   if (closed_) return;
   // A body of unknown length is chunked for HTTP/1.1 clients; an HTTP/1.0
   // client can only see its end as the connection closing.
@@ -301,13 +301,13 @@ void Connection::WriteResponseHead(const ResponseHead& head, std::optional<uint6
   }
   if (!keep_alive) close_after_response_ = true;
 
-  ResponseHead out = head;
-  out.version_minor = 1;
-  out.headers.Remove("connection");
+  // Edited in place: copying every header of every response costs more.
+  head.version_minor = 1;
+  head.headers.Remove("connection");
   if (!keep_alive) {
-    out.headers.Add("connection", "close");
+    head.headers.Add("connection", "close");
   } else if (request_version_minor_ == 0) {
-    out.headers.Add("connection", "keep-alive");
+    head.headers.Add("connection", "keep-alive");
   }
   Codec::Framing framing = Codec::Framing::kContentLength;
   if (head.status < 200 || head.status == 204 || head.status == 304) {
@@ -325,7 +325,7 @@ void Connection::WriteResponseHead(const ResponseHead& head, std::optional<uint6
       chunked_out_ = true;
     }
   }
-  codec_->EncodeResponseHead(out, framing, body_length.value_or(0), out_);
+  codec_->EncodeResponseHead(head, framing, body_length.value_or(0), out_);
   if (suppress_body_ || body_length == 0) Flush();
 }
 

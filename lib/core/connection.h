@@ -41,7 +41,7 @@ class Connection final : public CodecSink, public StreamHost {
   // StreamHost.
   Dispatcher& dispatcher() override;
   const ConnectionInfo& connection_info() const override { return info_; }
-  void WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) override;
+  void WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) override;
   void WriteResponseBody(std::string_view data, bool end_stream) override;
   void SetRequestBodyPaused(bool paused) override;
   void SendContinue() override;

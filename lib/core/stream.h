@@ -45,8 +45,9 @@ class StreamHost {
   virtual const ConnectionInfo& connection_info() const = 0;
   // The final response head (after response filters). `body_length` is the
   // exact body size that follows through WriteResponseBody, or nullopt when it
-  // is not known in advance (a streamed upstream body).
-  virtual void WriteResponseHead(const ResponseHead& head, std::optional<uint64_t> body_length) = 0;
+  // is not known in advance (a streamed upstream body). The stream is done
+  // with `head`: the host may adjust it (Connection, version) while encoding.
+  virtual void WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) = 0;
   virtual void WriteResponseBody(std::string_view data, bool end_stream) = 0;
   // Stop/start delivering request body (and the request's end) to the stream.
   virtual void SetRequestBodyPaused(bool paused) = 0;

@@ -151,7 +151,9 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
 }
 
 std::string UpstreamRequest::EncodeHead(const Host& host) {
-  RequestHead h = head_;
+  // head_ belongs to this request: only Host changes between attempts, so it
+  // is set in place instead of copying the whole head per attempt.
+  RequestHead& h = head_;
   switch (route_.host_rewrite.kind) {
     case HostRewrite::Kind::kPassThrough:
       if (!h.authority.empty()) h.headers.Set("host", h.authority);

@@ -212,7 +212,7 @@ struct PipelineHarness::ExchangeImpl final : public Exchange, public internal::S
   // StreamHost.
   Dispatcher& dispatcher() override { return harness.dispatcher_; }
   const ConnectionInfo& connection_info() const override { return harness.options_.connection; }
-  void WriteResponseHead(const ResponseHead& head, std::optional<uint64_t>) override {
+  void WriteResponseHead(ResponseHead& head, std::optional<uint64_t>) override {
     head_ = head;
     responded_ = true;
   }

@@ -120,16 +120,24 @@ std::optional<std::string> Line(std::string body, std::string key) {
   return original.substr(pos + prefix.size(), end - pos - prefix.size());
 }
 
-uint16_t ClosedPort() {
+// A socket bound to an ephemeral 127.0.0.1 port; listening if `backlog` > 0.
+int BindLoopback(uint16_t* port, int backlog) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  if (backlog > 0) listen(fd, backlog);
   socklen_t len = sizeof(a);
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);  // nothing listens there any more
-  return ntohs(a.sin_port);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+uint16_t ClosedPort() {
+  uint16_t port;
+  close(BindLoopback(&port, 0));  // nothing listens there any more
+  return port;
 }
 
 TEST_CASE(
@@ -299,15 +307,7 @@ TEST_CASE("a 4 MiB upstream response streams through intact") {
 class RawUpstream {
  public:
   explicit RawUpstream(std::string response) : response_(std::move(response)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    listen(fd_, 16);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = BindLoopback(&port_, 16);
     thread_ = std::thread([this] {
       for (int i = 0; i < 8 && !stop_; ++i) {  // bounded
         int c = accept(fd_, nullptr, nullptr);
@@ -406,15 +406,7 @@ class ScriptedUpstream {
     bool silent = false;
   };
   explicit ScriptedUpstream(Options o) : o_(std::move(o)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    listen(fd_, 16);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = BindLoopback(&port_, 16);
     acceptor_ = std::thread([this] {
       for (int i = 0; i < 16; ++i) {
         int c = accept(fd_, nullptr, nullptr);
