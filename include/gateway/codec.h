@@ -32,7 +32,7 @@ struct CodecLimits {
   size_t max_uri_bytes = 8 * 1024;             // 414 when exceeded
   size_t max_header_bytes = 32 * 1024;         // names + values + separators: 431
   size_t max_header_count = 100;               // 431
-  uint64_t max_body_bytes = 16 * 1024 * 1024;  // per message: 413
+  uint64_t max_body_bytes = 16 * 1024 * 1024;  // per request: 413 (responses are not limited)
 };
 
 enum class CodecMode {
