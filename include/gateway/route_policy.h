@@ -43,6 +43,10 @@ struct UpstreamTimeouts {
   absl::Duration idle = absl::Seconds(60);
   // Per attempt, from acquire to the end of the response. Zero: none.
   absl::Duration per_try = absl::ZeroDuration();
+  // After a 101 (an upgraded connection, e.g. a WebSocket): longest time
+  // without a byte in either direction before both sides are closed. The
+  // timeouts above and the route deadline no longer apply. Zero: none.
+  absl::Duration tunnel_idle = absl::Minutes(5);
 };
 
 // What Host header the upstream sees.

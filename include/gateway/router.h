@@ -152,6 +152,11 @@ struct RouteSpec {
   HostRewrite host_rewrite;
   HeaderMutations request_headers;   // applied to the upstream request
   HeaderMutations response_headers;  // applied to the response sent downstream
+  // Protocols a client may upgrade to through this route (`Upgrade` tokens,
+  // case-insensitive, e.g. "websocket"). Only these are forwarded; only a
+  // 101 from the upstream naming one of them turns the connection into a
+  // byte tunnel. "h2c" is never allowed. Empty: no upgrades.
+  std::vector<std::string> upgrades = {"websocket"};
 
   // Checks the spec on its own (patterns compile, one action, valid statuses).
   absl::Status Validate() const;

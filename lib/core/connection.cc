@@ -8,6 +8,7 @@
 #endif
 
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/gateway_impl.h"
@@ -130,6 +131,15 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 }
 
 void Connection::HandleRead(std::string_view data) {
+  if (tunnel_) {
+    if (pending_.empty() && !body_paused_ && stream_ != nullptr && !stream_done_) {
+      stream_->OnTunnelData(data);
+    } else {
+      pending_.append(data);
+    }
+    UpdateReading();
+    return;
+  }
   if (!head_bytes_seen_ && !in_request_) {
     head_bytes_seen_ = true;
     if (read_timer_kind_ == ReadTimer::kKeepalive) ArmReadTimer(ReadTimer::kHeader);
@@ -150,6 +160,15 @@ void Connection::HandleRead(std::string_view data) {
 void Connection::HandleEof() {
   peer_eof_ = true;
   UpdateReading();
+  if (tunnel_) {
+    // Closing one side of a tunnel closes both, after what the client sent.
+    if (stream_ != nullptr && !stream_done_) {
+      if (!pending_.empty()) stream_->OnTunnelData(std::exchange(pending_, {}));
+      if (stream_ != nullptr && !stream_done_) stream_->EndTunnel();
+    }
+    CloseWhenFlushed();
+    return;
+  }
   // A half-close after complete requests: answer them all (the one in
   // progress and any pipelined behind it), then close (EndCycle/ProcessInput).
   if (in_request_ && message_complete_ && stream_ != nullptr && !stream_done_) return;
@@ -175,8 +194,20 @@ void Connection::ScheduleProcess() {
   });
 }
 
+void Connection::PumpTunnel() {
+  while (!pending_.empty() && !body_paused_ && stream_ != nullptr && !stream_done_ && !closed_) {
+    std::string data = std::exchange(pending_, {});
+    stream_->OnTunnelData(data);
+  }
+  UpdateReading();
+}
+
 void Connection::ProcessInput() {
   if (in_process_ || closed_) return;
+  if (tunnel_) {
+    PumpTunnel();
+    return;
+  }
   if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
       codec_->paused()) {
     // Between requests the next one is wanted, but the codec may still be
@@ -301,6 +332,20 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   }
   if (!keep_alive) close_after_response_ = true;
 
+  if (head.status == 101 && stream_ != nullptr && stream_->tunneling()) {
+    // The connection now belongs to the upgraded protocol: the head goes out
+    // as the upstream chose it and the codec is never fed again.
+    tunnel_ = true;
+    close_after_response_ = true;
+    suppress_body_ = false;
+    chunked_out_ = false;
+    ArmReadTimer(ReadTimer::kNone);
+    head.version_minor = 1;
+    codec_->EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
+    Flush();
+    ScheduleProcess();  // client bytes that arrived behind the request
+    return;
+  }
   // Edited in place: copying every header of every response costs more.
   head.version_minor = 1;
   head.headers.Remove("connection");
@@ -326,7 +371,11 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
     }
   }
   codec_->EncodeResponseHead(head, framing, body_length.value_or(0), out_);
-  if (suppress_body_ || body_length == 0) Flush();
+  if (suppress_body_ || body_length == 0) {
+    Flush();
+  } else {
+    ScheduleFlush();
+  }
 }
 
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
@@ -339,7 +388,13 @@ void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
       out_.append(data);
     }
   }
-  if (end_stream || out_.size() >= kOutputHighWatermark) Flush();
+  if (end_stream || out_.size() >= kOutputHighWatermark || tunnel_) {
+    Flush();
+  } else {
+    // A streamed body may pause for a long time (events, long polls): what
+    // arrived goes out now, not when more follows.
+    ScheduleFlush();
+  }
   if (!closed_ && !output_blocked_ && write_queue_bytes_ > kOutputBlockedWatermark &&
       stream_ != nullptr && !stream_done_) {
     // A slow reader: the upstream read stops until the queue drains.
@@ -349,6 +404,16 @@ void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
 }
 
 ProxyWorker* Connection::proxy(const Pipeline& pipeline) { return server_.ProxyFor(pipeline); }
+
+void Connection::ScheduleFlush() {
+  if (flush_scheduled_ || closed_ || out_.empty()) return;
+  flush_scheduled_ = true;
+  // Same lifetime argument as ScheduleProcess.
+  dispatcher().Post([this] {
+    flush_scheduled_ = false;
+    if (!closed_) Flush();
+  });
+}
 
 void Connection::Flush() {
   if (out_.empty()) return;
@@ -440,6 +505,10 @@ void Connection::OnWriteDone(WriteReq* req, int status) {
 
 void Connection::SetRequestBodyPaused(bool paused) {
   body_paused_ = paused;
+  if (tunnel_) {
+    if (!paused) ScheduleProcess();
+    return;
+  }
   if (paused) {
     codec_->Pause();
     if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
@@ -464,6 +533,12 @@ void Connection::OnStreamDone(Stream& stream) {
   bool complete = stream.response_complete();
   output_blocked_ = false;
   server_.uv_dispatcher().DeferredDelete(std::move(stream_));
+  if (tunnel_) {
+    // A tunnel ends the connection, whichever side closed it.
+    Flush();
+    CloseWhenFlushed();
+    return;
+  }
   if (responded && !complete) {
     // A response cut short (upstream reset or truncation): no fake end is
     // sent; what was written goes out and the connection closes.

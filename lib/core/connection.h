@@ -73,6 +73,11 @@ class Connection final : public CodecSink, public StreamHost {
   void OnReadTimer();
   void UpdateReading();
   void CloseWhenFlushed();
+  // Sends what is in out_ at the end of this loop turn, so a head and the
+  // body bytes produced by the same upstream read go out in one write.
+  void ScheduleFlush();
+  // Passes buffered client bytes into the tunnel (after a 101).
+  void PumpTunnel();
 
   GatewayImpl& server_;
   UvHandle<uv_tcp_t> tcp_;
@@ -95,6 +100,8 @@ class Connection final : public CodecSink, public StreamHost {
   bool reading_ = false;
   bool in_process_ = false;
   bool process_scheduled_ = false;
+  bool flush_scheduled_ = false;
+  bool tunnel_ = false;            // a 101 went out: raw bytes both ways, no more HTTP
   bool head_bytes_seen_ = false;   // bytes of the next request arrived
   bool in_request_ = false;        // a request head was parsed and its cycle is open
   bool message_complete_ = false;  // the current request was fully received

@@ -319,6 +319,7 @@ void Stream::ReplaceResponse(LocalReply reply) {
   if (streaming_ && !stream_head_written_) {
     // A filter replaced the upstream response: its body is not needed.
     streaming_ = false;
+    tunnel_ = false;
     has_held_ = has_later_ = false;
     if (upstream_ != nullptr) upstream_->Cancel();
   }
@@ -428,6 +429,11 @@ void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> conten
   if (phase_ == Phase::kDone || response_) return;
   pause_.reset();
   streaming_ = true;
+  if (head.status == 101) {
+    tunnel_ = true;
+    // The deadline covered getting the upgrade; the tunnel has its own idle timeout.
+    if (request_timer_ != nullptr) request_timer_->Disable();
+  }
   stream_length_ = content_length;
   response_filter_count_ = started_filters_;
   response_ = std::move(head);
@@ -471,7 +477,8 @@ void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
 }
 
 void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
-  if (!chunk.empty() || eos) {
+  // Tunnel bytes are another protocol, not an HTTP body: filters do not see them.
+  if (!tunnel_ && (!chunk.empty() || eos)) {
     for (size_t k = from; k < response_filter_count_; ++k) {
       size_t idx = response_filter_count_ - 1 - k;
       in_phase_ = true;
@@ -528,8 +535,20 @@ void Stream::OnUpstreamAborted(std::string_view flag) {
   Finish(RequestOutcome::kError);
 }
 
+void Stream::OnTunnelData(std::string_view data) {
+  if (phase_ == Phase::kDone || !tunnel_ || upstream_ == nullptr) return;
+  info_.request_body_bytes += data.size();
+  upstream_->SendTunnel(data);
+}
+
+void Stream::EndTunnel() {
+  if (phase_ == Phase::kDone || !tunnel_) return;
+  response_complete_ = true;
+  Finish(RequestOutcome::kCompleted);
+}
+
 void Stream::OnUpstreamBodyWritable(bool writable) {
-  if (phase_ != Phase::kRequestBody) return;
+  if (phase_ != Phase::kRequestBody && !tunnel_) return;
   if (!writable) {
     host_.SetRequestBodyPaused(true);
   } else if (pause_ == nullptr && !body_paused_) {

@@ -88,6 +88,13 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   // watermark: a streamed upstream response stops or resumes reading.
   void OnDownstreamWatermark(bool above);
   bool request_complete() const { return request_complete_; }
+  // The upstream answered 101: after the head, bytes flow raw both ways
+  // (OnTunnelData / WriteResponseBody) until either side closes.
+  bool tunneling() const { return tunnel_; }
+  // Raw bytes from the client once tunneling.
+  void OnTunnelData(std::string_view data);
+  // The client closed its side of the tunnel: the upstream side closes too.
+  void EndTunnel();
   // True once the response no longer needs the rest of the request body: the
   // host should close the connection after the response unless it can drain.
   bool replied_before_request_end() const { return replied_early_; }
@@ -202,6 +209,7 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   bool has_later_ = false;
   bool downstream_blocked_ = false;
   bool response_complete_ = false;
+  bool tunnel_ = false;
 };
 
 }  // namespace internal

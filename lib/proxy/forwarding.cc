@@ -45,9 +45,10 @@ bool ParseAddress(std::string_view text, bool& v6, std::array<uint8_t, 16>& out)
   return false;
 }
 
-constexpr std::string_view kHopByHop[] = {"connection", "keep-alive", "proxy-connection",
-                                          "te",         "trailer",    "transfer-encoding",
-                                          "upgrade"};
+// HTTP2-Settings belongs to an h2c upgrade, which is never forwarded.
+constexpr std::string_view kHopByHop[] = {"connection", "keep-alive",    "proxy-connection",
+                                          "te",         "trailer",       "transfer-encoding",
+                                          "upgrade",    "http2-settings"};
 
 }  // namespace
 

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "proxy/forwarding.h"
 
 namespace gateway::internal {
@@ -18,6 +21,28 @@ CodecLimits UpstreamLimits() {
   limits.max_header_bytes = 64 * 1024;
   limits.max_header_count = 200;
   return limits;
+}
+
+absl::string_view ProtocolName(absl::string_view token) {
+  return token.substr(0, token.find('/'));  // "websocket" of "websocket/13"
+}
+
+// The client's Upgrade tokens that `allowed` names, comma-joined; "" if none.
+std::string OfferedUpgrades(std::string_view value, const std::vector<std::string>& allowed) {
+  std::string out;
+  for (absl::string_view token :
+       absl::StrSplit(absl::string_view(value.data(), value.size()), ',')) {
+    token = absl::StripAsciiWhitespace(token);
+    absl::string_view name = ProtocolName(token);
+    // h2c would make the upstream speak HTTP/2 on a connection we parse as HTTP/1.1.
+    if (name.empty() || absl::EqualsIgnoreCase(name, "h2c")) continue;
+    bool ok = std::any_of(allowed.begin(), allowed.end(),
+                          [&](const std::string& a) { return absl::EqualsIgnoreCase(a, name); });
+    if (!ok) continue;
+    if (!out.empty()) out.append(", ");
+    out.append(token.data(), token.size());
+  }
+  return out;
 }
 
 }  // namespace
@@ -35,7 +60,14 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
   chunked_ = head_.chunked;
   request_complete_ = !has_body_;
   HeaderMap& h = head_.headers;
+  if (head_.upgrade && !route_.upgrades.empty()) {
+    upgrade_ = OfferedUpgrades(h.Get("upgrade").value_or(""), route_.upgrades);
+  }
   RemoveHopByHop(h);
+  if (!upgrade_.empty()) {
+    h.Add("connection", "upgrade");
+    h.Add("upgrade", upgrade_);
+  }
   // The gateway answered any expectation itself; framing is re-derived below.
   h.Remove("expect");
   h.Remove("content-length");
@@ -255,13 +287,28 @@ void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
   if (enabled && !done_) ArmIdleTimer();
 }
 
+void UpstreamRequest::SendTunnel(std::string_view data) {
+  if (done_ || !tunnel_ || !lease_ || data.empty()) return;
+  ArmIdleTimer();
+  lease_->Write(data);
+  if (lease_->above_high_watermark() && body_writable_) {
+    body_writable_ = false;
+    sink_.OnUpstreamBodyWritable(false);
+  }
+}
+
 void UpstreamRequest::ArmIdleTimer() {
-  if (!lease_ || !read_enabled_ || route_.upstream_timeouts.idle <= absl::ZeroDuration()) return;
+  absl::Duration idle =
+      tunnel_ ? route_.upstream_timeouts.tunnel_idle : route_.upstream_timeouts.idle;
+  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration()) return;
   if (idle_timer_ == nullptr) {
     idle_timer_ = worker_.dispatcher().CreateTimer([this] {
       if (done_) return;
       EndAttempt(false);
-      if (!headers_passed_) {
+      if (tunnel_) {
+        done_ = true;
+        sink_.OnUpstreamAborted("tunnel_idle_timeout");
+      } else if (!headers_passed_) {
         Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
       } else {
         done_ = true;
@@ -269,7 +316,7 @@ void UpstreamRequest::ArmIdleTimer() {
       }
     });
   }
-  idle_timer_->Enable(route_.upstream_timeouts.idle);
+  idle_timer_->Enable(idle);
 }
 
 void UpstreamRequest::ArmResponseTimer() {
@@ -288,10 +335,23 @@ void UpstreamRequest::OnUpstreamData(std::string_view data) {
   if (done_ || codec_ == nullptr) return;
   response_bytes_ = true;
   ArmIdleTimer();
+  if (tunnel_) {
+    sink_.OnUpstreamBody(data, false);
+    return;
+  }
   pending_action_ = Action::kNone;
   FeedResult r = codec_->Feed(data);
   if (done_) return;
   bool leftover = r.consumed < data.size();
+  if (pending_action_ == Action::kTunnel) {
+    // The codec stopped right after the 101: the rest is the upgraded protocol.
+    pending_action_ = Action::kNone;
+    tunnel_ = true;
+    tunnel_pending_ = false;
+    ArmIdleTimer();
+    if (leftover) sink_.OnUpstreamBody(data.substr(r.consumed), false);
+    return;
+  }
   if (pending_action_ == Action::kNone && leftover && !r.paused) {
     pending_action_ = Action::kError;
     error_flag_ = "upstream_protocol_error";
@@ -303,6 +363,7 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
   Action action = std::exchange(pending_action_, Action::kNone);
   switch (action) {
     case Action::kNone:
+    case Action::kTunnel:  // handled in OnUpstreamData, where the bytes after the 101 are
       return;
     case Action::kComplete: {
       // Reusable only after a complete, well-framed exchange with nothing
@@ -334,6 +395,17 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
 
 void UpstreamRequest::OnUpstreamClosed(bool reset) {
   if (done_) return;
+  if (tunnel_) {
+    // Either side closing ends the tunnel; a reset is passed on as one.
+    EndAttempt(false);
+    done_ = true;
+    if (reset) {
+      sink_.OnUpstreamAborted("upstream_reset");
+    } else {
+      sink_.OnUpstreamBody({}, true);
+    }
+    return;
+  }
   if (!response_bytes_) {
     bool reused = lease_reused_;
     EndAttempt(false);
@@ -362,9 +434,22 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
 
 void UpstreamRequest::OnResponseHead(ResponseHead head) {
   if (done_) return;
-  if (head.status >= 100 && head.status < 200) return;  // interim; the final one follows
+  // Interim; the final one follows. A 101 is final: it ends HTTP on the connection.
+  if (head.status >= 100 && head.status < 200 && head.status != 101) return;
   if (response_timer_ != nullptr) response_timer_->Disable();
   if (try_timer_ != nullptr) try_timer_->Disable();
+  if (head.status == 101) {
+    if (!AcceptUpgrade(head)) {
+      pending_action_ = Action::kError;
+      error_flag_ = "upstream_protocol_error";
+      codec_->Pause();
+      return;
+    }
+    headers_passed_ = true;
+    tunnel_pending_ = true;
+    sink_.OnUpstreamHeaders(std::move(head), std::nullopt);
+    return;
+  }
   if (RetriableStatus(head.status) && CanRetry(Failure::kStatus)) {
     retry_status_ = head.status;
     pending_action_ = Action::kRetryStatus;
@@ -376,15 +461,36 @@ void UpstreamRequest::OnResponseHead(ResponseHead head) {
   std::optional<uint64_t> length;
   if (!head.chunked) length = head.content_length;
   if (head.status == 204 || head.status == 304) length = 0;
-  RemoveHopByHop(head.headers);
-  head.headers.Remove("content-length");
-  ApplyMutations(route_.response_headers, head.headers);
-  if (!worker_.options().via.empty()) {
-    std::string via(head.headers.Get("via").value_or(""));
-    head.headers.Set("via",
-                     absl::StrCat(via, via.empty() ? "" : ", ", "1.1 ", worker_.options().via));
-  }
+  PrepareResponseHeaders(head.headers, {});
   sink_.OnUpstreamHeaders(std::move(head), length);
+}
+
+void UpstreamRequest::PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade) {
+  RemoveHopByHop(headers);
+  headers.Remove("content-length");
+  if (!upgrade.empty()) {
+    headers.Add("connection", "upgrade");
+    headers.Add("upgrade", upgrade);
+  }
+  ApplyMutations(route_.response_headers, headers);
+  if (!worker_.options().via.empty()) {
+    std::string via(headers.Get("via").value_or(""));
+    headers.Set("via", absl::StrCat(via, via.empty() ? "" : ", ", "1.1 ", worker_.options().via));
+  }
+}
+
+bool UpstreamRequest::AcceptUpgrade(ResponseHead& head) {
+  // Only an upgrade we offered may be switched to, and only to a protocol we offered.
+  if (upgrade_.empty()) return false;
+  std::string chosen(head.headers.Get("upgrade").value_or(""));
+  absl::string_view name = ProtocolName(absl::StripAsciiWhitespace(chosen));
+  bool offered = false;
+  for (absl::string_view token : absl::StrSplit(upgrade_, ", ")) {
+    if (!name.empty() && absl::EqualsIgnoreCase(ProtocolName(token), name)) offered = true;
+  }
+  if (!offered || chosen.find(',') != std::string::npos) return false;
+  PrepareResponseHeaders(head.headers, chosen);
+  return true;
 }
 
 void UpstreamRequest::OnBody(std::string_view chunk) {
@@ -394,6 +500,10 @@ void UpstreamRequest::OnBody(std::string_view chunk) {
 
 void UpstreamRequest::OnMessageComplete() {
   if (done_ || !headers_passed_) return;
+  if (tunnel_pending_) {
+    pending_action_ = Action::kTunnel;  // the codec pauses itself after an upgrade
+    return;
+  }
   response_complete_ = true;
   pending_action_ = Action::kComplete;
   // Anything after the response stays unconsumed: its presence makes the

@@ -55,6 +55,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void Cancel();
   // Downstream backpressure: stop/restart reading the upstream response.
   void SetResponseReadEnabled(bool enabled);
+  // After a 101 was passed on: raw bytes from the client for the upstream.
+  // Flow control as for the body (OnUpstreamBodyWritable).
+  void SendTunnel(std::string_view data);
 
   // UpstreamConnectionCallbacks.
   void OnUpstreamData(std::string_view data) override;
@@ -72,7 +75,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   enum class Failure { kConnect, kReset, kStatus, kTimeout, kProtocol };
   // What a codec callback decided; acted on once Feed has returned, so the
   // codec is never destroyed inside its own call.
-  enum class Action { kNone, kComplete, kRetryStatus, kError };
+  enum class Action { kNone, kComplete, kRetryStatus, kError, kTunnel };
 
   void StartAttempt();
   void OnPoolReady(PoolResult result);
@@ -91,6 +94,10 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // (Re)starts the idle timer while an exchange runs and the response is read.
   void ArmIdleTimer();
   std::string EncodeHead(const Host& host);
+  // Checks a 101 against the offered protocols and sets the tunnel's headers.
+  bool AcceptUpgrade(ResponseHead& head);
+  // Hop-by-hop removal, the route's mutations and Via, for the client.
+  void PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade);
 
   ProxyWorker& worker_;
   const RouteSpec& route_;
@@ -134,6 +141,12 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   bool discarding_ = false;  // a retriable response is being dropped
   bool done_ = false;
   bool read_enabled_ = true;
+
+  // Upgrades: the protocols offered upstream (empty: not an upgrade request),
+  // and whether a 101 turned the exchange into a byte tunnel.
+  std::string upgrade_;
+  bool tunnel_pending_ = false;  // 101 passed on, the codec has not finished it
+  bool tunnel_ = false;
 
   std::unique_ptr<Timer> response_timer_;
   std::unique_ptr<Timer> retry_timer_;

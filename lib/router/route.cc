@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "router/compiled_route.h"
 
@@ -163,8 +164,17 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
   }
   if (spec.upstream_timeouts.response_headers < absl::ZeroDuration() ||
       spec.upstream_timeouts.idle < absl::ZeroDuration() ||
-      spec.upstream_timeouts.per_try < absl::ZeroDuration()) {
+      spec.upstream_timeouts.per_try < absl::ZeroDuration() ||
+      spec.upstream_timeouts.tunnel_idle < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("upstream_timeouts: must not be negative");
+  }
+  for (const std::string& u : spec.upgrades) {
+    if (u.empty() || !IsValidHeaderName(u)) {
+      return absl::InvalidArgumentError(absl::StrCat("upgrades: '", u, "' is not a token"));
+    }
+    if (absl::EqualsIgnoreCase(u, "h2c")) {
+      return absl::InvalidArgumentError("upgrades: h2c is never forwarded");
+    }
   }
   if (spec.host_rewrite.kind == HostRewrite::Kind::kLiteral &&
       (spec.host_rewrite.value.empty() || !IsValidHeaderValue(spec.host_rewrite.value))) {

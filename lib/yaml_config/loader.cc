@@ -546,11 +546,11 @@ absl::Status Parser::Retry(const YAML::Node& node, const std::string& path, Retr
 }
 
 absl::Status Parser::Route(const YAML::Node& node, const std::string& path, RouteSpec* out) {
-  if (auto s =
-          ExpectMap(node, path,
-                    {"name", "priority", "match", "cluster", "cluster_from_capture",
-                     "direct_response", "redirect", "rewrite", "timeout", "retry",
-                     "upstream_timeouts", "host_rewrite", "request_headers", "response_headers"});
+  if (auto s = ExpectMap(
+          node, path,
+          {"name", "priority", "match", "cluster", "cluster_from_capture", "direct_response",
+           "redirect", "rewrite", "timeout", "retry", "upstream_timeouts", "host_rewrite",
+           "request_headers", "response_headers", "upgrades"});
       !s.ok())
     return s;
   if (node["name"]) {
@@ -651,15 +651,23 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
   }
   if (const YAML::Node& n = node["upstream_timeouts"]) {
     std::string p = Join(path, "upstream_timeouts");
-    if (auto s = ExpectMap(n, p, {"response_headers", "idle", "per_try"}); !s.ok()) return s;
+    if (auto s = ExpectMap(n, p, {"response_headers", "idle", "per_try", "tunnel_idle"}); !s.ok())
+      return s;
     UpstreamTimeouts& t = out->upstream_timeouts;
-    std::pair<const char*, absl::Duration*> fields[] = {
-        {"response_headers", &t.response_headers}, {"idle", &t.idle}, {"per_try", &t.per_try}};
+    std::pair<const char*, absl::Duration*> fields[] = {{"response_headers", &t.response_headers},
+                                                        {"idle", &t.idle},
+                                                        {"per_try", &t.per_try},
+                                                        {"tunnel_idle", &t.tunnel_idle}};
     for (auto& [key, dst] : fields) {
       if (n[key]) {
         if (auto s = Duration(n[key], Join(p, key), dst); !s.ok()) return s;
       }
     }
+  }
+  if (node["upgrades"]) {
+    out->upgrades.clear();
+    if (auto s = StringList(node["upgrades"], Join(path, "upgrades"), &out->upgrades); !s.ok())
+      return s;
   }
   if (const YAML::Node& n = node["host_rewrite"]) {
     std::string p = Join(path, "host_rewrite");

@@ -593,3 +593,28 @@ TEST_CASE("an upstream that stalls mid-body is cut off after the idle timeout") 
 
 }  // namespace
 }  // namespace gateway
+
+namespace gateway {
+namespace {
+
+TEST_CASE("a streamed response chunk reaches the client while the upstream waits to send more") {
+  // Server-sent events and long polls: the head and the first event must not
+  // wait for more body bytes to fill a buffer.
+  ScriptedUpstream up({.response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n"
+                                   "d\r\ndata: first\n\n\r\n"});
+  auto proxy = ProxyTo(up.port());
+  auto client = TestClient::Connect(proxy->port());
+  REQUIRE(client->Send(MakeRequest("GET", "/events")));
+  auto deadline = itest::DeadlineAfter(absl::Seconds(3));
+  while (client->buffer().find("data: first") == std::string::npos &&
+         itest::MillisLeft(deadline) > 0) {
+    client->ReadSome(4096, absl::Milliseconds(20));
+  }
+  CHECK(client->buffer().find("HTTP/1.1 200") == 0);
+  CHECK(client->buffer().find("data: first") != std::string::npos);
+  CHECK_FALSE(client->closed());
+}
+
+}  // namespace
+}  // namespace gateway

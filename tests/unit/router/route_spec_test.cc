@@ -352,5 +352,20 @@ TEST_CASE("invalid proxy policies are rejected naming the field") {
   REQUIRE(std::string(spec.Validate().message()).find("host_rewrite.value") != std::string::npos);
 }
 
+TEST_CASE("upgrades must be tokens, never h2c, and the tunnel idle timeout not negative") {
+  RouteSpec spec = RouteBuilder("r").Prefix("/").ToCluster("c").Build();
+  CHECK(spec.upgrades == std::vector<std::string>{"websocket"});
+  spec.upgrades = {"websocket", "custom-proto"};
+  CHECK(spec.Validate().ok());
+  spec.upgrades = {"H2C"};
+  CHECK(std::string(spec.Validate().message()).find("h2c") != std::string::npos);
+  spec.upgrades = {"web socket"};
+  CHECK(std::string(spec.Validate().message()).find("upgrades") != std::string::npos);
+  spec.upgrades.clear();
+  CHECK(spec.Validate().ok());
+  spec.upstream_timeouts.tunnel_idle = absl::Seconds(-1);
+  CHECK(std::string(spec.Validate().message()).find("upstream_timeouts") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace gateway

@@ -55,7 +55,8 @@ routes:
     rewrite: {template: "/{rest}"}
     timeout: 3s
     retry: {on_5xx: true, on_statuses: [409], max_retries: 2, backoff_base: 10ms, backoff_max: 100ms}
-    upstream_timeouts: {response_headers: 1s, idle: 2s, per_try: 500ms}
+    upstream_timeouts: {response_headers: 1s, idle: 2s, per_try: 500ms, tunnel_idle: 30s}
+    upgrades: [websocket, custom-proto]
     host_rewrite: endpoint
     request_headers: {add: {x-a: "1"}, set: {x-b: "2"}, remove: [x-c]}
     response_headers: {remove: [server]}
@@ -138,6 +139,8 @@ demo_upstreams:
   CHECK(api.retry.max_retries == 2);
   CHECK(api.retry.backoff_base == absl::Milliseconds(10));
   CHECK(api.upstream_timeouts.per_try == absl::Milliseconds(500));
+  CHECK(api.upstream_timeouts.tunnel_idle == absl::Seconds(30));
+  CHECK(api.upgrades == std::vector<std::string>{"websocket", "custom-proto"});
   CHECK(api.host_rewrite.kind == HostRewrite::Kind::kEndpoint);
   REQUIRE(api.request_headers.add.size() == 1);
   CHECK(api.request_headers.add[0].first == "x-a");
@@ -212,6 +215,9 @@ TEST_CASE("errors name file, line and key") {
        "t.yaml:4: clusters[0].lb.policy: unknown load balancing policy \"fastest\""},
       {"routes:\n  - name: r\n    cluster: ghost\n",
        "t.yaml:3: routes[0].cluster: unknown cluster \"ghost\""},
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\nroutes:\n"
+       "  - name: r\n    cluster: c\n    upgrades: [h2c]\n",
+       "t.yaml:5: routes[0]: route 'r': upgrades: h2c is never forwarded"},
       // syntax error from yaml-cpp
       {"routes: [\n  {name: a\n", "t.yaml:"},
   };
