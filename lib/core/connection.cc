@@ -261,6 +261,10 @@ void Connection::OnBody(std::string_view chunk) {
   if (stream_ != nullptr && !stream_done_) stream_->OnRequestBody(chunk);
 }
 
+void Connection::OnTrailers(HeaderMap trailers) {
+  if (stream_ != nullptr && !stream_done_) stream_->OnRequestTrailers(std::move(trailers));
+}
+
 void Connection::OnMessageComplete() {
   message_complete_ = true;
   // Strict ordering: the next pipelined request is parsed only after this
@@ -378,16 +382,22 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   }
 }
 
+void Connection::WriteResponseTrailers(const HeaderMap& trailers) {
+  // Valid until the WriteResponseBody that follows, which consumes it.
+  if (chunked_out_) trailers_out_ = &trailers;
+}
+
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
   if (closed_) return;
   if (!suppress_body_) {
     if (chunked_out_) {
       codec_->EncodeBody(data, Codec::Framing::kChunked, out_);
-      if (end_stream) codec_->EncodeChunkedEnd(nullptr, out_);
+      if (end_stream) codec_->EncodeChunkedEnd(trailers_out_, out_);
     } else {
       out_.append(data);
     }
   }
+  if (end_stream) trailers_out_ = nullptr;
   if (end_stream || out_.size() >= kOutputHighWatermark || tunnel_) {
     Flush();
   } else {

@@ -35,6 +35,7 @@ class Connection final : public CodecSink, public StreamHost {
   // CodecSink.
   void OnRequestHead(RequestHead head) override;
   void OnBody(std::string_view chunk) override;
+  void OnTrailers(HeaderMap trailers) override;
   void OnMessageComplete() override;
   void OnError(const CodecError& error) override;
 
@@ -43,6 +44,7 @@ class Connection final : public CodecSink, public StreamHost {
   const ConnectionInfo& connection_info() const override { return info_; }
   void WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) override;
   void WriteResponseBody(std::string_view data, bool end_stream) override;
+  void WriteResponseTrailers(const HeaderMap& trailers) override;
   void SetRequestBodyPaused(bool paused) override;
   void SendContinue() override;
   void OnStreamDone(Stream& stream) override;
@@ -87,6 +89,7 @@ class Connection final : public CodecSink, public StreamHost {
   std::string pending_;  // received bytes the codec has not consumed yet
   std::string out_;      // response bytes being assembled before a flush
   std::vector<WriteReq*> writes_;
+  const HeaderMap* trailers_out_ = nullptr;  // set only during the final WriteResponseBody
   size_t write_queue_bytes_ = 0;
 
   std::unique_ptr<Timer> read_timer_;

@@ -199,9 +199,14 @@ bool Stream::RunRequestBody(size_t from, std::string_view chunk, bool eos) {
     }
     if (!HandleStatus(status, i)) return false;
   }
-  if (upstream_ != nullptr && phase_ == Phase::kRequestBody) upstream_->SendBody(chunk, eos);
+  if (upstream_ != nullptr && phase_ == Phase::kRequestBody) {
+    if (eos && !request_trailers_.empty()) upstream_->SendTrailers(std::move(request_trailers_));
+    upstream_->SendBody(chunk, eos);
+  }
   return true;
 }
+
+void Stream::OnRequestTrailers(HeaderMap trailers) { request_trailers_ = std::move(trailers); }
 
 void Stream::OnRequestEnd() {
   request_complete_ = true;
@@ -457,6 +462,11 @@ void Stream::StartStreamedBody() {
   UpdateUpstreamReading();
 }
 
+void Stream::OnUpstreamTrailers(HeaderMap trailers) {
+  if (phase_ == Phase::kDone || !streaming_) return;
+  response_trailers_ = std::move(trailers);
+}
+
 void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
   if (phase_ == Phase::kDone || !streaming_) return;
   if (!stream_head_written_) {
@@ -499,6 +509,7 @@ void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
     }
   }
   info_.response_body_bytes += chunk.size();
+  if (eos && !response_trailers_.empty()) host_.WriteResponseTrailers(response_trailers_);
   host_.WriteResponseBody(chunk, eos);
   if (eos && phase_ != Phase::kDone) {
     response_complete_ = true;

@@ -49,6 +49,9 @@ class StreamHost {
   // with `head`: the host may adjust it (Connection, version) while encoding.
   virtual void WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) = 0;
   virtual void WriteResponseBody(std::string_view data, bool end_stream) = 0;
+  // Trailer fields of a streamed body, right before its final
+  // WriteResponseBody. A host that cannot send them (no chunked framing) drops them.
+  virtual void WriteResponseTrailers(const HeaderMap& trailers) {}
   // Stop/start delivering request body (and the request's end) to the stream.
   virtual void SetRequestBodyPaused(bool paused) = 0;
   // Send "100 Continue" for a request that expects it.
@@ -74,6 +77,8 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   void Start();
   // Request body bytes as they arrive (only while not paused by the stream).
   void OnRequestBody(std::string_view chunk);
+  // Trailer fields of a chunked request, before OnRequestEnd.
+  void OnRequestTrailers(HeaderMap trailers);
   // The request ended (after any body).
   void OnRequestEnd();
   // The host gave up on the stream (client gone, timeout, protocol error).
@@ -145,6 +150,7 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
 
   // UpstreamResponseSink: the proxied response.
   void OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) override;
+  void OnUpstreamTrailers(HeaderMap trailers) override;
   void OnUpstreamBody(std::string_view data, bool end_stream) override;
   void OnUpstreamFailure(LocalReply reply) override;
   void OnUpstreamAborted(std::string_view flag) override;
@@ -210,6 +216,9 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   bool downstream_blocked_ = false;
   bool response_complete_ = false;
   bool tunnel_ = false;
+  // Passed through, not shown to filters.
+  HeaderMap request_trailers_;
+  HeaderMap response_trailers_;
 };
 
 }  // namespace internal

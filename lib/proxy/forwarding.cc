@@ -108,6 +108,13 @@ void RemoveHopByHop(HeaderMap& headers) {
   for (std::string_view h : kHopByHop) headers.Remove(h);
 }
 
+void SanitizeTrailers(HeaderMap& trailers) {
+  RemoveHopByHop(trailers);
+  static constexpr std::string_view kHeadOnly[] = {"content-length", "host", "content-encoding",
+                                                   "content-type", "content-range"};
+  for (std::string_view h : kHeadOnly) trailers.Remove(h);
+}
+
 void ApplyMutations(const HeaderMutations& m, HeaderMap& headers) {
   for (const std::string& name : m.remove) headers.Remove(name);
   for (const auto& [name, value] : m.set) headers.Set(name, value);

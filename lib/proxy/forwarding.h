@@ -36,6 +36,10 @@ class AddressSet {
 // Removes hop-by-hop headers and every header named in Connection.
 void RemoveHopByHop(HeaderMap& headers);
 
+// Trailer fields passed on: hop-by-hop fields and those that only make sense
+// in a head (framing, routing) are removed.
+void SanitizeTrailers(HeaderMap& trailers);
+
 void ApplyMutations(const HeaderMutations& m, HeaderMap& headers);
 
 // Adds X-Forwarded-For/-Proto/-Host and Via to an upstream request whose

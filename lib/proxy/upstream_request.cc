@@ -163,7 +163,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
     codec_->EncodeBody(replay_,
                        chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
   }
-  if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(nullptr, out);
+  if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
   lease_->Write(out);
   ArmIdleTimer();
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
@@ -241,6 +241,17 @@ void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
   }
 }
 
+void UpstreamRequest::SendTrailers(HeaderMap trailers) {
+  // Only a chunked body can carry them upstream.
+  if (done_ || !chunked_) return;
+  SanitizeTrailers(trailers);
+  request_trailers_ = std::move(trailers);
+}
+
+const HeaderMap* UpstreamRequest::RequestTrailers() const {
+  return request_trailers_.empty() ? nullptr : &request_trailers_;
+}
+
 void UpstreamRequest::WriteBody(std::string_view data) {
   if (data.empty() || !lease_) return;
   std::string out;
@@ -257,7 +268,7 @@ void UpstreamRequest::FinishRequestBody() {
   if (!lease_) return;
   if (chunked_) {
     std::string out;
-    codec_->EncodeChunkedEnd(nullptr, out);
+    codec_->EncodeChunkedEnd(RequestTrailers(), out);
     lease_->Write(out);
   }
   request_sent_ = true;
@@ -372,6 +383,7 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
                    lease_->write_queue_bytes() == 0;
       EndAttempt(clean);
       done_ = true;
+      if (!response_trailers_.empty()) sink_.OnUpstreamTrailers(std::move(response_trailers_));
       sink_.OnUpstreamBody({}, true);
       return;
     }
@@ -496,6 +508,12 @@ bool UpstreamRequest::AcceptUpgrade(ResponseHead& head) {
 void UpstreamRequest::OnBody(std::string_view chunk) {
   if (done_ || !headers_passed_) return;
   sink_.OnUpstreamBody(chunk, false);
+}
+
+void UpstreamRequest::OnTrailers(HeaderMap trailers) {
+  if (done_ || !headers_passed_) return;
+  SanitizeTrailers(trailers);
+  response_trailers_ = std::move(trailers);
 }
 
 void UpstreamRequest::OnMessageComplete() {

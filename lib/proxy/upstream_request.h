@@ -29,6 +29,8 @@ class UpstreamResponseSink {
   // The final response head. `content_length` is known for Content-Length
   // framed bodies; nullopt means the length is unknown (chunked/close).
   virtual void OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) = 0;
+  // Trailer fields of a chunked response, right before the final OnUpstreamBody.
+  virtual void OnUpstreamTrailers(HeaderMap trailers) = 0;
   // Response body; the last call has end_stream set (its data may be empty).
   virtual void OnUpstreamBody(std::string_view data, bool end_stream) = 0;
   // The exchange failed before any response head was passed on.
@@ -50,6 +52,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // Request body after the request filters. May be called before a connection
   // is ready; the bytes are buffered (bounded, with OnUpstreamBodyWritable).
   void SendBody(std::string_view data, bool end_stream);
+  // Trailer fields of a chunked request body; before SendBody's end_stream.
+  void SendTrailers(HeaderMap trailers);
   // Stops all upstream activity (the stream ended or replied itself). Safe
   // inside this request's own callbacks; destroy the object later.
   void Cancel();
@@ -67,7 +71,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // CodecSink (client mode).
   void OnResponseHead(ResponseHead head) override;
   void OnBody(std::string_view chunk) override;
-  void OnTrailers(HeaderMap trailers) override {}
+  void OnTrailers(HeaderMap trailers) override;
   void OnMessageComplete() override;
   void OnError(const CodecError& error) override;
 
@@ -81,6 +85,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void OnPoolReady(PoolResult result);
   void WriteBody(std::string_view data);
   void FinishRequestBody();
+  const HeaderMap* RequestTrailers() const;
   // Ends the current attempt's connection and host accounting.
   void EndAttempt(bool reusable);
   // Retries if policy, budget and replay allow; returns false otherwise.
@@ -131,6 +136,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   bool body_writable_ = true;
   bool chunked_ = false;
   bool has_body_ = false;
+  HeaderMap request_trailers_;
+  HeaderMap response_trailers_;
 
   // Current attempt.
   bool connected_ = false;
