@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/health_check.h"
 #include "gateway/load_balancer.h"
 #include "gateway/upstream.h"
 #include "gateway/upstream_pool.h"
@@ -41,6 +43,9 @@ struct ClusterSpec {
   PoolOptions pool;
   // How often DNS names are resolved again.
   absl::Duration dns_refresh = absl::Seconds(30);
+  // Active health checking of every host (see gateway/health_check.h);
+  // unset: hosts are only marked down by other means (SetHealthy).
+  std::optional<HealthCheckSpec> health_check;
 
   absl::Status Validate() const;
 };

@@ -249,6 +249,11 @@ absl::Status ClusterSpec::Validate() const {
   if (absl::Status s = pool.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': pool: ", s.message()));
   }
+  if (health_check.has_value()) {
+    if (absl::Status s = health_check->Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': ", s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

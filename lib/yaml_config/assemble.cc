@@ -5,7 +5,10 @@
 #include <string>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "absl/strings/str_cat.h"
+#include "gateway/health_check.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -82,15 +85,18 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
   }
   ~ConfiguredGatewayImpl() override {
     // The gateway first, so it stops sending to the demo upstreams.
+    health_.reset();
     runtime_.reset();
     demos_.clear();
   }
 
   absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) override;
 
-  // Clusters and pipeline of `config`, with demo ports remapped.
-  absl::StatusOr<std::shared_ptr<const Pipeline>> Assemble(const GatewayConfig& config,
-                                                           const FilterRegistry& registry) const {
+  // Clusters and pipeline of `config`, with demo ports remapped, and the
+  // health checker of those clusters (null if none has a health check).
+  absl::StatusOr<std::shared_ptr<const Pipeline>> Assemble(
+      const GatewayConfig& config, const FilterRegistry& registry,
+      std::unique_ptr<HealthChecker>* health) const {
     std::vector<ClusterSpec> clusters = config.clusters;
     for (ClusterSpec& c : clusters) {
       for (EndpointSpec& e : c.endpoints) {
@@ -105,20 +111,35 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
       if (!m.ok()) return m.status();
       manager = std::move(*m);
     }
-    return BuildPipeline(config, registry, std::move(manager));
+    auto pipeline = BuildPipeline(config, registry, manager);
+    if (!pipeline.ok()) return pipeline.status();
+    bool checked = false;
+    for (const ClusterSpec& c : config.clusters) checked |= c.health_check.has_value();
+    if (checked) {
+      // One checker per process; transitions are logged once each.
+      *health = HealthChecker::StartThread(
+          manager, {.on_change = [](const HealthEvent& e) {
+            fmt::print(stderr, "gatewayd: cluster {}: host {} is {}{}{}\n", e.cluster, e.host,
+                       e.healthy ? "healthy" : "unhealthy", e.reason.empty() ? "" : ": ", e.reason);
+          }});
+    }
+    return pipeline;
   }
 
   std::vector<std::unique_ptr<DemoUpstream>> demo_specs;  // stable addresses
   std::map<uint16_t, uint16_t> port_map;                  // configured -> bound demo port
   std::vector<std::unique_ptr<Runtime>> demos_;
   std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<HealthChecker> health_;
 };
 
 absl::Status ConfiguredGatewayImpl::Reload(const GatewayConfig& config,
                                            const FilterRegistry& registry) {
-  auto pipeline = Assemble(config, registry);
+  std::unique_ptr<HealthChecker> health;
+  auto pipeline = Assemble(config, registry, &health);
   if (!pipeline.ok()) return pipeline.status();
   runtime_->SetPipeline(*std::move(pipeline));
+  health_ = std::move(health);  // the old clusters are no longer checked
   return absl::OkStatus();
 }
 
@@ -213,7 +234,7 @@ absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
     if (bound != d->port) out->port_map[d->port] = bound;
   }
 
-  auto pipeline = out->Assemble(config, registry);
+  auto pipeline = out->Assemble(config, registry, &out->health_);
   if (!pipeline.ok()) return pipeline.status();
 
   RuntimeOptions options;

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gateway/yaml_config.h"
 
@@ -132,6 +133,7 @@ class Parser {
   absl::Status Listeners(const YAML::Node& node, const std::string& path, ServerOptions* out);
   absl::Status Server(const YAML::Node& node, const std::string& path, ServerOptions* out);
   absl::Status Proxy(const YAML::Node& node, const std::string& path, ProxyOptions* out);
+  absl::Status HealthCheck(const YAML::Node& node, const std::string& path, HealthCheckSpec* out);
   absl::Status Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out);
   absl::Status Route(const YAML::Node& node, const std::string& path, RouteSpec* out);
   absl::Status Match(const YAML::Node& node, const std::string& path, RouteSpec* out);
@@ -274,7 +276,9 @@ bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
 }
 
 absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out) {
-  if (auto s = ExpectMap(node, path, {"name", "endpoints", "lb", "pool", "dns_refresh"}); !s.ok())
+  if (auto s =
+          ExpectMap(node, path, {"name", "endpoints", "lb", "pool", "dns_refresh", "health_check"});
+      !s.ok())
     return s;
   if (!node["name"]) return Error(node, Join(path, "name"), "missing");
   if (auto s = String(node["name"], Join(path, "name"), &out->name); !s.ok()) return s;
@@ -375,6 +379,74 @@ absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, Cl
         !s.ok())
       return s;
   }
+  if (const YAML::Node& n = node["health_check"]) {
+    out->health_check.emplace();
+    if (auto s = HealthCheck(n, Join(path, "health_check"), &*out->health_check); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::HealthCheck(const YAML::Node& node, const std::string& path,
+                                 HealthCheckSpec* out) {
+  if (auto s =
+          ExpectMap(node, path,
+                    {"type", "path", "host", "expected_statuses", "interval", "unhealthy_interval",
+                     "jitter", "timeout", "healthy_threshold", "unhealthy_threshold"});
+      !s.ok())
+    return s;
+  if (const YAML::Node& n = node["type"]) {
+    std::string type;
+    if (auto s = String(n, Join(path, "type"), &type); !s.ok()) return s;
+    if (type == "http") {
+      out->type = HealthCheckSpec::Type::kHttp;
+    } else if (type == "tcp") {
+      out->type = HealthCheckSpec::Type::kTcp;
+    } else {
+      return Error(n, Join(path, "type"), absl::StrCat("expected http or tcp, not \"", type, "\""));
+    }
+  }
+  if (node["path"]) {
+    if (auto s = String(node["path"], Join(path, "path"), &out->path); !s.ok()) return s;
+  }
+  if (node["host"]) {
+    if (auto s = String(node["host"], Join(path, "host"), &out->host); !s.ok()) return s;
+  }
+  if (const YAML::Node& n = node["expected_statuses"]) {
+    // Each entry is a status (200) or an inclusive range ("200-399").
+    std::string p = Join(path, "expected_statuses");
+    if (!n.IsSequence()) return Error(n, p, "expected a list of statuses or ranges");
+    out->expected_statuses.clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string item = n[i].IsScalar() ? n[i].Scalar() : "";
+      std::pair<std::string, std::string> parts = absl::StrSplit(item, absl::MaxSplits('-', 1));
+      int lo = 0, hi = 0;
+      if (!absl::SimpleAtoi(parts.first, &lo) ||
+          !absl::SimpleAtoi(parts.second.empty() ? parts.first : parts.second, &hi) || lo < 100 ||
+          hi > 599 || lo > hi) {
+        return Error(n[i], Index(p, i), "expected a status or a range like 200-399");
+      }
+      out->expected_statuses.emplace_back(lo, hi);
+    }
+  }
+  std::pair<const char*, absl::Duration*> durations[] = {
+      {"interval", &out->interval},
+      {"unhealthy_interval", &out->unhealthy_interval},
+      {"jitter", &out->jitter},
+      {"timeout", &out->timeout}};
+  for (auto& [key, dst] : durations) {
+    if (node[key]) {
+      if (auto s = Duration(node[key], Join(path, key), dst); !s.ok()) return s;
+    }
+  }
+  std::pair<const char*, uint32_t*> thresholds[] = {
+      {"healthy_threshold", &out->healthy_threshold},
+      {"unhealthy_threshold", &out->unhealthy_threshold}};
+  for (auto& [key, dst] : thresholds) {
+    if (node[key]) {
+      if (auto s = Int(node[key], Join(path, key), dst, 1, 1000); !s.ok()) return s;
+    }
+  }
+  if (auto s = out->Validate(); !s.ok()) return Error(node, path, std::string(s.message()));
   return absl::OkStatus();
 }
 

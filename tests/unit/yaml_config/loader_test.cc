@@ -36,7 +36,11 @@ clusters:
     pool: {max_connections_per_host: 10, max_idle_per_host: 4, idle_timeout: 30s,
            connect_timeout: 2s, max_requests_per_connection: 100}
     dns_refresh: 1m
+    health_check: {path: /ready, host: users.internal, expected_statuses: [200, "300-399"],
+                   interval: 2s, unhealthy_interval: 10s, jitter: 100ms, timeout: 300ms,
+                   healthy_threshold: 1, unhealthy_threshold: 5}
   - name: orders
+    health_check: {type: tcp}
     lb: maglev
     endpoints: [{address: 127.0.0.1, port: 9103}]
 routes:
@@ -117,6 +121,20 @@ demo_upstreams:
   CHECK(users.pool.connect_timeout == absl::Seconds(2));
   CHECK(users.dns_refresh == absl::Minutes(1));
   CHECK(c->clusters[1].lb.policy == LbPolicy::kMaglev);
+  REQUIRE(users.health_check.has_value());
+  const HealthCheckSpec& hc = *users.health_check;
+  CHECK(hc.type == HealthCheckSpec::Type::kHttp);
+  CHECK(hc.path == "/ready");
+  CHECK(hc.host == "users.internal");
+  CHECK(hc.expected_statuses == std::vector<std::pair<int, int>>{{200, 200}, {300, 399}});
+  CHECK(hc.interval == absl::Seconds(2));
+  CHECK(hc.unhealthy_interval == absl::Seconds(10));
+  CHECK(hc.jitter == absl::Milliseconds(100));
+  CHECK(hc.timeout == absl::Milliseconds(300));
+  CHECK(hc.healthy_threshold == 1);
+  CHECK(hc.unhealthy_threshold == 5);
+  REQUIRE(c->clusters[1].health_check.has_value());
+  CHECK(c->clusters[1].health_check->type == HealthCheckSpec::Type::kTcp);
 
   REQUIRE(c->routes.size() == 5);
   const RouteSpec& api = c->routes[0];
@@ -213,6 +231,12 @@ TEST_CASE("errors name file, line and key") {
       {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n"
        "    lb: {policy: fastest}\n",
        "t.yaml:4: clusters[0].lb.policy: unknown load balancing policy \"fastest\""},
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n"
+       "    health_check:\n      expected_statuses: [200, \"5xx\"]\n",
+       "t.yaml:5: clusters[0].health_check.expected_statuses[1]: expected a status or a range"},
+      {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n"
+       "    health_check: {type: udp}\n",
+       "t.yaml:4: clusters[0].health_check.type: expected http or tcp"},
       {"routes:\n  - name: r\n    cluster: ghost\n",
        "t.yaml:3: routes[0].cluster: unknown cluster \"ghost\""},
       {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\nroutes:\n"
