@@ -5,7 +5,7 @@
 
 WORK_DIR/runs.tsv has one line per measured wrk run:
     section target conns round wrk_output_file proxy_cpu_s upstream_cpu_s proxy_rss_kb
-    upstream_connections_opened
+    upstream_connections_opened proxy_runqueue_wait_s wall_s
 WORK_DIR/idle.tsv has one line per idle-connection test:
     target n rss_before_kb rss_after_kb still_open
 WORK_DIR/meta.txt holds "key<TAB>value" lines printed above the tables.
@@ -75,13 +75,15 @@ def load(work):
     runs = collections.defaultdict(list)  # (section, target, conns) -> [round dicts]
     with open(os.path.join(work, "runs.tsv")) as f:
         for line in f:
-            section, target, conns, rnd, wrk_file, pcpu, ucpu, rss, opened = line.split("\t")
+            (section, target, conns, rnd, wrk_file, pcpu, ucpu, rss, opened, wait,
+             wall) = line.rstrip("\n").split("\t")
             r = parse_wrk(os.path.join(work, wrk_file))
             r["round"] = int(rnd)
             r["proxy_cpu"] = float(pcpu) if pcpu != "-" else None
             r["up_cpu"] = float(ucpu)
             r["rss_kb"] = int(rss) if rss != "-" else None
             r["opened"] = int(opened)
+            r["wait_pct"] = float(wait) / float(wall) * 100 if wait != "-" else None
             runs[(section, target, int(conns))].append(r)
     idle = {}
     path = os.path.join(work, "idle.tsv")
@@ -115,6 +117,7 @@ def summarize(rounds):
         "ratio": None,
         "rss_kb": med([r["rss_kb"] for r in rounds]),
         "opened": med([r["opened"] for r in rounds]),
+        "wait_pct": med([r["wait_pct"] for r in rounds]),
     }
     with_proxy = [r for r in rounds if r["proxy_cpu"] is not None and r["requests"]]
     if with_proxy:
@@ -142,8 +145,8 @@ def table(runs, idle, section, targets, baseline):
     lines = [
         f"| Target | Conns | req/s | p50 | p99 | proxy CPU µs/req | upstream CPU µs/req "
         f"| proxy ÷ upstream CPU | {extra} | proxy RSS MiB | KiB per idle conn "
-        f"| new upstream conns | errors |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        f"| new upstream conns | proxy CPU wait | errors |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     flagged = []
     for conns in conns_levels:
@@ -167,7 +170,7 @@ def table(runs, idle, section, targets, baseline):
                 cmp = f"{(s['proxy_us'] / base_s['proxy_us'] - 1) * 100:+.0f}%"
             lines.append(
                 "| {label} | {conns} | {rps} | {p50} | {p99} | {pcpu} | {ucpu} | {ratio} "
-                "| {cmp} | {rss} | {idle} | {opened} | {err} |".format(
+                "| {cmp} | {rss} | {idle} | {opened} | {wait} | {err} |".format(
                     label=LABELS.get(target, target),
                     conns=conns,
                     rps=fmt_count(s["rps"]),
@@ -180,6 +183,7 @@ def table(runs, idle, section, targets, baseline):
                     rss=f"{s['rss_kb'] / 1024:.1f}" if s["rss_kb"] is not None else "—",
                     idle=idle_kib(idle, target) if section == "compare" else "—",
                     opened=fmt_count(s["opened"]),
+                    wait=f"{s['wait_pct']:.0f}%" if s["wait_pct"] is not None else "—",
                     err=err_text,
                 )
             )

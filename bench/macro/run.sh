@@ -359,6 +359,30 @@ cpu_seconds() {
   awk -v t="$total" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'
 }
 
+# wait_seconds PID...: time the processes' threads spent runnable but waiting
+# for a CPU (proc(5) schedstat), or "-" where the kernel does not report it. On
+# a busy machine this, not the proxy, is what limits req/s.
+wait_seconds() {
+  local pid total=0 task stat
+  for pid in "$@"; do
+    for task in /proc/"$pid"/task/*; do
+      stat="$(cat "$task/schedstat" 2>/dev/null)" || { echo -; return; }
+      read -r -a stat <<<"$stat"
+      total=$((total + stat[1]))
+    done
+  done
+  awk -v t="$total" 'BEGIN { printf "%.3f", t / 1e9 }'
+}
+
+# delta A B: B - A, or "-" if either is unknown.
+delta() {
+  if [[ "$1" == - || "$2" == - ]]; then
+    echo -
+  else
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
+  fi
+}
+
 # rss_kb PID...: summed resident set size.
 rss_kb() {
   local pid total=0 kb
@@ -392,24 +416,27 @@ measure() {
   local file="wrk-$section-$target-$conns-$round.txt"
   local -a pids
   read -r -a pids <<<"${PIDS[$target]}"
-  local p0="-" p1="-" rss="-" u0 u1 a0 a1
+  local p0="-" p1="-" w0="-" w1="-" rss="-" u0 u1 a0 a1 t0 t1
   a0="$(upstream_accepts)"
   u0="$(cpu_seconds "$upstream_worker")"
-  ((${#pids[@]})) && p0="$(cpu_seconds "${pids[@]}")"
+  if ((${#pids[@]})); then
+    p0="$(cpu_seconds "${pids[@]}")"
+    w0="$(wait_seconds "${pids[@]}")"
+  fi
+  t0="$(date +%s.%N)"
   wrk_run "$target" "$conns" "$DURATION" "$work/$file"
+  t1="$(date +%s.%N)"
   u1="$(cpu_seconds "$upstream_worker")"
   a1="$(upstream_accepts)"
   if ((${#pids[@]})); then
     p1="$(cpu_seconds "${pids[@]}")"
+    w1="$(wait_seconds "${pids[@]}")"
     rss="$(rss_kb "${pids[@]}")"
   fi
-  local pcpu="-"
-  [[ "$p0" != "-" ]] && pcpu="$(awk -v a="$p0" -v b="$p1" 'BEGIN { printf "%.3f", b - a }')"
-  local ucpu
-  ucpu="$(awk -v a="$u0" -v b="$u1" 'BEGIN { printf "%.3f", b - a }')"
   # Minus one: the first status query's own connection.
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$target" "$conns" "$round" "$file" \
-    "$pcpu" "$ucpu" "$rss" "$((a1 - a0 - 1))" >>"$work/runs.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$target" "$conns" \
+    "$round" "$file" "$(delta "$p0" "$p1")" "$(delta "$u0" "$u1")" "$rss" "$((a1 - a0 - 1))" \
+    "$(delta "$w0" "$w1")" "$(delta "$t0" "$t1")" >>"$work/runs.tsv"
   printf '    %-9s %4s conns round %s: %s\n' "$target" "$conns" "$round" \
     "$(awk '/Requests\/sec/ { print $2 " req/s" } /Non-2xx|Socket errors/ { printf " [%s]", $0 }' \
       "$work/$file")"
