@@ -62,6 +62,8 @@ def parse_wrk(path):
 def fmt_us(us):
     if us != us:  # NaN
         return "—"
+    if us >= 1e6:
+        return f"{us / 1e6:.2f} s"
     if us >= 1000:
         return f"{us / 1000:.2f} ms"
     return f"{us:.0f} µs"

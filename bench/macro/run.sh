@@ -153,8 +153,9 @@ if ((PIN)) && ((ncpu >= 2)); then
     # proxy's core instead.
     cpu_proxy=0 cpu_upstream=1 cpu_wrk=1 cpu_wrk_direct=0 cpu_proxy2=0-1
   fi
-  layout="proxy on CPU $cpu_proxy (2-worker gatewayd on $cpu_proxy2), origin on CPU"
-  layout+=" $cpu_upstream, wrk on CPU $cpu_wrk (direct run: CPU $cpu_wrk_direct)"
+  layout="proxy on CPU $cpu_proxy"
+  if ((FEATURES)); then layout+=" (2-worker gatewayd on $cpu_proxy2)"; fi
+  layout+=", origin on CPU $cpu_upstream, wrk on CPU $cpu_wrk (direct run: CPU $cpu_wrk_direct)"
 fi
 
 # Runs "$@" in place of the calling (background) subshell, on CPUs $1 if set,
