@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs the build, test and demo dependencies from Debian 12 apt.
 # Idempotent: does nothing (not even `apt-get update`) when everything is present.
+#
+#   ./scripts/install-deps.sh [EXTRA_PACKAGE...]
+#
+# Extra packages (bench/macro/run.sh passes nginx and haproxy) are installed in
+# the same apt run, so apt-get update runs at most once.
 set -euo pipefail
 
 PACKAGES=(
@@ -8,6 +13,7 @@ PACKAGES=(
   libuv1-dev node-llhttp libabsl-dev libssl-dev libfmt-dev catch2 libre2-dev
   libyaml-cpp-dev libhiredis-dev libbenchmark-dev
   curl wrk
+  "$@"
 )
 
 missing=()
