@@ -8,8 +8,10 @@
 // so the per-request path takes no lock.
 //
 // DNS names are resolved on the manager's own resolver thread, never on a
-// loop thread, first at start and then every `dns_refresh`. Until a name
-// resolves the cluster has no hosts for it and requests fail fast with 503.
+// loop thread, first at start and then every `dns_refresh`, through a
+// `Resolver` (getaddrinfo unless `ClusterManagerOptions` names another).
+// Until a name resolves the cluster has no hosts for it and requests fail
+// fast with 503; a failed lookup keeps the last good answer.
 #ifndef GATEWAY_CLUSTER_H_
 #define GATEWAY_CLUSTER_H_
 
@@ -50,10 +52,37 @@ struct ClusterSpec {
   absl::Status Validate() const;
 };
 
+// Turns a DNS name into addresses for a `ClusterManager`.
+//
+// `Resolve` is called only on the manager's resolver thread, one call at a
+// time, never on a loop thread: it may block (a slow answer delays only the
+// lookups after it, never a request). A resolver shared by several managers
+// is called from each of their threads and must be thread-safe. `name` is
+// valid during the call. It returns IPv4/IPv6 literals in preference order;
+// entries that are not literals are ignored. An error or an empty list is a
+// failed lookup: the manager keeps the name's last good answer, or leaves it
+// without hosts if it never had one. The manager holds a reference to its
+// resolver; destroying the manager waits for a call in progress to return.
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  virtual absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) = 0;
+};
+
+// The default resolver: blocking getaddrinfo (both families, duplicates removed).
+std::shared_ptr<Resolver> MakeSystemResolver();
+
+struct ClusterManagerOptions {
+  // Resolves the clusters' DNS names; nullptr means MakeSystemResolver().
+  std::shared_ptr<Resolver> resolver;
+};
+
 class ClusterManager {
  public:
   // Validates every spec (names unique) and starts resolving DNS names.
   static absl::StatusOr<std::shared_ptr<ClusterManager>> Create(std::vector<ClusterSpec> clusters);
+  static absl::StatusOr<std::shared_ptr<ClusterManager>> Create(std::vector<ClusterSpec> clusters,
+                                                                ClusterManagerOptions options);
 
   virtual ~ClusterManager() = default;
 
@@ -71,7 +100,8 @@ class ClusterManager {
   // publishes a new snapshot if that changed anything.
   virtual void SetHealthy(std::string_view cluster, std::string_view host, bool healthy) = 0;
 
-  // Resolves DNS names again now (tests and operators); returns at once.
+  // Resolves DNS names again now (tests and operators); returns at once. A
+  // refresh asked for during a round starts another round after it.
   virtual void RefreshDns() = 0;
 
   virtual std::vector<std::string> names() const = 0;

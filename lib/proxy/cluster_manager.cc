@@ -23,27 +23,45 @@ bool IsIpLiteral(const std::string& address) {
   return uv_ip4_addr(address.c_str(), 0, &a4) == 0 || uv_ip6_addr(address.c_str(), 0, &a6) == 0;
 }
 
-// Blocking getaddrinfo; runs only on the resolver thread.
-std::vector<std::string> Resolve(const std::string& name) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  std::vector<std::string> out;
-  if (getaddrinfo(name.c_str(), nullptr, &hints, &result) != 0) return out;
-  std::set<std::string> seen;
-  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
-    char buf[INET6_ADDRSTRLEN] = {0};
-    if (ai->ai_family == AF_INET) {
-      uv_ip4_name(reinterpret_cast<sockaddr_in*>(ai->ai_addr), buf, sizeof(buf));
-    } else if (ai->ai_family == AF_INET6) {
-      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(ai->ai_addr), buf, sizeof(buf));
-    } else {
-      continue;
+class SystemResolver final : public Resolver {
+ public:
+  absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) override {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* result = nullptr;
+    std::string host(name);
+    if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result); rc != 0) {
+      return absl::UnavailableError(absl::StrCat("resolving '", host, "': ", gai_strerror(rc)));
     }
-    if (seen.insert(buf).second) out.emplace_back(buf);
+    std::set<std::string> seen;
+    std::vector<std::string> out;
+    for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+      char buf[INET6_ADDRSTRLEN] = {0};
+      if (ai->ai_family == AF_INET) {
+        uv_ip4_name(reinterpret_cast<sockaddr_in*>(ai->ai_addr), buf, sizeof(buf));
+      } else if (ai->ai_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(ai->ai_addr), buf, sizeof(buf));
+      } else {
+        continue;
+      }
+      if (seen.insert(buf).second) out.emplace_back(buf);
+    }
+    freeaddrinfo(result);
+    return out;
   }
-  freeaddrinfo(result);
+};
+
+// A resolver's answer as the manager keeps it: literals only, each once, in
+// order; empty for a failed lookup. Hosts are built from these strings, so a
+// name must never get through.
+std::vector<std::string> Addresses(absl::StatusOr<std::vector<std::string>> answer) {
+  std::vector<std::string> out;
+  if (!answer.ok()) return out;
+  std::set<std::string> seen;
+  for (std::string& address : *answer) {
+    if (IsIpLiteral(address) && seen.insert(address).second) out.push_back(std::move(address));
+  }
   return out;
 }
 
@@ -87,13 +105,16 @@ struct ClusterEntry {
 
 class ClusterManagerImpl final : public ClusterManager {
  public:
+  explicit ClusterManagerImpl(std::shared_ptr<Resolver> resolver)
+      : resolver_(std::move(resolver)) {}
+
   ~ClusterManagerImpl() override {
     {
       std::lock_guard<std::mutex> lock(resolver_mu_);
       stopping_ = true;
     }
     resolver_cv_.notify_all();
-    if (resolver_.joinable()) resolver_.join();
+    if (resolver_thread_.joinable()) resolver_thread_.join();
   }
 
   absl::Status Init(std::vector<ClusterSpec> specs) {
@@ -128,7 +149,7 @@ class ClusterManagerImpl final : public ClusterManager {
       clusters_.emplace(std::move(name), std::move(entry));
     }
     if (any_dns_) {
-      resolver_ = std::thread([this] { ResolverLoop(); });
+      resolver_thread_ = std::thread([this] { ResolverLoop(); });
     }
     return absl::OkStatus();
   }
@@ -183,14 +204,22 @@ class ClusterManagerImpl final : public ClusterManager {
     return it == clusters_.end() ? nullptr : it->second.get();
   }
 
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(resolver_mu_);
+    return stopping_;
+  }
+
   void ResolverLoop() {
     for (;;) {
       for (auto& [name, entry] : clusters_) {
         if (!entry->has_dns) continue;
         std::vector<std::vector<std::string>> fresh(entry->spec.endpoints.size());
         for (size_t i = 0; i < entry->spec.endpoints.size(); ++i) {
+          // Resolve may block: the destructor waits for one call, not a round.
+          if (Stopping()) return;
           const std::string& address = entry->spec.endpoints[i].address;
-          fresh[i] = IsIpLiteral(address) ? std::vector<std::string>{address} : Resolve(address);
+          fresh[i] = IsIpLiteral(address) ? std::vector<std::string>{address}
+                                          : Addresses(resolver_->Resolve(address));
         }
         absl::MutexLock lock(&entry->mu);
         for (size_t i = 0; i < fresh.size(); ++i) {
@@ -217,7 +246,8 @@ class ClusterManagerImpl final : public ClusterManager {
   bool any_dns_ = false;
   absl::Duration min_refresh_ = absl::Hours(1);
 
-  std::thread resolver_;
+  std::shared_ptr<Resolver> resolver_;  // used on the resolver thread only
+  std::thread resolver_thread_;
   std::mutex resolver_mu_;
   std::condition_variable resolver_cv_;
   bool stopping_ = false;
@@ -257,9 +287,18 @@ absl::Status ClusterSpec::Validate() const {
   return absl::OkStatus();
 }
 
+std::shared_ptr<Resolver> MakeSystemResolver() { return std::make_shared<SystemResolver>(); }
+
 absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
     std::vector<ClusterSpec> clusters) {
-  auto manager = std::make_shared<ClusterManagerImpl>();
+  return Create(std::move(clusters), ClusterManagerOptions{});
+}
+
+absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
+    std::vector<ClusterSpec> clusters, ClusterManagerOptions options) {
+  std::shared_ptr<Resolver> resolver =
+      options.resolver != nullptr ? std::move(options.resolver) : MakeSystemResolver();
+  auto manager = std::make_shared<ClusterManagerImpl>(std::move(resolver));
   if (absl::Status s = manager->Init(std::move(clusters)); !s.ok()) return s;
   return std::shared_ptr<ClusterManager>(std::move(manager));
 }

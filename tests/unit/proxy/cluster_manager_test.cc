@@ -1,8 +1,12 @@
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "gateway/cluster.h"
 
 namespace gateway {
@@ -82,6 +86,143 @@ TEST_CASE("a DNS endpoint has no hosts until the resolver thread answers") {
   REQUIRE_FALSE(hosts->hosts().empty());
   REQUIRE(hosts->hosts()[0]->hostname() == "localhost");
   REQUIRE(hosts->hosts()[0]->port() == 8080);
+}
+
+// Answers from a table the test edits (a missing name fails) and counts calls.
+class TableResolver final : public Resolver {
+ public:
+  absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    cv_.notify_all();
+    auto it = answers_.find(std::string(name));
+    if (it == answers_.end()) {
+      return absl::NotFoundError(absl::StrCat("no such name: ", std::string(name)));
+    }
+    return it->second;
+  }
+  void Set(std::string name, std::vector<std::string> addresses) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_[std::move(name)] = std::move(addresses);
+  }
+  void Forget(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_.erase(name);
+  }
+  int calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  bool WaitCalls(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return calls_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<std::string>> answers_;
+  int calls_ = 0;
+};
+
+// Returns once the manager has applied an answer the resolver gives from now
+// on. With one DNS name a round is one Resolve call, and a refresh asked for
+// during a round runs after it; so once the call after the next one has
+// started, the round of the next one has been published.
+void Settle(ClusterManager& cm, TableResolver& resolver) {
+  int n = resolver.calls();
+  cm.RefreshDns();
+  REQUIRE(resolver.WaitCalls(n + 1));
+  cm.RefreshDns();
+  REQUIRE(resolver.WaitCalls(n + 2));
+}
+
+std::vector<std::string> Names(const HostSet& hosts) {
+  std::vector<std::string> out;
+  for (const HostPtr& h : hosts.hosts()) out.push_back(h->name());
+  return out;
+}
+
+TEST_CASE("DNS names resolve through the configured resolver, keeping IP literals once each") {
+  auto resolver = std::make_shared<TableResolver>();
+  resolver->Set("svc", {"10.0.0.2", "not-an-address", "10.0.0.1", "10.0.0.2", "::1"});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 8080}})}, {.resolver = resolver});
+  REQUIRE(cm.ok());
+  Settle(**cm, *resolver);
+  auto hosts = (*cm)->Hosts("c");
+  REQUIRE(Names(*hosts) ==
+          std::vector<std::string>{"10.0.0.2:8080", "10.0.0.1:8080", "[::1]:8080"});
+  REQUIRE(hosts->hosts()[0]->hostname() == "svc");
+  REQUIRE(hosts->healthy_hosts().size() == 3);
+}
+
+TEST_CASE("a changed DNS answer replaces the hosts and keeps the Host objects that stayed") {
+  auto resolver = std::make_shared<TableResolver>();
+  resolver->Set("svc", {"10.0.0.1", "10.0.0.2"});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})}, {.resolver = resolver});
+  REQUIRE(cm.ok());
+  Settle(**cm, *resolver);
+  auto before = (*cm)->Hosts("c");
+  REQUIRE(Names(*before) == std::vector<std::string>{"10.0.0.1:80", "10.0.0.2:80"});
+
+  resolver->Set("svc", {"10.0.0.2", "10.0.0.3"});
+  Settle(**cm, *resolver);
+  auto after = (*cm)->Hosts("c");
+  REQUIRE(Names(*after) == std::vector<std::string>{"10.0.0.2:80", "10.0.0.3:80"});
+  REQUIRE(after->version() > before->version());
+  REQUIRE((*cm)->Version("c") == after->version());
+  // The address that stayed keeps its Host object (and in-flight counters).
+  REQUIRE(after->hosts()[0].get() == before->hosts()[1].get());
+}
+
+TEST_CASE("a failed lookup keeps the last good answer") {
+  auto resolver = std::make_shared<TableResolver>();
+  resolver->Set("svc", {"10.0.0.1"});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})}, {.resolver = resolver});
+  REQUIRE(cm.ok());
+  Settle(**cm, *resolver);
+  uint64_t version = (*cm)->Version("c");
+
+  resolver->Forget("svc");
+  Settle(**cm, *resolver);
+  REQUIRE((*cm)->Version("c") == version);
+  REQUIRE(Names(*(*cm)->Hosts("c")) == std::vector<std::string>{"10.0.0.1:80"});
+
+  resolver->Set("svc", {});  // an empty answer is a failed lookup too
+  Settle(**cm, *resolver);
+  REQUIRE((*cm)->Version("c") == version);
+}
+
+TEST_CASE("a name that never resolved leaves only the cluster's other endpoints") {
+  auto resolver = std::make_shared<TableResolver>();
+  auto cm = ClusterManager::Create(
+      {Static("mixed", {{"127.0.0.1", 1}, {"nowhere", 2}}), Static("dns", {{"nowhere", 3}})},
+      {.resolver = resolver});
+  REQUIRE(cm.ok());
+  // Two clusters resolve "nowhere" per round: wait for two full rounds.
+  REQUIRE(resolver->WaitCalls(2));
+  (*cm)->RefreshDns();
+  REQUIRE(resolver->WaitCalls(4));
+  REQUIRE(Names(*(*cm)->Hosts("mixed")) == std::vector<std::string>{"127.0.0.1:1"});
+  REQUIRE((*cm)->Hosts("dns")->hosts().empty());
+}
+
+TEST_CASE("static IP endpoints never reach the resolver") {
+  auto resolver = std::make_shared<TableResolver>();
+  auto cm =
+      ClusterManager::Create({Static("c", {{"127.0.0.1", 1}, {"::1", 2}})}, {.resolver = resolver});
+  REQUIRE(cm.ok());
+  (*cm)->RefreshDns();
+  cm->reset();  // joins the resolver thread, if one was started
+  REQUIRE(resolver->calls() == 0);
+}
+
+TEST_CASE("the system resolver answers localhost from the hosts file") {
+  auto answer = MakeSystemResolver()->Resolve("localhost");
+  REQUIRE(answer.ok());
+  bool loopback = false;
+  for (const std::string& a : *answer) loopback |= a == "127.0.0.1" || a == "::1";
+  REQUIRE(loopback);
 }
 
 }  // namespace
