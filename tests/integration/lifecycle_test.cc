@@ -2,8 +2,6 @@
 // drain, the drain deadline, IPv6 listeners and clients that disappear.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
-
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -14,18 +12,6 @@ std::unique_ptr<TestServer> StartServer(ServerOptions options, Recorder* recorde
   auto server = TestServer::Start(std::move(options), MakeTestPipeline(recorder));
   REQUIRE(server.ok());
   return *std::move(server);
-}
-
-// Polls `condition` every few ms until it holds or `timeout` passes: for
-// state that only the loop thread can observe and nothing signals.
-template <typename Fn>
-bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(2)) {
-  SteadyTime deadline = DeadlineAfter(timeout);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
 }
 
 TEST_CASE("connections beyond max_connections are closed at once and counted") {
@@ -244,15 +230,6 @@ TEST_CASE("a pipeline swap applies to new requests while in-flight ones finish o
   REQUIRE(after.has_value());
   CHECK(after->body == "A2");
   CHECK(recorder.started() == 1);  // the new pipeline has no recording filter
-}
-
-int OpenFileDescriptors() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d) != nullptr) ++n;
-    closedir(d);
-  }
-  return n;
 }
 
 TEST_CASE("file descriptors return to baseline after many connections and errors") {

@@ -11,6 +11,7 @@
 #define GATEWAY_TESTS_INTEGRATION_TEST_CLIENT_H_
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,6 +53,28 @@ inline int MillisLeft(SteadyTime deadline) {
 
 inline absl::Duration ElapsedSince(SteadyTime start) {
   return absl::FromChrono(std::chrono::steady_clock::now() - start);
+}
+
+// Polls `condition` every few ms until it holds or `timeout` passes: for
+// state that only another thread can observe and nothing signals.
+template <typename Fn>
+bool Eventually(Fn condition, absl::Duration timeout = absl::Seconds(2)) {
+  SteadyTime deadline = DeadlineAfter(timeout);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// Descriptors open in this process now (entries of /proc/self/fd).
+inline int OpenFileDescriptors() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+  }
+  return n;
 }
 
 struct HttpResponse {

@@ -27,12 +27,15 @@
 #include "event/uv_handle.h"
 #include "gateway/upstream.h"
 #include "gateway/upstream_pool.h"
+#include "integration/fault_upstream.h"
 
 namespace gateway {
 namespace {
 
 using internal::UvDispatcher;
 using internal::UvHandle;
+using itest::BlackholeListener;
+using itest::ClosedPort;
 
 // A loop with a dispatcher, driven by the test. The destructor runs the loop
 // until every handle is closed and checks that none was left behind.
@@ -223,58 +226,6 @@ struct Recorder : UpstreamConnectionCallbacks {
   int closed = 0;
   bool reset = false;
   int writable = 0;
-};
-
-// A port on loopback that nothing listens on.
-uint16_t ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A loopback listener that never answers a new SYN: its accept queue
-// (backlog 0) is filled by a connection it never accepts, after which Linux
-// drops further SYNs and connects hang until the client gives up. Nothing
-// leaves loopback. `ok()` is false if the kernel does not behave that way.
-class BlackholeListener {
- public:
-  BlackholeListener() {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
-    if (listen(listener_, 0) != 0) return;
-    socklen_t len = sizeof(a);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    for (int i = 0; i < 16 && !ok_; ++i) {
-      int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-      connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-      fillers_.push_back(c);
-      pollfd p{c, POLLOUT, 0};
-      // A connect that is still pending after 100 ms on loopback was dropped.
-      ok_ = poll(&p, 1, 100) == 0;
-    }
-  }
-  ~BlackholeListener() {
-    for (int fd : fillers_) close(fd);
-    if (listener_ >= 0) close(listener_);
-  }
-  bool ok() const { return ok_; }
-  HostPtr host() const { return std::make_shared<Host>("127.0.0.1", port_); }
-
- private:
-  int listener_ = -1;
-  uint16_t port_ = 0;
-  bool ok_ = false;
-  std::vector<int> fillers_;
 };
 
 PoolOptions SmallOptions() {
@@ -503,7 +454,7 @@ TEST_CASE("a connect that gets no answer fails with kConnectTimeout", "[upstream
   PoolOptions options;
   options.connect_timeout = absl::Milliseconds(100);
   auto pool = MakeTcpPool(loop.dispatcher(), options);
-  HostPtr host = blackhole.host();
+  HostPtr host = std::make_shared<Host>("127.0.0.1", blackhole.port());
 
   absl::Time start = absl::Now();
   Acquired got;
@@ -614,7 +565,7 @@ TEST_CASE("an acquire cancelled during a connect that times out stays silent", "
   PoolOptions options;
   options.connect_timeout = absl::Milliseconds(50);
   auto pool = MakeTcpPool(loop.dispatcher(), options);
-  HostPtr host = blackhole.host();
+  HostPtr host = std::make_shared<Host>("127.0.0.1", blackhole.port());
   Acquired got;
   CancelHandle h = AcquireInto(*pool, host, got);
   loop.Turn();
