@@ -1,23 +1,18 @@
 // Reverse proxying over loopback: a proxy gateway in front of upstream
-// gateways (and a raw fault server), all started by the tests.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <mutex>
-#include <thread>
-
+// gateways (and a FaultUpstream), all started by the tests. Upstream faults
+// have their own file, upstream_faults_test.cc.
 #include <catch2/catch.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
 namespace gateway {
 namespace {
 
+using itest::ClosedPort;
 using itest::HttpResponse;
 using itest::MakeRequest;
 using itest::TestClient;
@@ -120,26 +115,6 @@ std::optional<std::string> Line(std::string body, std::string key) {
   return original.substr(pos + prefix.size(), end - pos - prefix.size());
 }
 
-// A socket bound to an ephemeral 127.0.0.1 port; listening if `backlog` > 0.
-int BindLoopback(uint16_t* port, int backlog) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  if (backlog > 0) listen(fd, backlog);
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
-uint16_t ClosedPort() {
-  uint16_t port;
-  close(BindLoopback(&port, 0));  // nothing listens there any more
-  return port;
-}
-
 TEST_CASE(
     "proxied request reaches the upstream with hop-by-hop headers removed and forwarding added") {
   auto up = StartUpstream("u1");
@@ -239,22 +214,6 @@ TEST_CASE("the service named in the path picks the cluster and an unknown servic
   CHECK(r->body.find("unknown_cluster") != std::string::npos);
 }
 
-TEST_CASE("a refused upstream connection answers 502 fast with a JSON body") {
-  auto proxy = StartProxy({Cluster("c", {ClosedPort()})},
-                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
-  auto client = TestClient::Connect(proxy->port());
-  auto start = itest::DeadlineAfter(absl::ZeroDuration());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 502);
-  CHECK(r->body.find("upstream_connect_failed") != std::string::npos);
-  CHECK(itest::ElapsedSince(start) < absl::Seconds(1));
-  // The client connection is still usable.
-  r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 502);
-}
-
 TEST_CASE("a failed host is retried on another host when the route allows it") {
   auto good = StartUpstream("good");
   auto proxy = StartProxy({Cluster("c", {ClosedPort(), good->port()})},
@@ -303,198 +262,30 @@ TEST_CASE("a 4 MiB upstream response streams through intact") {
   CHECK(r->body == big);
 }
 
-// A raw upstream that answers every connection with `response` and closes.
-class RawUpstream {
- public:
-  explicit RawUpstream(std::string response) : response_(std::move(response)) {
-    fd_ = BindLoopback(&port_, 16);
-    thread_ = std::thread([this] {
-      for (int i = 0; i < 8 && !stop_; ++i) {  // bounded
-        int c = accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        char buf[4096];
-        (void)!read(c, buf, sizeof(buf));
-        (void)!write(c, response_.data(), response_.size());
-        close(c);
-      }
-    });
-  }
-  ~RawUpstream() {
-    stop_ = true;
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  std::string response_;
-  int fd_;
-  uint16_t port_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-TEST_CASE("a response cut short by the upstream closes the client connection without a fake end") {
-  RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-ten!!");
-  auto proxy = StartProxy({Cluster("c", {raw.port()})},
-                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(MakeRequest("GET", "/")));
-  REQUIRE(client->WaitForClose(absl::Seconds(5)));
-  const std::string& got = client->buffer();
-  CHECK(got.find("200 OK") != std::string::npos);
-  CHECK(got.find("only-ten!!") != std::string::npos);
-  CHECK(got.find("Content-Length: 100") != std::string::npos);
-}
-
 TEST_CASE("hop-by-hop headers of the upstream response do not reach the client") {
-  RawUpstream raw(
-      "HTTP/1.1 200 OK\r\nConnection: x-hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
-      "X-Fine: yes\r\nContent-Length: 2\r\n\r\nok");
-  auto proxy = StartProxy({Cluster("c", {raw.port()})},
+  itest::FaultUpstream up;
+  REQUIRE(up.ok());
+  auto proxy = StartProxy({Cluster("c", {up.port()})},
                           {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
   auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
+  auto r = client->RoundTrip(
+      MakeRequest("GET", "/",
+                  {"X-Fault-Header: Connection: x-hop", "X-Fault-Header: X-Hop: secret",
+                   "X-Fault-Header: Keep-Alive: timeout=5", "X-Fault-Header: X-Fine: yes"}));
   REQUIRE(r);
   CHECK(r->status == 200);
-  CHECK(r->body == "ok");
+  CHECK(r->body == itest::FaultBody(2));
   CHECK(r->Header("x-fine") == "yes");
   CHECK_FALSE(r->Header("x-hop").has_value());
   CHECK_FALSE(r->Header("keep-alive").has_value());
   CHECK_FALSE(r->closes());
 }
 
-TEST_CASE("an invalid upstream response becomes a 502 and is never forwarded raw") {
-  RawUpstream raw("HTTP/1.1 200 OK\r\nBad Header\r\n\r\nhello");
-  auto proxy = StartProxy({Cluster("c", {raw.port()})},
-                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
-  auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 502);
-  CHECK(r->body.find("hello") == std::string::npos);
-}
-
-TEST_CASE("an upstream that closes without answering gives 502") {
-  RawUpstream raw("");
-  auto proxy = StartProxy({Cluster("c", {raw.port()})},
-                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
-  auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 502);
-  CHECK(r->body.find("upstream_reset") != std::string::npos);
-}
-
-}  // namespace
-}  // namespace gateway
-
-namespace gateway {
-namespace {
-
-// A raw keep-alive upstream: serves every request on a connection with
-// `response` (plus `extra` bytes after it), except that request number
-// `drop_nth` on a connection (1-based, 0: never) is answered by closing.
-// `silent` never answers. Bounded: at most 16 connections.
-class ScriptedUpstream {
- public:
-  struct Options {
-    std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    std::string extra;
-    int drop_nth = 0;
-    bool silent = false;
-  };
-  explicit ScriptedUpstream(Options o) : o_(std::move(o)) {
-    fd_ = BindLoopback(&port_, 16);
-    acceptor_ = std::thread([this] {
-      for (int i = 0; i < 16; ++i) {
-        int c = accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        ++accepted_;
-        std::lock_guard<std::mutex> lock(mu_);
-        conns_.push_back(c);
-        workers_.emplace_back([this, c] { Serve(c); });
-      }
-    });
-  }
-  ~ScriptedUpstream() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    acceptor_.join();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int c : conns_) shutdown(c, SHUT_RDWR);
-    for (auto& t : workers_) t.join();
-    for (int c : conns_) close(c);
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_; }
-  int requests() const { return requests_; }
-
- private:
-  void Serve(int c) {
-    std::string buf;
-    char tmp[4096];
-    for (int n = 1; n <= 1000; ++n) {  // bounded
-      size_t end;
-      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
-        ssize_t r = read(c, tmp, sizeof(tmp));
-        if (r <= 0) return;
-        buf.append(tmp, static_cast<size_t>(r));
-      }
-      size_t cl = 0;
-      size_t p = buf.find("Content-Length: ");
-      if (p != std::string::npos && p < end) cl = std::stoul(buf.substr(p + 16));
-      while (buf.size() < end + 4 + cl) {
-        ssize_t r = read(c, tmp, sizeof(tmp));
-        if (r <= 0) return;
-        buf.append(tmp, static_cast<size_t>(r));
-      }
-      buf.erase(0, end + 4 + cl);
-      ++requests_;
-      if (o_.silent) continue;
-      if (o_.drop_nth == n) {
-        shutdown(c, SHUT_RDWR);
-        return;
-      }
-      std::string out = o_.response + o_.extra;
-      (void)!write(c, out.data(), out.size());
-    }
-  }
-
-  Options o_;
-  int fd_;
-  uint16_t port_;
-  std::atomic<int> accepted_{0};
-  std::atomic<int> requests_{0};
-  std::mutex mu_;
-  std::vector<int> conns_;
-  std::vector<std::thread> workers_;
-  std::thread acceptor_;
-};
-
-std::unique_ptr<itest::TestServer> ProxyTo(uint16_t port, RouteSpec route = {}) {
-  if (route.name.empty()) route = RouteBuilder("all").Prefix("/").ToCluster("c").Build();
-  return StartProxy({Cluster("c", {port})}, {std::move(route)});
-}
-
-TEST_CASE(
-    "bytes after a complete upstream response are dropped and that connection is not reused") {
-  ScriptedUpstream up({.extra = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"});
-  auto proxy = ProxyTo(up.port());
-  auto client = TestClient::Connect(proxy->port());
-  for (int i = 0; i < 3; ++i) {
-    auto r = client->RoundTrip(MakeRequest("GET", "/"));
-    REQUIRE(r);
-    CHECK(r->status == 200);
-    CHECK(r->body == "ok");
-  }
-  CHECK(up.accepted() == 3);  // a fresh connection each time
-}
-
 TEST_CASE("a clean keep-alive upstream connection is reused") {
-  ScriptedUpstream up({});
-  auto proxy = ProxyTo(up.port());
+  itest::FaultUpstream up;
+  REQUIRE(up.ok());
+  auto proxy = StartProxy({Cluster("c", {up.port()})},
+                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
   auto client = TestClient::Connect(proxy->port());
   for (int i = 0; i < 5; ++i) {
     auto r = client->RoundTrip(MakeRequest("GET", "/"));
@@ -505,114 +296,24 @@ TEST_CASE("a clean keep-alive upstream connection is reused") {
   CHECK(up.requests() == 5);
 }
 
-TEST_CASE("a GET on a reused connection the upstream dropped is retried once on a fresh one") {
-  ScriptedUpstream up({.drop_nth = 2});
-  auto proxy =
-      ProxyTo(up.port(), RouteBuilder("all")
-                             .Prefix("/")
-                             .ToCluster("c")
-                             .Retry(RetryPolicy{.on_connect_failure = false, .max_retries = 0})
-                             .Build());
-  auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  r = client->RoundTrip(MakeRequest("GET", "/"));  // reuses, gets dropped, retried
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  CHECK(up.accepted() == 2);
-}
-
-TEST_CASE("a POST on a reused connection the upstream dropped is not retried and gets 502") {
-  ScriptedUpstream up({.drop_nth = 2});
-  auto proxy =
-      ProxyTo(up.port(), RouteBuilder("all")
-                             .Prefix("/")
-                             .ToCluster("c")
-                             .Retry(RetryPolicy{.on_connect_failure = false, .max_retries = 0})
-                             .Build());
-  auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("POST", "/", {}, "payload"));
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  r = client->RoundTrip(MakeRequest("POST", "/", {}, "payload"));
-  REQUIRE(r);
-  CHECK(r->status == 502);
-  CHECK(r->body.find("upstream_reset") != std::string::npos);
-  CHECK(up.requests() == 2);
-}
-
-TEST_CASE("an upstream that sends no response head in time gives 504") {
-  ScriptedUpstream up({.silent = true});
-  auto proxy = ProxyTo(
-      up.port(), RouteBuilder("all")
-                     .Prefix("/")
-                     .ToCluster("c")
-                     .UpstreamTimeout(UpstreamTimeouts{.response_headers = absl::Milliseconds(200)})
-                     .Build());
-  auto client = TestClient::Connect(proxy->port());
-  auto start = itest::DeadlineAfter(absl::ZeroDuration());
-  auto r = client->RoundTrip(MakeRequest("GET", "/"));
-  REQUIRE(r);
-  CHECK(r->status == 504);
-  CHECK(r->body.find("upstream_timeout") != std::string::npos);
-  CHECK(itest::ElapsedSince(start) < absl::Seconds(2));
-}
-
-TEST_CASE("a body on a response to HEAD is not forwarded and the connection is not reused") {
-  ScriptedUpstream up(
-      {.response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", .extra = "hello"});
-  auto proxy = ProxyTo(up.port());
-  auto client = TestClient::Connect(proxy->port());
-  auto r = client->RoundTrip(MakeRequest("HEAD", "/"), absl::Seconds(5), /*head_request=*/true);
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  CHECK(r->body.empty());
-  CHECK(r->Header("content-length") == "5");
-  r = client->RoundTrip(MakeRequest("HEAD", "/"), absl::Seconds(5), true);
-  REQUIRE(r);
-  CHECK(up.accepted() == 2);
-}
-
-TEST_CASE("an upstream that stalls mid-body is cut off after the idle timeout") {
-  ScriptedUpstream up({.response = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"});
-  auto proxy =
-      ProxyTo(up.port(), RouteBuilder("all")
-                             .Prefix("/")
-                             .ToCluster("c")
-                             .UpstreamTimeout(UpstreamTimeouts{.idle = absl::Milliseconds(200)})
-                             .Build());
-  auto client = TestClient::Connect(proxy->port());
-  auto start = itest::DeadlineAfter(absl::ZeroDuration());
-  REQUIRE(client->Send(MakeRequest("GET", "/")));
-  REQUIRE(client->WaitForClose(absl::Seconds(5)));
-  CHECK(itest::ElapsedSince(start) < absl::Seconds(2));
-  CHECK(client->buffer().find("Content-Length: 10") != std::string::npos);
-  CHECK(client->buffer().find("abc") != std::string::npos);
-}
-
-}  // namespace
-}  // namespace gateway
-
-namespace gateway {
-namespace {
-
 TEST_CASE("a streamed response chunk reaches the client while the upstream waits to send more") {
   // Server-sent events and long polls: the head and the first event must not
   // wait for more body bytes to fill a buffer.
-  ScriptedUpstream up({.response = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                   "Transfer-Encoding: chunked\r\n\r\n"
-                                   "d\r\ndata: first\n\n\r\n"});
-  auto proxy = ProxyTo(up.port());
+  itest::FaultUpstream up;
+  REQUIRE(up.ok());
+  auto proxy = StartProxy({Cluster("c", {up.port()})},
+                          {RouteBuilder("all").Prefix("/").ToCluster("c").Build()});
   auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(MakeRequest("GET", "/events")));
+  REQUIRE(client->Send(
+      MakeRequest("GET", "/events",
+                  {"X-Fault-Chunked: 1", "X-Fault-Body-Bytes: 1000", "X-Fault-Stall-After: 13"})));
+  const std::string first = itest::FaultBody(13);
   auto deadline = itest::DeadlineAfter(absl::Seconds(3));
-  while (client->buffer().find("data: first") == std::string::npos &&
-         itest::MillisLeft(deadline) > 0) {
+  while (client->buffer().find(first) == std::string::npos && itest::MillisLeft(deadline) > 0) {
     client->ReadSome(4096, absl::Milliseconds(20));
   }
   CHECK(client->buffer().find("HTTP/1.1 200") == 0);
-  CHECK(client->buffer().find("data: first") != std::string::npos);
+  CHECK(client->buffer().find(first) != std::string::npos);
   CHECK_FALSE(client->closed());
 }
 
