@@ -28,7 +28,7 @@ namespace gateway {
 
 struct ListenerOptions {
   std::string address = "0.0.0.0";  // IPv4 or IPv6 literal ("::" for all IPv6)
-  uint16_t port = 8080;              // 0 picks a free port; see Gateway::ports()
+  uint16_t port = 8080;             // 0 picks a free port; see Gateway::ports()
   int backlog = 1024;
   // Set SO_REUSEPORT so several loops can accept on the same port (Runtime sets it).
   bool reuse_port = false;
@@ -67,14 +67,16 @@ struct GatewayStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // over max_connections
   uint64_t active_connections = 0;
-  uint64_t requests = 0;              // request heads parsed
+  uint64_t requests = 0;  // request heads parsed
   uint64_t active_requests = 0;
 };
 
 class Gateway {
  public:
   // Binds and starts listening on `loop`. Fails if the options are invalid or a
-  // listener cannot bind (the status names the address).
+  // listener cannot bind (the status names the address). If SIGPIPE still has
+  // its default action it is set to ignored: a write to a connection the peer
+  // reset must fail, not end the process. A handler you installed is kept.
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(uv_loop_t* loop, ServerOptions options,
                                                          std::shared_ptr<const Pipeline> pipeline);
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +48,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(uv_loop_t* loop, Server
   if (loop == nullptr) return absl::InvalidArgumentError("gateway: loop is null");
   if (pipeline == nullptr) return absl::InvalidArgumentError("gateway: pipeline is null");
   if (absl::Status s = options.Validate(); !s.ok()) return s;
+  // libuv writes with write(2): a peer that reset its connection would raise
+  // SIGPIPE and end the process. Left alone if the application handles it.
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    signal(SIGPIPE, SIG_IGN);
+  }
   auto gw = std::make_unique<internal::GatewayImpl>(loop, std::move(options), std::move(pipeline));
   if (absl::Status s = gw->Listen(); !s.ok()) return s;
   return std::unique_ptr<Gateway>(std::move(gw));

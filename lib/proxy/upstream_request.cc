@@ -435,6 +435,14 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
     return;
   }
   pending_action_ = Action::kNone;
+  if (reset) {
+    // Whatever the framing, a reset never ends a response: not even a
+    // close-delimited one, which an orderly close would complete.
+    pending_action_ = Action::kError;
+    error_flag_ = "upstream_reset";
+    HandlePendingAction(false, /*closed=*/true);
+    return;
+  }
   codec_->FeedEof();
   if (done_) return;
   if (pending_action_ == Action::kNone) {

@@ -345,6 +345,8 @@ TEST_CASE("a response cut short closes the client connection without a fake end"
       {{"X-Fault-Reset-After: 50000", "X-Fault-Chunked: 1"}, true, false},
       {{"X-Fault-Fin-Before-Length: 1"}, false, false},
       {{"X-Fault-Missing-Last-Chunk: 1"}, true, true},
+      // A close-delimited body ends with the connection, but a reset is not an end.
+      {{"X-Fault-Reset-After: 50000", "X-Fault-Close-Delimited: 1"}, true, false},
   };
   constexpr size_t kLength = 100000;
   size_t finished = 0;
@@ -382,6 +384,19 @@ TEST_CASE("a response cut short closes the client connection without a fake end"
     std::string flag = rig->LastFaultyFlag();
     CHECK((flag == "upstream_reset" || flag == "upstream_truncated"));
   }
+}
+
+TEST_CASE("clients that reset during large responses leave the gateway serving") {
+  // Writing to a socket the peer reset raises SIGPIPE, which would end the process.
+  auto rig = StartRig();
+  for (int i = 0; i < 20; ++i) {
+    auto client = TestClient::Connect(rig->port());
+    REQUIRE(client != nullptr);
+    REQUIRE(client->Send(Get("/x", {"X-Fault-Body-Bytes: 8388608"})));
+    client->ReadSome(1024, absl::Milliseconds(100));
+    client->CloseWithReset();
+  }
+  CheckHealthyRouteIsFast(rig->port());
 }
 
 TEST_CASE("an upstream that stalls mid-body is cut off after the idle timeout") {
