@@ -1,0 +1,140 @@
+// One circuit breaker and one concurrency limit shared by every worker of a
+// multi-worker Runtime, over real sockets. Meant for the ThreadSanitizer run
+// too: the workers' loops use the breaker from four threads at once.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "integration/test_client.h"
+#include "integration/test_server.h"
+
+namespace gateway::itest {
+namespace {
+
+// Takes a request slot and a breaker permit, and reports the route's status.
+class BreakerGuard final : public Filter {
+ public:
+  BreakerGuard(CircuitBreaker& breaker, ConcurrencyLimits& limits)
+      : breaker_(breaker), limits_(limits) {}
+
+  FilterStatus OnRequestHeaders(FilterContext& ctx) override {
+    slot_ = limits_.TryAcquire(LimitKind::kRequests);
+    if (!slot_) {
+      ctx.SendLocalReply(LocalReply::Json(503, LimitFlag(LimitKind::kRequests), "busy"));
+      return FilterStatus::kStop;
+    }
+    permit_ = breaker_.TryAcquire();
+    if (!permit_) {
+      ctx.SendLocalReply(LocalReply::Json(503, kCircuitOpenFlag, "circuit open"));
+      return FilterStatus::kStop;
+    }
+    return FilterStatus::kContinue;
+  }
+  void OnDone(const RequestInfo& info) override {
+    slot_.reset();
+    if (permit_ && info.outcome == RequestOutcome::kCompleted) {
+      permit_->Record({.result = CallResult::kResponse, .status = info.status});
+    }
+  }
+
+ private:
+  CircuitBreaker& breaker_;
+  ConcurrencyLimits& limits_;
+  std::optional<ConcurrencyLimits::Permit> slot_;
+  std::optional<CircuitBreaker::Permit> permit_;
+};
+
+TEST_CASE("a breaker shared by the workers of a runtime opens once for all of them") {
+  // An open timeout far beyond the test: after opening, nothing changes.
+  auto breaker = MakeConsecutiveFailureBreaker(
+      {.name = "shared", .failure_threshold = 20, .open_timeout = absl::Hours(1)});
+  auto limits = ConcurrencyLimits::Create({.name = "shared", .max_requests = 1000});
+  REQUIRE(breaker.ok());
+  REQUIRE(limits.ok());
+  std::shared_ptr<CircuitBreaker> shared_breaker = *breaker;
+  std::shared_ptr<ConcurrencyLimits> shared_limits = *limits;
+  auto guard = MakeFilterFactory("guard", [shared_breaker, shared_limits](const Route&) {
+    return std::make_unique<BreakerGuard>(*shared_breaker, *shared_limits);
+  });
+  std::vector<RouteSpec> routes;
+  routes.push_back(RouteBuilder("ok").Exact("/ok").Respond(200, "up").Build());
+  routes.push_back(RouteBuilder("fail").Exact("/fail").Respond(500, "down").Build());
+  auto router = Router::Build(std::move(routes));
+  REQUIRE(router.ok());
+  auto pipeline = PipelineBuilder{}.Routes(*router).Add(guard).Build();
+  REQUIRE(pipeline.ok());
+
+  RuntimeOptions options;
+  options.workers = 4;
+  options.server = LoopbackOptions();
+  auto runtime = Runtime::Start(std::move(options), *pipeline);
+  REQUIRE(runtime.ok());
+  uint16_t port = (*runtime)->ports()[0];
+
+  // Clients on several connections, so that the kernel spreads them over the
+  // workers. Each thread only counts; assertions run on the test thread.
+  constexpr int kClients = 8;
+  auto run_clients = [&](const char* path, int per_client, std::atomic<int>* by_status,
+                         std::atomic<int>& circuit_open, std::atomic<int>& broken) {
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kClients; ++c) {
+      threads.emplace_back([&, path, per_client] {
+        auto client = TestClient::Connect(port);
+        if (client == nullptr) {
+          ++broken;
+          return;
+        }
+        for (int i = 0; i < per_client; ++i) {
+          auto r = client->RoundTrip(Get(path));
+          if (!r.has_value()) {
+            ++broken;
+            return;
+          }
+          if (r->status == 200) ++by_status[0];
+          if (r->status == 500) ++by_status[1];
+          if (r->status == 503) {
+            ++by_status[2];
+            if (r->body.find("circuit_open") != std::string::npos) ++circuit_open;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+
+  // Healthy traffic from every worker: the breaker stays closed.
+  std::atomic<int> healthy[3] = {0, 0, 0};
+  std::atomic<int> healthy_open{0}, healthy_broken{0};
+  run_clients("/ok", 25, healthy, healthy_open, healthy_broken);
+  CHECK(healthy_broken == 0);
+  CHECK(healthy[0] == kClients * 25);
+  CHECK(shared_breaker->state() == BreakerState::kClosed);
+
+  // Failing traffic: some 500s get through from several workers, then every
+  // worker refuses with circuit_open.
+  std::atomic<int> failing[3] = {0, 0, 0};
+  std::atomic<int> refused{0}, failing_broken{0};
+  run_clients("/fail", 25, failing, refused, failing_broken);
+  CHECK(failing_broken == 0);
+  CHECK(failing[0] == 0);
+  CHECK(failing[1] >= 20);  // at least the threshold, plus calls already admitted
+  CHECK(failing[1] + failing[2] == kClients * 25);
+  CHECK(refused == failing[2]);
+  CHECK(refused > 0);
+
+  BreakerStats stats = shared_breaker->stats();
+  CHECK(stats.state == BreakerState::kOpen);
+  CHECK(stats.opened == 1);
+  CHECK(stats.rejected == static_cast<uint64_t>(refused.load()));
+
+  (*runtime)->Drain(absl::Seconds(2));
+  (*runtime)->Wait();
+  CHECK(shared_limits->stats().active_requests == 0);
+  CHECK(shared_limits->stats().requests_overflow == 0);
+}
+
+}  // namespace
+}  // namespace gateway::itest
