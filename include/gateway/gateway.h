@@ -2,12 +2,18 @@
 #ifndef GATEWAY_GATEWAY_H_
 #define GATEWAY_GATEWAY_H_
 
+#include "gateway/call_outcome.h"
+#include "gateway/circuit_breaker.h"
 #include "gateway/clock.h"
+#include "gateway/cluster_resilience.h"
 #include "gateway/codec.h"
+#include "gateway/concurrency_limit.h"
 #include "gateway/dispatcher.h"
 #include "gateway/filter.h"
 #include "gateway/http.h"
+#include "gateway/outlier_detection.h"
 #include "gateway/pipeline.h"
+#include "gateway/resilience_stats.h"
 #include "gateway/router.h"
 #include "gateway/runtime.h"
 #include "gateway/server.h"
