@@ -65,6 +65,14 @@ class RateLimiter {
   // allowed). Thread-safe; `key` is only read during the call.
   [[nodiscard]] virtual RateDecision Acquire(std::string_view key, uint64_t cost = 1) = 0;
 
+  // What Acquire(key, cost) would decide now, without spending anything (a
+  // request another rule refuses is still told every rule's wait). The
+  // built-ins answer exactly; the default only reports the state through
+  // Acquire(key, 0) and always allows.
+  [[nodiscard]] virtual RateDecision Check(std::string_view key, uint64_t cost = 1) {
+    return Acquire(key, 0);
+  }
+
   // Gives back units that stay taken while a request is in flight
   // (concurrency limits; see `counts_in_flight`). Others ignore it. Giving back
   // more than was taken, or for an unknown key, does nothing harmful.

@@ -372,6 +372,24 @@ class TableLimiter : public RateLimiter {
     return std::clamp<int64_t>(absl::ToInt64Nanoseconds(clock_.Monotonic() - origin_), 0, kMaxTime);
   }
 
+  // What `algo` would decide for `key` now, without spending or inserting: a
+  // key that is not tracked is fresh.
+  template <typename Algo>
+  RateDecision AtomicCheck(const Algo& algo, std::string_view key, uint64_t cost) {
+    int64_t now = Now();
+    uint64_t fp = table_.Fingerprint(key);
+    Backoff backoff;
+    for (;;) {
+      size_t slot = table_.Find(fp);
+      if (slot == KeyTable::kNone) return algo.Decide(algo.Fresh(0), now, cost).decision;
+      uint64_t s = table_.state(slot).load(std::memory_order_acquire);
+      if (s != kEvicting && table_.key(slot).load(std::memory_order_acquire) == fp) {
+        return algo.Decide(s, now, cost).decision;
+      }
+      backoff.Pause();
+    }
+  }
+
   // One decision with `algo`: find or insert the key, then CAS its state.
   template <typename Algo>
   RateDecision AtomicAcquire(const Algo& algo, std::string_view key, uint64_t cost) {
@@ -421,6 +439,9 @@ class AtomicLimiter final : public TableLimiter {
   RateDecision Acquire(std::string_view key, uint64_t cost) override {
     return AtomicAcquire(algo_, key, cost);
   }
+  RateDecision Check(std::string_view key, uint64_t cost) override {
+    return AtomicCheck(algo_, key, cost);
+  }
 
  private:
   Algo algo_;
@@ -433,6 +454,9 @@ class ConcurrencyLimiter final : public TableLimiter {
 
   RateDecision Acquire(std::string_view key, uint64_t cost) override {
     return AtomicAcquire(algo_, key, cost);
+  }
+  RateDecision Check(std::string_view key, uint64_t cost) override {
+    return AtomicCheck(algo_, key, cost);
   }
 
   void Release(std::string_view key, uint64_t cost) override {
@@ -479,9 +503,29 @@ class SlidingLogLimiter final : public TableLimiter {
         rings_(new std::unique_ptr<Ring>[table_.capacity()]) {}
 
   RateDecision Acquire(std::string_view key, uint64_t cost) override {
+    return Run(key, cost, /*spend=*/true);
+  }
+  RateDecision Check(std::string_view key, uint64_t cost) override {
+    return Run(key, cost, /*spend=*/false);
+  }
+
+ private:
+  struct Ring {
+    explicit Ring(uint64_t n) : ts(n) {}
+    uint64_t owner = 0;
+    size_t head = 0;  // oldest entry
+    size_t size = 0;
+    std::vector<int64_t> ts;
+  };
+
+  RateDecision Run(std::string_view key, uint64_t cost, bool spend) {
     int64_t now = Now();
     uint32_t stamp = Stamp(now);
     uint64_t fp = table_.Fingerprint(key);
+    if (!spend && table_.Find(fp) == KeyTable::kNone) {
+      Ring empty(0);
+      return Decide(empty, now, cost, false);
+    }
     // Held slots cannot be evicted; a slot idle for a whole window holds only
     // expired entries, so it goes first.
     auto score = [&](uint64_t state, uint32_t age) -> double {
@@ -506,21 +550,12 @@ class SlidingLogLimiter final : public TableLimiter {
         state.store(0, std::memory_order_release);
         continue;
       }
-      RateDecision d = Decide(RingFor(slot, fp), now, cost);
+      RateDecision d = Decide(RingFor(slot, fp), now, cost, spend);
       state.store(0, std::memory_order_release);
-      table_.Touch(slot, stamp);
+      if (spend) table_.Touch(slot, stamp);
       return d;
     }
   }
-
- private:
-  struct Ring {
-    explicit Ring(uint64_t n) : ts(n) {}
-    uint64_t owner = 0;
-    size_t head = 0;  // oldest entry
-    size_t size = 0;
-    std::vector<int64_t> ts;
-  };
 
   // Held under the slot's flag. Rings are allocated on a slot's first use and
   // reused by its later owners: memory stays at most capacity x limit entries.
@@ -535,8 +570,8 @@ class SlidingLogLimiter final : public TableLimiter {
     return *ring;
   }
 
-  RateDecision Decide(Ring& r, int64_t now, uint64_t cost) const {
-    const size_t n = r.ts.size();
+  RateDecision Decide(Ring& r, int64_t now, uint64_t cost, bool spend) const {
+    const size_t n = std::max<size_t>(r.ts.size(), 1);
     while (r.size > 0 && r.ts[r.head] + w_ <= now) {
       r.head = (r.head + 1) % n;
       --r.size;
@@ -557,6 +592,12 @@ class SlidingLogLimiter final : public TableLimiter {
         int64_t t = at(r.size + cost - limit_ - 1);
         d.retry_after = Nanos(std::max<int64_t>(0, t + w_ - now));
       }
+      return d;
+    }
+    if (!spend) {
+      d.remaining = limit_ - r.size - cost;
+      d.reset =
+          cost > 0 ? window_ : Nanos(r.size > 0 ? std::max<int64_t>(0, newest + w_ - now) : 0);
       return d;
     }
     // Entries stay in time order even when another thread logged a slightly

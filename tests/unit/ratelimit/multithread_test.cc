@@ -73,7 +73,9 @@ TEST_CASE("four workers with a moving clock stay within burst plus refill") {
   auto tb = *MakeTokenBucket({.rate = 1000, .per = absl::Seconds(1), .burst = 100}, clock);
   std::atomic<int> admitted{0};
   std::atomic<bool> stop{false};
+  std::atomic<int> started{0};
   std::thread ticker([&] {
+    while (started.load() < kWorkers) std::this_thread::yield();
     for (int i = 0; i < 100; ++i) {
       clock.Advance(absl::Milliseconds(1));
       std::this_thread::yield();
@@ -81,6 +83,7 @@ TEST_CASE("four workers with a moving clock stay within burst plus refill") {
     stop.store(true);
   });
   Hammer([&](int) {
+    started.fetch_add(1);
     while (!stop.load()) {
       if (tb->Acquire("k").allowed) admitted.fetch_add(1);
     }
