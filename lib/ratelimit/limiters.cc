@@ -30,7 +30,8 @@ using internal::Backoff;
 using internal::kEvicting;
 using internal::KeyTable;
 
-constexpr int64_t kMaxTime = int64_t{1} << 62;  // ~146 years of nanoseconds
+// ~73 years of nanoseconds: now + burst tolerance + cost stays below 2^63.
+constexpr int64_t kMaxTime = int64_t{1} << 61;
 constexpr size_t kMaxKeysLimit = size_t{1} << 28;
 
 absl::Duration Nanos(int64_t ns) { return absl::Nanoseconds(ns); }

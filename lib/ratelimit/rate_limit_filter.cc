@@ -327,7 +327,8 @@ std::vector<std::string> RateLimitFilter::DeniedNames() const {
 FilterStatus RateLimitFilter::OnResponseHeaders(FilterContext& ctx) {
   ResponseHead* response = ctx.response();
   if (response == nullptr) return FilterStatus::kContinue;
-  if (denied_ && shared_.dry_run && !ctx.GetAttribute(kRateLimitDryRunDeniedAttribute)) {
+  // Again here: remote rules answer after the request phase that set it.
+  if (denied_ && shared_.dry_run) {
     ctx.SetAttribute(kRateLimitDryRunDeniedAttribute, absl::StrJoin(DeniedNames(), ","));
   }
   if (shared_.headers == RateLimitHeaders::kNone) return FilterStatus::kContinue;
