@@ -131,7 +131,8 @@ class RateLimitFilter final : public Filter {
   size_t outstanding_ = 0;
   bool denied_ = false;  // a rule refused (dry run included)
   Resumer resumer_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Made only for remote calls: local-only requests allocate nothing for it.
+  std::shared_ptr<int> alive_;
 };
 
 bool RateLimitFilter::Matches(const CompiledRule& rule, FilterContext& ctx) const {
@@ -241,6 +242,7 @@ void RateLimitFilter::StartRemote(size_t i, FilterContext& ctx) {
     OnRemoteAnswer(i, absl::UnavailableError("no limiter instance"));
     return;
   }
+  if (alive_ == nullptr) alive_ = std::make_shared<int>(0);
   std::weak_ptr<int> alive = alive_;
   r.timer = dispatcher.CreateTimer([this, alive, i] {
     if (!alive.expired()) OnRemoteTimeout(i);
