@@ -71,9 +71,9 @@ TEST_CASE("objects of a released slot go when the loop next creates an object") 
 }
 
 TEST_CASE("slots never share objects, even when one reuses another's address") {
+  std::vector<int> log;  // outlives the dispatcher, which destroys the objects
   ManualClock clock;
   SimulatedDispatcher d(clock);
-  std::vector<int> log;
   alignas(LoopLocalSlot) unsigned char storage[sizeof(LoopLocalSlot)];
   auto* s1 = new (storage) LoopLocalSlot();
   s1->Get<Tracked>(d, [&] { return std::make_unique<Tracked>(&log, 1); });
