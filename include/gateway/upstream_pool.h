@@ -124,32 +124,6 @@ struct PoolResult {
   bool ok() const { return static_cast<bool>(lease); }
 };
 
-// Cancels a pending Acquire; destroying it after the callback ran does nothing.
-class CancelHandle {
- public:
-  CancelHandle() = default;
-  explicit CancelHandle(absl::AnyInvocable<void()> cancel) : cancel_(std::move(cancel)) {}
-  CancelHandle(CancelHandle&&) noexcept = default;
-  CancelHandle& operator=(CancelHandle&& other) noexcept {
-    Cancel();
-    cancel_ = std::move(other.cancel_);
-    return *this;
-  }
-  ~CancelHandle() { Cancel(); }
-  void Cancel() {
-    if (cancel_) {
-      auto c = std::move(cancel_);
-      cancel_ = nullptr;
-      c();
-    }
-  }
-  // Forget the pending request without cancelling it.
-  void Detach() { cancel_ = nullptr; }
-
- private:
-  absl::AnyInvocable<void()> cancel_;
-};
-
 struct PoolStats {
   uint64_t connections_opened = 0;
   uint64_t connections_reused = 0;

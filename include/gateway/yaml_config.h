@@ -8,7 +8,8 @@
 //
 // `StartFromConfig` assembles a running gateway from a config: the demo
 // upstreams, the cluster manager, the router, the pipeline (filters by name
-// from a `FilterRegistry`) and a multi-worker `Runtime`.
+// from a `FilterRegistry`, each given its own `config` subtree) and a
+// multi-worker `Runtime`.
 #ifndef GATEWAY_YAML_CONFIG_H_
 #define GATEWAY_YAML_CONFIG_H_
 
@@ -23,9 +24,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/cluster.h"
+#include "gateway/config_node.h"
 #include "gateway/filter.h"
 #include "gateway/pipeline.h"
 #include "gateway/proxy.h"
+#include "gateway/rate_limit_filter.h"
 #include "gateway/router.h"
 #include "gateway/runtime.h"
 #include "gateway/server.h"
@@ -40,12 +43,25 @@ struct DemoUpstream {
   std::string service;
 };
 
+// One entry of `filters:`. In YAML either a bare name, `{<name>: <config>}`
+// or `{name: <name>, config: <config>}`.
+struct FilterSpec {
+  FilterSpec() = default;
+  // A bare name (no config), as in `filters: [request_id]`.
+  FilterSpec(std::string name) : name(std::move(name)) {}  // NOLINT: implicit on purpose
+  FilterSpec(const char* name) : name(name) {}             // NOLINT: implicit on purpose
+
+  std::string name;
+  ConfigNode config;  // null when the entry has no config
+  int line = 0;       // of the entry, for messages (0: not from a file)
+};
+
 struct GatewayConfig {
   std::string filename;  // as given to the loader, for messages
   int workers = 0;       // 0: one per core
   ServerOptions server;  // listeners, limits, timeouts, connection caps
   ProxyOptions proxy;
-  std::vector<std::string> filters;  // pipeline filters, by registry name, in order
+  std::vector<FilterSpec> filters;  // pipeline filters, by registry name, in order
   std::vector<ClusterSpec> clusters;
   std::vector<RouteSpec> routes;
   std::vector<DemoUpstream> demo_upstreams;
@@ -55,24 +71,51 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
 absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text,
                                                const std::string& filename);
 
-// Named filter factories. A maker runs once per pipeline build.
+// What a configurable filter's maker gets.
+struct FilterMakeContext {
+  // The entry's config; a null node if the entry has none. Errors made with
+  // `config.Error(...)` (or returned by its accessors) name file, line and key.
+  const ConfigNode& config;
+  // The whole configuration, for gateway-wide settings (e.g. the rate-limit
+  // filter defaults its trusted proxies to `proxy.trusted_proxies`).
+  const GatewayConfig& gateway;
+};
+
+// Named filter factories. A maker runs once per pipeline build (so once per
+// start and per reload); filters that keep state (counters, caches) start
+// afresh with each build.
 class FilterRegistry {
  public:
+  // A filter that takes no config; an entry that gives one is an error.
   using Maker = std::function<absl::StatusOr<std::shared_ptr<const FilterFactory>>()>;
+  // A filter configured from its entry's `config`.
+  using ConfigMaker =
+      std::function<absl::StatusOr<std::shared_ptr<const FilterFactory>>(const FilterMakeContext&)>;
 
   // A registry holding the built-in filters:
   //   "request_id": sets X-Request-Id on the request and the response if absent.
+  //   "rate_limit": MakeRateLimitFilter from ParseRateLimitFilterConfig.
   static FilterRegistry WithBuiltins();
 
   // Adds or replaces `name`.
   void Register(std::string name, Maker maker);
-  // The factory for `name`; NotFound if it is not registered.
+  void Register(std::string name, ConfigMaker maker);
+  // The factory for `name` without config; NotFound if it is not registered.
   absl::StatusOr<std::shared_ptr<const FilterFactory>> Make(const std::string& name) const;
+  // The factory for one `filters:` entry of `gateway`.
+  absl::StatusOr<std::shared_ptr<const FilterFactory>> Make(const FilterSpec& spec,
+                                                            const GatewayConfig& gateway) const;
   std::vector<std::string> names() const;
 
  private:
-  std::map<std::string, Maker> makers_;
+  std::map<std::string, ConfigMaker> makers_;
 };
+
+// The `rate_limit` filter's config from YAML (see docs/rate-limiting.md).
+// `trusted_proxies` defaults to `gateway.proxy.trusted_proxies`. Errors name
+// file, line and key.
+absl::StatusOr<RateLimitFilterConfig> ParseRateLimitFilterConfig(const ConfigNode& config,
+                                                                 const GatewayConfig& gateway);
 
 // The "request_id" filter on its own.
 std::shared_ptr<const FilterFactory> MakeRequestIdFilter();

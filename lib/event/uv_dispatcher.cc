@@ -73,6 +73,8 @@ UvDispatcher::UvDispatcher(uv_loop_t* loop, const Clock& clock)
 }
 
 UvDispatcher::~UvDispatcher() {
+  // Loop-local objects first: they may still post, arm timers or close handles.
+  DestroyLoopLocals();
   if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
   async_->data = nullptr;
   std::lock_guard<std::mutex> lock(cross_->mu);

@@ -94,7 +94,10 @@ class SimTimer final : public Timer {
 
 SimulatedDispatcher::SimulatedDispatcher(ManualClock& clock)
     : clock_(clock), impl_(std::make_shared<Impl>()) {}
-SimulatedDispatcher::~SimulatedDispatcher() = default;
+SimulatedDispatcher::~SimulatedDispatcher() {
+  // Loop-local objects may still use this dispatcher while they go.
+  DestroyLoopLocals();
+}
 
 void SimulatedDispatcher::Post(absl::AnyInvocable<void()> callback) {
   impl_->posted.push_back(std::move(callback));

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/health_check.h"
 #include "gateway/yaml_config.h"
@@ -155,23 +156,56 @@ FilterRegistry FilterRegistry::WithBuiltins() {
   r.Register("request_id", []() -> absl::StatusOr<std::shared_ptr<const FilterFactory>> {
     return MakeRequestIdFilter();
   });
+  r.Register(
+      "rate_limit",
+      [](const FilterMakeContext& ctx) -> absl::StatusOr<std::shared_ptr<const FilterFactory>> {
+        auto config = ParseRateLimitFilterConfig(ctx.config, ctx.gateway);
+        if (!config.ok()) return config.status();
+        auto factory = MakeRateLimitFilter(*std::move(config));
+        // The parser validated each rule where it was written; what is
+        // left (e.g. a bad status) belongs to the config as a whole.
+        if (!factory.ok()) {
+          absl::string_view m = factory.status().message();
+          return ctx.config.Error(std::string_view(m.data(), m.size()));
+        }
+        return factory;
+      });
   return r;
 }
 
 void FilterRegistry::Register(std::string name, Maker maker) {
+  makers_[std::move(name)] =
+      [maker = std::move(maker)](
+          const FilterMakeContext& ctx) -> absl::StatusOr<std::shared_ptr<const FilterFactory>> {
+    if (!ctx.config.IsNull()) return ctx.config.Error("this filter takes no config");
+    return maker();
+  };
+}
+
+void FilterRegistry::Register(std::string name, ConfigMaker maker) {
   makers_[std::move(name)] = std::move(maker);
 }
 
 absl::StatusOr<std::shared_ptr<const FilterFactory>> FilterRegistry::Make(
     const std::string& name) const {
-  auto it = makers_.find(name);
+  static const GatewayConfig kEmpty;
+  return Make(FilterSpec(name), kEmpty);
+}
+
+absl::StatusOr<std::shared_ptr<const FilterFactory>> FilterRegistry::Make(
+    const FilterSpec& spec, const GatewayConfig& gateway) const {
+  auto it = makers_.find(spec.name);
   if (it == makers_.end()) {
     std::string known;
     for (const auto& [n, m] : makers_) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
     return absl::NotFoundError(
-        absl::StrCat("unknown filter \"", name, "\" (registered: ", known, ")"));
+        absl::StrCat("unknown filter \"", spec.name, "\" (registered: ", known, ")"));
   }
-  return it->second();
+  auto factory = it->second(FilterMakeContext{spec.config, gateway});
+  if (factory.ok() && *factory == nullptr) {
+    return absl::InternalError(absl::StrCat("filter \"", spec.name, "\": maker returned null"));
+  }
+  return factory;
 }
 
 std::vector<std::string> FilterRegistry::names() const {
@@ -192,10 +226,17 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> BuildPipeline(
   builder.Routes(*router).Proxy(config.proxy);
   if (clusters) builder.Clusters(std::move(clusters));
   for (size_t i = 0; i < config.filters.size(); ++i) {
-    auto factory = registry.Make(config.filters[i]);
+    const FilterSpec& spec = config.filters[i];
+    auto factory = registry.Make(spec, config);
     if (!factory.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(config.filename, ": filters[", i, "]: ", factory.status().message()));
+      absl::string_view message = factory.status().message();
+      // Errors from ConfigNode already say "<file>:<line>: <key>: ...".
+      if (!config.filename.empty() && absl::StartsWith(message, config.filename + ":")) {
+        return absl::InvalidArgumentError(message);
+      }
+      std::string where =
+          spec.line > 0 ? absl::StrCat(config.filename, ":", spec.line) : config.filename;
+      return absl::InvalidArgumentError(absl::StrCat(where, ": filters[", i, "]: ", message));
     }
     builder.Add(*factory);
   }

@@ -129,6 +129,39 @@ class Parser {
 
   absl::Status Document(const YAML::Node& root, GatewayConfig* config);
 
+  // A YAML subtree as a ConfigNode, for configurable filters.
+  absl::Status Convert(const YAML::Node& node, const std::string& path, ConfigNode* out) {
+    ConfigNode::Location where{filename_, node.IsDefined() ? node.Mark().line + 1 : 0, path};
+    if (!node.IsDefined() || node.IsNull()) {
+      *out = ConfigNode(ConfigNode::Kind::kNull, "", std::move(where));
+    } else if (node.IsScalar()) {
+      *out = ConfigNode(ConfigNode::Kind::kScalar, node.Scalar(), std::move(where));
+    } else if (node.IsSequence()) {
+      *out = ConfigNode(ConfigNode::Kind::kSequence, "", std::move(where));
+      for (size_t i = 0; i < node.size(); ++i) {
+        ConfigNode child;
+        if (auto st = Convert(node[i], Index(path, i), &child); !st.ok()) return st;
+        out->AddChild("", std::move(child));
+      }
+    } else if (node.IsMap()) {
+      *out = ConfigNode(ConfigNode::Kind::kMap, "", std::move(where));
+      std::set<std::string> seen;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) return Error(kv.first, path, "expected a string key");
+        std::string key = kv.first.Scalar();
+        if (!seen.insert(key).second) return Error(kv.first, Join(path, key), "duplicate key");
+        ConfigNode child;
+        if (auto st = Convert(kv.second, Join(path, key), &child); !st.ok()) return st;
+        out->AddChild(std::move(key), std::move(child));
+      }
+    } else {
+      return Error(node, path, "unsupported YAML node");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Filters(const YAML::Node& node, std::vector<FilterSpec>* out);
+
  private:
   absl::Status Listeners(const YAML::Node& node, const std::string& path, ServerOptions* out);
   absl::Status Server(const YAML::Node& node, const std::string& path, ServerOptions* out);
@@ -772,6 +805,42 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
   return absl::OkStatus();
 }
 
+absl::Status Parser::Filters(const YAML::Node& node, std::vector<FilterSpec>* out) {
+  if (!node.IsSequence()) return Error(node, "filters", "expected a list of filters");
+  out->clear();
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& e = node[i];
+    std::string p = Index("filters", i);
+    FilterSpec spec;
+    spec.line = e.Mark().line + 1;
+    if (e.IsScalar()) {
+      spec.name = e.Scalar();
+      // No config, but a place: a filter that needs one can say so there.
+      spec.config =
+          ConfigNode(ConfigNode::Kind::kNull, "", {filename_, spec.line, Join(p, spec.name)});
+    } else if (e.IsMap() && e["name"]) {
+      // {name: <filter>, config: {...}}
+      if (auto s = ExpectMap(e, p, {"name", "config"}); !s.ok()) return s;
+      if (auto s = String(e["name"], Join(p, "name"), &spec.name); !s.ok()) return s;
+      if (auto s = Convert(e["config"], Join(p, "config"), &spec.config); !s.ok()) return s;
+      if (!e["config"])
+        spec.config =
+            ConfigNode(ConfigNode::Kind::kNull, "", {filename_, spec.line, Join(p, "config")});
+    } else if (e.IsMap() && e.size() == 1) {
+      // {<filter>: {...}}
+      auto kv = e.begin();
+      if (!kv->first.IsScalar()) return Error(kv->first, p, "expected a filter name");
+      spec.name = kv->first.Scalar();
+      if (auto s = Convert(kv->second, Join(p, spec.name), &spec.config); !s.ok()) return s;
+    } else {
+      return Error(e, p, "expected a filter name, {<name>: <config>} or {name: ..., config: ...}");
+    }
+    if (spec.name.empty()) return Error(e, p, "empty filter name");
+    out->push_back(std::move(spec));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
   if (!root.IsDefined() || root.IsNull()) return ErrorAt(0, "", "empty configuration");
   if (auto s = ExpectMap(root, "",
@@ -799,7 +868,7 @@ absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
     if (auto s = Proxy(root["proxy"], "proxy", &config->proxy); !s.ok()) return s;
   }
   if (root["filters"]) {
-    if (auto s = StringList(root["filters"], "filters", &config->filters); !s.ok()) return s;
+    if (auto s = Filters(root["filters"], &config->filters); !s.ok()) return s;
   }
   if (const YAML::Node& n = root["clusters"]) {
     if (!n.IsSequence()) return Error(n, "clusters", "expected a list of clusters");
@@ -874,6 +943,21 @@ absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text,
     return parser.ErrorAt(0, "", e.what());
   }
   return config;
+}
+
+absl::StatusOr<ConfigNode> ParseConfigNode(const std::string& yaml, const std::string& filename,
+                                           const std::string& path) {
+  Parser parser(filename);
+  ConfigNode out;
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    if (auto s = parser.Convert(root, path, &out); !s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    return parser.ErrorAt(e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg);
+  } catch (const std::exception& e) {
+    return parser.ErrorAt(0, "", e.what());
+  }
+  return out;
 }
 
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {

@@ -104,7 +104,9 @@ demo_upstreams:
   CHECK(c->proxy.trusted_proxies.size() == 2);
   CHECK(!c->proxy.forwarded_headers);
   CHECK(c->proxy.via == "edge");
-  CHECK(c->filters == std::vector<std::string>{"request_id"});
+  REQUIRE(c->filters.size() == 1);
+  CHECK(c->filters[0].name == "request_id");
+  CHECK(c->filters[0].config.IsNull());
 
   REQUIRE(c->clusters.size() == 2);
   const ClusterSpec& users = c->clusters[0];
@@ -265,7 +267,7 @@ TEST_CASE("unknown filter names fail the pipeline build") {
   REQUIRE(c.ok());
   auto p = BuildPipeline(*c, FilterRegistry::WithBuiltins(), nullptr);
   REQUIRE(!p.ok());
-  CHECK_THAT(std::string(p.status().message()), Catch::Contains("f.yaml: filters[1]"));
+  CHECK_THAT(std::string(p.status().message()), Catch::Contains("f.yaml:1: filters[1]"));
   CHECK_THAT(std::string(p.status().message()), Catch::Contains("nope"));
 }
 

@@ -1,0 +1,201 @@
+// YAML for the built-in rate_limit filter, read through ConfigNode like any
+// user's configurable filter would be (see docs/rate-limiting.md).
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "gateway/client_address.h"
+#include "gateway/config_node.h"
+#include "gateway/rate_limit_filter.h"
+#include "gateway/yaml_config.h"
+
+namespace gateway {
+namespace {
+
+constexpr std::string_view kAlgorithms[] = {"token_bucket",   "fixed_window", "sliding_window_log",
+                                            "sliding_window", "gcra",         "concurrency"};
+
+std::string_view View(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+absl::Status ParseAlgorithm(const ConfigNode& n, std::string_view kind, RateLimitAlgorithm* out) {
+  if (kind == "token_bucket") {
+    TokenBucketConfig c;
+    if (auto s = n.ExpectMap({"rate", "per", "burst", "max_keys"}); !s.ok()) return s;
+    if (n.Find("rate") == nullptr) return n.Error("rate: missing");
+    if (auto s = n.ReadInt("rate", &c.rate, uint64_t{1}); !s.ok()) return s;
+    if (auto s = n.Read("per", &c.per); !s.ok()) return s;
+    if (auto s = n.ReadInt("burst", &c.burst); !s.ok()) return s;
+    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+    *out = c;
+  } else if (kind == "gcra") {
+    GcraConfig c;
+    if (auto s = n.ExpectMap({"limit", "period", "burst", "max_keys"}); !s.ok()) return s;
+    if (n.Find("limit") == nullptr) return n.Error("limit: missing");
+    if (auto s = n.ReadInt("limit", &c.limit, uint64_t{1}); !s.ok()) return s;
+    if (auto s = n.Read("period", &c.period); !s.ok()) return s;
+    if (auto s = n.ReadInt("burst", &c.burst, uint64_t{1}); !s.ok()) return s;
+    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+    *out = c;
+  } else if (kind == "concurrency") {
+    ConcurrencyConfig c;
+    if (auto s = n.ExpectMap({"max_in_flight", "retry_after", "max_keys"}); !s.ok()) return s;
+    if (n.Find("max_in_flight") == nullptr) return n.Error("max_in_flight: missing");
+    if (auto s = n.ReadInt("max_in_flight", &c.max_in_flight, uint64_t{1}); !s.ok()) return s;
+    if (auto s = n.Read("retry_after", &c.retry_after); !s.ok()) return s;
+    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+    *out = c;
+  } else {
+    // The three windowed algorithms share their fields.
+    if (auto s = n.ExpectMap({"limit", "window", "max_keys"}); !s.ok()) return s;
+    if (n.Find("limit") == nullptr) return n.Error("limit: missing");
+    uint64_t limit = 0;
+    absl::Duration window = absl::Seconds(1);
+    if (auto s = n.ReadInt("limit", &limit, uint64_t{1}); !s.ok()) return s;
+    if (auto s = n.Read("window", &window); !s.ok()) return s;
+    if (kind == "fixed_window") {
+      FixedWindowConfig c{.limit = limit, .window = window};
+      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+      *out = c;
+    } else if (kind == "sliding_window_log") {
+      SlidingWindowLogConfig c{.limit = limit, .window = window};
+      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+      *out = c;
+    } else {
+      SlidingWindowCounterConfig c{.limit = limit, .window = window};
+      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
+      *out = c;
+    }
+  }
+  if (auto s = ValidateRateLimitAlgorithm(*out); !s.ok()) return n.Error(View(s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status ParseKey(const ConfigNode& n, std::vector<RateLimitKeyPart>* out) {
+  if (!n.IsSequence()) return n.Error("expected a list of key parts");
+  for (const ConfigNode& part : n.children()) {
+    if (part.IsScalar()) {
+      const std::string& s = part.scalar();
+      if (s == "client_ip") {
+        out->push_back(RateLimitKeyPart::ClientIp());
+      } else if (s == "route") {
+        out->push_back(RateLimitKeyPart::Route());
+      } else if (s == "cluster") {
+        out->push_back(RateLimitKeyPart::Cluster());
+      } else if (s == "path") {
+        out->push_back(RateLimitKeyPart::Path());
+      } else if (s == "method") {
+        out->push_back(RateLimitKeyPart::Method());
+      } else {
+        return part.Error(absl::StrCat(
+            "unknown key part \"", s,
+            "\" (expected client_ip, route, cluster, path, method, {header: <name>} or "
+            "{attribute: <name>})"));
+      }
+      continue;
+    }
+    if (auto s = part.ExpectMap({"header", "attribute"}); !s.ok()) return s;
+    if (part.size() != 1) return part.Error("expected one of header, attribute");
+    const ConfigNode& value = part.children()[0];
+    auto name = value.AsString();
+    if (!name.ok()) return name.status();
+    if (value.key() == "header") {
+      if (!IsValidHeaderName(*name)) return value.Error("not a valid header name");
+      out->push_back(RateLimitKeyPart::Header(*std::move(name)));
+    } else {
+      if (name->empty()) return value.Error("empty attribute name");
+      out->push_back(RateLimitKeyPart::Attribute(*std::move(name)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
+  if (auto s = n.ExpectMap({"name", "routes", "clusters", "methods", "key", "skip_if_key_missing",
+                            "cost", "token_bucket", "fixed_window", "sliding_window_log",
+                            "sliding_window", "gcra", "concurrency"});
+      !s.ok()) {
+    return s;
+  }
+  if (n.Find("name") == nullptr) return n.Error("name: missing");
+  if (auto s = n.Read("name", &rule->name); !s.ok()) return s;
+  if (auto s = n.Read("routes", &rule->routes); !s.ok()) return s;
+  if (auto s = n.Read("clusters", &rule->clusters); !s.ok()) return s;
+  if (auto s = n.Read("methods", &rule->methods); !s.ok()) return s;
+  if (const ConfigNode* key = n.Find("key")) {
+    if (auto s = ParseKey(*key, &rule->key); !s.ok()) return s;
+  }
+  if (auto s = n.Read("skip_if_key_missing", &rule->skip_if_key_missing); !s.ok()) return s;
+  if (auto s = n.ReadInt("cost", &rule->cost, uint64_t{1}); !s.ok()) return s;
+  const ConfigNode* algorithm = nullptr;
+  for (const ConfigNode& a : n.children()) {  // document order, for the error
+    bool is_algorithm = false;
+    for (std::string_view kind : kAlgorithms) is_algorithm |= a.key() == kind;
+    if (!is_algorithm) continue;
+    if (algorithm != nullptr) return a.Error("a rule has exactly one algorithm");
+    algorithm = &a;
+    RateLimitAlgorithm parsed;
+    if (auto s = ParseAlgorithm(a, a.key(), &parsed); !s.ok()) return s;
+    rule->local = std::move(parsed);
+  }
+  if (algorithm == nullptr) {
+    return n.Error(
+        "missing algorithm (one of token_bucket, fixed_window, sliding_window_log, "
+        "sliding_window, gcra, concurrency)");
+  }
+  if (auto s = rule->Validate(); !s.ok()) return n.Error(View(s.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RateLimitFilterConfig> ParseRateLimitFilterConfig(const ConfigNode& n,
+                                                                 const GatewayConfig& gateway) {
+  RateLimitFilterConfig config;
+  config.trusted_proxies = gateway.proxy.trusted_proxies;
+  if (n.IsNull()) return n.Error("rate_limit needs a config with rules");
+  if (auto s = n.ExpectMap({"rules", "headers", "dry_run", "status", "trusted_proxies"}); !s.ok())
+    return s;
+  if (const ConfigNode* h = n.Find("headers")) {
+    auto v = h->AsString();
+    if (!v.ok()) return v.status();
+    if (*v == "ietf") {
+      config.headers = RateLimitHeaders::kIetf;
+    } else if (*v == "legacy") {
+      config.headers = RateLimitHeaders::kLegacy;
+    } else if (*v == "both") {
+      config.headers = RateLimitHeaders::kBoth;
+    } else if (*v == "none") {
+      config.headers = RateLimitHeaders::kNone;
+    } else {
+      return h->Error("expected ietf, legacy, both or none");
+    }
+  }
+  if (auto s = n.Read("dry_run", &config.dry_run); !s.ok()) return s;
+  if (auto s = n.ReadInt("status", &config.status, 400, 599); !s.ok()) return s;
+  if (const ConfigNode* t = n.Find("trusted_proxies")) {
+    auto list = t->AsStringList();
+    if (!list.ok()) return list.status();
+    if (auto parsed = AddressRanges::Parse(*list); !parsed.ok()) {
+      return t->Error(View(parsed.status().message()));
+    }
+    config.trusted_proxies = *std::move(list);
+  }
+  const ConfigNode* rules = n.Find("rules");
+  if (rules == nullptr) return n.Error("rules: missing");
+  if (!rules->IsSequence() || rules->size() == 0) return rules->Error("expected a list of rules");
+  std::set<std::string> names;
+  for (const ConfigNode& r : rules->children()) {
+    RateLimitRule rule;
+    if (auto s = ParseRule(r, &rule); !s.ok()) return s;
+    if (!names.insert(rule.name).second) {
+      const ConfigNode* name = r.Find("name");
+      return name->Error(absl::StrCat("duplicate rule name \"", rule.name, "\""));
+    }
+    config.rules.push_back(std::move(rule));
+  }
+  return config;
+}
+
+}  // namespace gateway
