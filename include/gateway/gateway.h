@@ -11,6 +11,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/rate_limit_filter.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/redis_rate_limiter.h"
 #include "gateway/router.h"
 #include "gateway/runtime.h"
 #include "gateway/server.h"
