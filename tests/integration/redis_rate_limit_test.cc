@@ -19,6 +19,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "event/uv_dispatcher.h"
+#include "gateway/redis_rate_limiter.h"
 #include "gateway/yaml_config.h"
 #include "integration/redis_server.h"
 #include "integration/test_client.h"
@@ -300,6 +302,126 @@ TEST_CASE("a peer that sends garbage or replies nobody asked for fails calls, no
     }
     gw->Drain(absl::Seconds(1));
   }
+}
+
+// Runs `loop` until `done()` or `limit` passes; false on timeout.
+template <typename Pred>
+bool RunUntil(uv_loop_t* loop, Pred done, absl::Duration limit) {
+  auto start = std::chrono::steady_clock::now();
+  while (!done()) {
+    if (itest::ElapsedSince(start) > limit) return false;
+    uv_run(loop, UV_RUN_NOWAIT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("redis limiter: while Redis is paused, calls beyond max_pending fail at once") {
+  auto redis = StartRedisOrSkip();
+  if (redis == nullptr) return;
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    auto dispatcher = std::make_unique<internal::UvDispatcher>(&loop);
+    auto factory = MakeRedisRateLimiterFactory(
+        {.port = redis->port(),
+         .algorithm = FixedWindowConfig{.limit = 1000, .window = absl::Seconds(1)},
+         .call_timeout = absl::Milliseconds(50),
+         .max_pending = 3,
+         .stall_timeout = absl::Seconds(5)});
+    REQUIRE(factory.ok());
+    std::unique_ptr<AsyncRateLimiter> limiter = (*factory)->Create(*dispatcher);
+    REQUIRE(limiter != nullptr);
+
+    std::optional<absl::StatusOr<RateDecision>> first;
+    CancelHandle h0 = limiter->Acquire("k", 1, [&](auto r) { first = std::move(r); });
+    REQUIRE(RunUntil(
+        &loop, [&] { return first.has_value(); }, absl::Seconds(2)));
+    REQUIRE(first->ok());
+    CHECK((*first)->allowed);
+    CHECK((*first)->remaining == 999);
+
+    REQUIRE(redis->Command({"CLIENT", "PAUSE", "800"}) == std::optional<std::string>("OK"));
+    constexpr int kCalls = 6;
+    std::vector<std::optional<absl::Status>> results(kCalls);
+    std::vector<absl::Duration> took(kCalls);
+    std::vector<CancelHandle> handles;
+    bool inside_acquire = true;
+    bool called_inside = false;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) {
+      handles.push_back(limiter->Acquire("k", 1, [&, i](absl::StatusOr<RateDecision> r) {
+        called_inside |= inside_acquire;
+        results[i] = r.status();
+        took[i] = itest::ElapsedSince(start);
+      }));
+    }
+    bool cancelled_ran = false;
+    CancelHandle cancelled = limiter->Acquire("k", 1, [&](auto) { cancelled_ran = true; });
+    cancelled.Cancel();
+    inside_acquire = false;
+    REQUIRE(RunUntil(
+        &loop,
+        [&] {
+          for (const auto& r : results) {
+            if (!r.has_value()) return false;
+          }
+          return true;
+        },
+        absl::Seconds(2)));
+    CHECK_FALSE(called_inside);
+    for (int i = 0; i < kCalls; ++i) {
+      INFO("call " << i << ": " << results[i]->ToString());
+      if (i < 3) {
+        // Sent: they wait for the call timeout.
+        CHECK(results[i]->code() == absl::StatusCode::kDeadlineExceeded);
+        CHECK(took[i] >= absl::Milliseconds(45));
+        CHECK(took[i] < absl::Milliseconds(50) + kTimeoutSlack);
+      } else {
+        // The queue is full: refused on the next loop turn.
+        CHECK(results[i]->code() == absl::StatusCode::kResourceExhausted);
+        CHECK(took[i] < absl::Milliseconds(40));
+      }
+    }
+    CHECK_FALSE(cancelled_ran);
+
+    // Once the pause ends the late answers drain the queue and calls succeed.
+    std::optional<absl::StatusOr<RateDecision>> after;
+    auto retry_start = std::chrono::steady_clock::now();
+    CancelHandle h1;
+    while (itest::ElapsedSince(retry_start) < absl::Seconds(3)) {
+      after.reset();
+      h1 = limiter->Acquire("k", 1, [&](auto r) { after = std::move(r); });
+      REQUIRE(RunUntil(
+          &loop, [&] { return after.has_value(); }, absl::Seconds(1)));
+      if (after->ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(after.has_value());
+    CHECK(after->ok());
+    limiter.reset();
+    dispatcher.reset();
+  }
+  // Every handle (the hiredis poll handle included) was closed.
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("examples/gatewayd/redis_rate_limit.yaml builds: two Redis rules, fail open and closed") {
+  auto config =
+      LoadConfigFile(std::string(GATEWAY_SOURCE_DIR) + "/examples/gatewayd/redis_rate_limit.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  REQUIRE(config->filters.size() == 1);
+  auto rl = ParseRateLimitFilterConfig(config->filters[0].config, *config);
+  INFO(rl.status().message());
+  REQUIRE(rl.ok());
+  REQUIRE(rl->rules.size() == 2);
+  CHECK(rl->rules[0].remote != nullptr);
+  CHECK(rl->rules[0].failure_mode == RateLimitFailureMode::kAllow);
+  CHECK(rl->rules[1].remote != nullptr);
+  CHECK(rl->rules[1].failure_mode == RateLimitFailureMode::kDeny);
+  CHECK(BuildPipeline(*config, FilterRegistry::WithBuiltins(), nullptr).ok());
 }
 
 // --- two gatewayd processes ------------------------------------------------
