@@ -208,7 +208,8 @@ TEST_CASE("a paused redis costs each request at most the call timeout, then fail
   gw->Drain(absl::Seconds(1));
 }
 
-TEST_CASE("a killed redis fails requests fast; after a restart the gateway reconnects by itself") {
+TEST_CASE(
+    "a killed redis fails requests fast and after a restart the gateway reconnects by itself") {
   auto redis = StartRedisOrSkip();
   if (redis == nullptr) return;
   auto gw = StartGateway(redis->port(), "kill");
