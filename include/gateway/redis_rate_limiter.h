@@ -55,7 +55,7 @@ struct RedisRateLimitConfig {
   // blocking lookup on the loop).
   std::string address = "127.0.0.1";
   uint16_t port = 6379;
-  std::string password;  // AUTH when not empty
+  std::string password = "";  // AUTH when not empty
   int db = 0;            // SELECT when not 0
 
   RedisRateLimitAlgorithm algorithm = FixedWindowConfig{};
