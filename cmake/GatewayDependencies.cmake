@@ -4,6 +4,8 @@ pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 find_package(absl CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+# hiredis (with its libuv adapter header) for the Redis rate limiter.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 # llhttp: Debian's node-llhttp ships the generated C sources; build them as a private
 # static library. Nothing outside lib/codec sees its header.

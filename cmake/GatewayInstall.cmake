@@ -6,7 +6,7 @@
 # Only `gateway` and `gateway_testing` (and `gateway_yaml_config` once it exists)
 # are exported. The component OBJECT libraries and gateway_llhttp are compiled
 # into libgateway.a and are not part of the package; what the exported targets
-# need at link time (Abseil, fmt, libuv, RE2, Threads) is found again by
+# need at link time (Abseil, fmt, libuv, RE2, hiredis, Threads) is found again by
 # gatewayConfig.cmake.
 include(CMakePackageConfigHelpers)
 

@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev node-llhttp libabsl-dev libssl-dev libfmt-dev catch2 libre2-dev
-  libyaml-cpp-dev libhiredis-dev libbenchmark-dev
+  libyaml-cpp-dev libhiredis-dev libbenchmark-dev redis-server
   curl wrk
   "$@"
 )

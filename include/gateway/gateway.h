@@ -18,6 +18,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/rate_limit_filter.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/redis_rate_limiter.h"
 #include "gateway/resilience_stats.h"
 #include "gateway/router.h"
 #include "gateway/runtime.h"

@@ -9,6 +9,7 @@
 #include "gateway/client_address.h"
 #include "gateway/config_node.h"
 #include "gateway/rate_limit_filter.h"
+#include "gateway/redis_rate_limiter.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -111,10 +112,53 @@ absl::Status ParseKey(const ConfigNode& n, std::vector<RateLimitKeyPart>* out) {
   return absl::OkStatus();
 }
 
+// A rule with `redis:` runs its algorithm in Redis instead of locally.
+absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
+                        const RateLimitAlgorithm& local, const std::string& rule_name,
+                        RateLimitRule* rule) {
+  RedisRateLimitConfig c;
+  if (const auto* tb = std::get_if<TokenBucketConfig>(&local)) {
+    c.algorithm = *tb;
+  } else if (const auto* fw = std::get_if<FixedWindowConfig>(&local)) {
+    c.algorithm = *fw;
+  } else if (const auto* sw = std::get_if<SlidingWindowCounterConfig>(&local)) {
+    c.algorithm = *sw;
+  } else {
+    return algorithm.Error(
+        "not available with redis (use token_bucket, fixed_window or sliding_window)");
+  }
+  if (n.IsNull()) return n.Error("expected a map of redis settings");
+  if (auto s = n.ExpectMap({"address", "port", "password", "db", "key_prefix", "call_timeout",
+                            "max_pending", "reconnect_backoff_min", "reconnect_backoff_max",
+                            "stall_timeout"});
+      !s.ok()) {
+    return s;
+  }
+  c.key_prefix = absl::StrCat("gateway:rl:", rule_name, ":");
+  if (auto s = n.Read("address", &c.address); !s.ok()) return s;
+  if (auto s = n.ReadInt("port", &c.port, uint16_t{1}); !s.ok()) return s;
+  if (auto s = n.Read("password", &c.password); !s.ok()) return s;
+  if (auto s = n.ReadInt("db", &c.db, 0); !s.ok()) return s;
+  if (auto s = n.Read("key_prefix", &c.key_prefix); !s.ok()) return s;
+  if (auto s = n.Read("call_timeout", &c.call_timeout); !s.ok()) return s;
+  if (auto s = n.ReadInt("max_pending", &c.max_pending, size_t{1}); !s.ok()) return s;
+  if (auto s = n.Read("reconnect_backoff_min", &c.reconnect_backoff_min); !s.ok()) return s;
+  if (auto s = n.Read("reconnect_backoff_max", &c.reconnect_backoff_max); !s.ok()) return s;
+  if (auto s = n.Read("stall_timeout", &c.stall_timeout); !s.ok()) return s;
+  // The filter's own wait is a backstop behind the call timeout.
+  rule->timeout = c.call_timeout + absl::Milliseconds(50);
+  auto factory = MakeRedisRateLimiterFactory(std::move(c));
+  if (!factory.ok()) return n.Error(View(factory.status().message()));
+  rule->remote = *std::move(factory);
+  rule->local.reset();
+  return absl::OkStatus();
+}
+
 absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
   if (auto s = n.ExpectMap({"name", "routes", "clusters", "methods", "key", "skip_if_key_missing",
                             "cost", "token_bucket", "fixed_window", "sliding_window_log",
-                            "sliding_window", "gcra", "concurrency"});
+                            "sliding_window", "gcra", "concurrency", "redis", "timeout",
+                            "failure_mode"});
       !s.ok()) {
     return s;
   }
@@ -143,6 +187,25 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
     return n.Error(
         "missing algorithm (one of token_bucket, fixed_window, sliding_window_log, "
         "sliding_window, gcra, concurrency)");
+  }
+  if (const ConfigNode* redis = n.Find("redis")) {
+    if (auto s = ParseRedis(*redis, *algorithm, *rule->local, rule->name, rule); !s.ok()) return s;
+  }
+  for (std::string_view remote_only : {"timeout", "failure_mode"}) {
+    const ConfigNode* k = n.Find(remote_only);
+    if (k != nullptr && rule->remote == nullptr) return k->Error("only for rules with redis");
+  }
+  if (auto s = n.Read("timeout", &rule->timeout); !s.ok()) return s;
+  if (const ConfigNode* f = n.Find("failure_mode")) {
+    auto v = f->AsString();
+    if (!v.ok()) return v.status();
+    if (*v == "allow") {
+      rule->failure_mode = RateLimitFailureMode::kAllow;
+    } else if (*v == "deny") {
+      rule->failure_mode = RateLimitFailureMode::kDeny;
+    } else {
+      return f->Error("expected allow or deny");
+    }
   }
   if (auto s = rule->Validate(); !s.ok()) return n.Error(View(s.message()));
   return absl::OkStatus();

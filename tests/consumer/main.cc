@@ -44,5 +44,12 @@ int main() {
   for (const auto& route : routes) {
     std::printf("%s\n", route->name().c_str());
   }
+
+  // The Redis limiter links hiredis through the package; building the factory
+  // connects nothing.
+  absl::StatusOr<std::shared_ptr<const gateway::AsyncRateLimiterFactory>> redis =
+      gateway::MakeRedisRateLimiterFactory(
+          {.algorithm = gateway::FixedWindowConfig{.limit = 100}});
+  if (!redis.ok()) return Fail("MakeRedisRateLimiterFactory", redis.status());
   return 0;
 }
