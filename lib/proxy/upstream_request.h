@@ -98,7 +98,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void ArmResponseTimer();
   // (Re)starts the idle timer while an exchange runs and the response is read.
   void ArmIdleTimer();
-  std::string EncodeHead(const Host& host);
+  void EncodeHead(const Host& host, std::string& out);
   // Checks a 101 against the offered protocols and sets the tunnel's headers.
   bool AcceptUpgrade(ResponseHead& head);
   // Hop-by-hop removal, the route's mutations and Via, for the client.
