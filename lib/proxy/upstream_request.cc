@@ -111,7 +111,7 @@ void UpstreamRequest::StartAttempt() {
   HostPtr host;
   if (local_->balancer != nullptr) {
     LbContext ctx;
-    ctx.attempted = attempted_;
+    ctx.attempted = {attempted_.data(), attempted_.size()};
     host = local_->balancer->Pick(ctx);
   }
   if (host == nullptr) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "gateway/codec.h"
 #include "gateway/filter.h"
 #include "gateway/router.h"
@@ -111,8 +112,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   UpstreamResponseSink& sink_;
 
   ProxyWorker::ClusterLocal* local_ = nullptr;
-  std::vector<const Host*> attempted_;
-  std::vector<HostPtr> attempted_owned_;  // keeps the pointers above valid
+  // Inline room for a first try and one retry: no allocation per request.
+  absl::InlinedVector<const Host*, 2> attempted_;
+  absl::InlinedVector<HostPtr, 2> attempted_owned_;  // keeps the pointers above valid
   HostPtr host_;
   CancelHandle pending_;
   PoolLease lease_;
