@@ -34,6 +34,7 @@
 #include <utility>
 
 #include "codec/http1_syntax.h"
+#include "common/block_cache.h"
 #include "gateway/codec.h"
 #include "gateway/http.h"
 
@@ -101,51 +102,13 @@ void AppendTarget(std::string_view s, std::string& out) {
 // Header fields a head has room for before its first field is added.
 constexpr size_t kHeadFieldsReserved = 8;
 
-// Codecs come and go with requests: a connection frees its codec between
-// requests and an upstream exchange makes one per attempt. When a burst of
-// requests ends together, dozens are freed at once, more than malloc's
-// per-thread cache holds, and the next burst pays for its slow paths. A short
-// per-thread list of freed codec blocks keeps them; bounded, so at most
-// kMaxBlocks codecs' worth of memory stays cached per thread.
-class CodecBlockCache {
- public:
-  static constexpr size_t kMaxBlocks = 64;
-  ~CodecBlockCache() {
-    for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
-    count_ = 0;
-    // Codecs destroyed later in the thread's exit go straight to the heap.
-    closed_ = true;
-  }
-  void* Take() { return count_ == 0 ? nullptr : blocks_[--count_]; }
-  bool Put(void* block) {
-    if (closed_ || count_ == kMaxBlocks) return false;
-    blocks_[count_++] = block;
-    return true;
-  }
-  static CodecBlockCache& ForThread() {
-    thread_local CodecBlockCache cache;
-    return cache;
-  }
-
- private:
-  void* blocks_[kMaxBlocks];
-  size_t count_ = 0;
-  bool closed_ = false;
-};
-
 class Http1Codec final : public Codec {
  public:
-  static void* operator new(size_t size) {
-    if (size == sizeof(Http1Codec)) {
-      if (void* block = CodecBlockCache::ForThread().Take()) return block;
-    }
-    return ::operator new(size);
-  }
+  // Codecs come and go with requests (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1Codec>::Allocate(size); }
   static void operator delete(void* block, size_t size) {
-    if (size == sizeof(Http1Codec) && CodecBlockCache::ForThread().Put(block)) return;
-    ::operator delete(block);
+    BlockCache<Http1Codec>::Free(block, size);
   }
-
   Http1Codec(CodecMode mode, const CodecLimits& limits, CodecSink& sink)
       : server_(mode == CodecMode::kServer), limits_(limits), sink_(sink) {
     llhttp_init(&parser_, server_ ? HTTP_REQUEST : HTTP_RESPONSE, &Settings());

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "common/block_cache.h"
+
 namespace gateway::internal {
 
 struct UvDispatcher::CrossThread {
@@ -15,6 +17,12 @@ struct UvDispatcher::CrossThread {
 class UvDispatcher::QueuedTimer final : public Timer {
  public:
   static constexpr uint32_t kNotQueued = UINT32_MAX;
+
+  // Requests create and destroy a few each (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<QueuedTimer>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<QueuedTimer>::Free(block, size);
+  }
 
   QueuedTimer(UvDispatcher* owner, absl::AnyInvocable<void()> callback)
       : owner_(owner), callback_(std::move(callback)), next_(owner->timers_) {
