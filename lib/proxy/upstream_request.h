@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "common/block_cache.h"
 #include "gateway/codec.h"
 #include "gateway/filter.h"
 #include "gateway/router.h"
@@ -47,6 +48,12 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, const RequestHead& head,
                   const ConnectionInfo& peer, UpstreamResponseSink& sink);
   ~UpstreamRequest() override;
+
+  // One per proxied request, freed in bursts (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<UpstreamRequest>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<UpstreamRequest>::Free(block, size);
+  }
 
   // Starts the first attempt (the request head is final).
   void Start();
