@@ -92,6 +92,12 @@ class Codec {
   virtual void Pause() = 0;
   virtual void Resume() = 0;
   virtual bool paused() const = 0;
+  // True between messages: nothing of a message is parsed yet and nothing
+  // has ended the connection, so a new codec would parse what follows exactly
+  // as this one. Owners may then free the codec (idle connections keep none)
+  // and make a new one when bytes arrive. A codec that does not say so keeps
+  // the default and is never replaced.
+  virtual bool between_messages() const { return false; }
 
   // Client mode: the method of the request the next response answers, so HEAD
   // responses are parsed without a body. Call before feeding that response.

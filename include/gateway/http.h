@@ -6,6 +6,7 @@
 #ifndef GATEWAY_HTTP_H_
 #define GATEWAY_HTTP_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,6 +50,16 @@ class HeaderMap {
   void Set(std::string_view name, std::string_view value);
   // Removes every field named `name`; returns how many were removed.
   size_t Remove(std::string_view name);
+  // Removes every field for whose name `pred(std::string_view)` is true, in
+  // one pass; returns how many were removed.
+  template <typename Pred>
+  size_t RemoveIf(Pred pred) {
+    size_t before = fields_.size();
+    fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
+                                 [&](const Field& f) { return pred(std::string_view(f.name)); }),
+                  fields_.end());
+    return before - fields_.size();
+  }
   void Clear() { fields_.clear(); }
   void Reserve(size_t n) { fields_.reserve(n); }
 

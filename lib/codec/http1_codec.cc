@@ -34,6 +34,7 @@
 #include <utility>
 
 #include "codec/http1_syntax.h"
+#include "common/block_cache.h"
 #include "gateway/codec.h"
 #include "gateway/http.h"
 
@@ -98,14 +99,20 @@ void AppendTarget(std::string_view s, std::string& out) {
   }
 }
 
+// Header fields a head has room for before its first field is added.
+constexpr size_t kHeadFieldsReserved = 8;
+
 class Http1Codec final : public Codec {
  public:
+  // Codecs come and go with requests (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1Codec>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<Http1Codec>::Free(block, size);
+  }
   Http1Codec(CodecMode mode, const CodecLimits& limits, CodecSink& sink)
       : server_(mode == CodecMode::kServer), limits_(limits), sink_(sink) {
     llhttp_init(&parser_, server_ ? HTTP_REQUEST : HTTP_RESPONSE, &Settings());
     parser_.data = this;
-    name_.reserve(64);
-    value_.reserve(256);
   }
 
   FeedResult Feed(std::string_view data) override;
@@ -115,6 +122,10 @@ class Http1Codec final : public Codec {
   }
   void Resume() override;
   bool paused() const override { return !dead_ && (paused_ || upgrade_paused_ || conn_done_); }
+  bool between_messages() const override {
+    return !in_message_ && !in_feed_ && !dead_ && !failed_ && !eof_ && !upgrade_paused_ &&
+           !conn_done_ && !awaiting_final_;
+  }
   void ExpectResponseTo(std::string_view method) override {
     expect_head_ = method == "HEAD";
     expect_connect_ = method == "CONNECT";
@@ -552,6 +563,8 @@ int Http1Codec::OnMessageBegin() {
   } else {
     resp_ = ResponseHead();
   }
+  // One allocation for a typical head instead of one per doubling.
+  head_headers().Reserve(kHeadFieldsReserved);
   return 0;
 }
 

@@ -62,7 +62,30 @@ Connection::Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id)
   if (uv_tcp_getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     FillAddress(ss, info_.local_address, info_.local_port);
   }
-  codec_ = MakeHttp1Codec(CodecMode::kServer, server_.options().limits, *this);
+}
+
+Codec& Connection::codec() {
+  if (codec_ == nullptr) {
+    codec_ = MakeHttp1Codec(CodecMode::kServer, server_.options().limits, *this);
+  }
+  return *codec_;
+}
+
+void Connection::ReleaseIdleState() {
+  // Only at a request boundary with nothing buffered or half-parsed: a fresh
+  // codec then behaves exactly like the old one resumed. Never inside the
+  // codec's own callbacks (in_process_).
+  if (in_process_ || closed_ || tunnel_ || in_request_ || head_bytes_seen_ || close_when_flushed_ ||
+      close_after_response_ || !pending_.empty() || write_queue_bytes_ >= kOutputHighWatermark) {
+    return;
+  }
+  // Bytes of the next request may have been parsed already (pipelining).
+  if (codec_ != nullptr && (codec_->paused() || !codec_->between_messages())) return;
+  codec_.reset();
+  // Idle keep-alive connections are most of a busy gateway's connections;
+  // they keep no buffers. Re-allocating them costs one malloc per request.
+  if (out_.empty()) std::string().swap(out_);
+  std::string().swap(pending_);
 }
 
 Connection::~Connection() {
@@ -75,19 +98,6 @@ Dispatcher& Connection::dispatcher() { return server_.uv_dispatcher(); }
 void Connection::Start() {
   uv_tcp_nodelay(tcp_.get(), 1);
   read_timer_ = dispatcher().CreateTimer([this] { OnReadTimer(); });
-  send_timer_ = dispatcher().CreateTimer([this] {
-    // A large write completes only when all of it is sent; a client that is
-    // reading, however slowly, has made the unsent bytes shrink meanwhile.
-    size_t queued = UnsentBytes();
-    if (queued < send_progress_mark_) {
-      send_progress_mark_ = queued;
-      send_timer_->Enable(server_.options().timeouts.send);
-      return;
-    }
-    // The client stopped reading our response.
-    if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
-    Close();
-  });
   ArmReadTimer(ReadTimer::kHeader);
   UpdateReading();
 }
@@ -144,7 +154,7 @@ void Connection::HandleRead(std::string_view data) {
     head_bytes_seen_ = true;
     if (read_timer_kind_ == ReadTimer::kKeepalive) ArmReadTimer(ReadTimer::kHeader);
   }
-  if (pending_.empty() && !codec_->paused() && !in_process_) {
+  if (pending_.empty() && !codec().paused() && !in_process_) {
     // Fast path: parse straight from the loop's read buffer.
     in_process_ = true;
     FeedResult r = codec_->Feed(data);
@@ -209,7 +219,7 @@ void Connection::ProcessInput() {
     return;
   }
   if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
-      codec_->paused()) {
+      codec_ != nullptr && codec_->paused()) {
     // Between requests the next one is wanted, but the codec may still be
     // paused by the last: EndCycle's Resume ran inside the codec's own
     // callback, or the request asked for an upgrade (the codec stops after
@@ -217,7 +227,7 @@ void Connection::ProcessInput() {
     codec_->Resume();
   }
   in_process_ = true;
-  while (!pending_.empty() && !codec_->paused() && !closed_) {
+  while (!pending_.empty() && !codec().paused() && !closed_) {
     FeedResult r = codec_->Feed(pending_);
     if (closed_) break;
     pending_.erase(0, r.consumed);
@@ -232,6 +242,7 @@ void Connection::ProcessInput() {
     return;
   }
   if (pending_.capacity() > kMaxPendingInput && pending_.empty()) std::string().swap(pending_);
+  ReleaseIdleState();
   UpdateReading();
 }
 
@@ -269,7 +280,7 @@ void Connection::OnMessageComplete() {
   message_complete_ = true;
   // Strict ordering: the next pipelined request is parsed only after this
   // request's response has been produced.
-  codec_->Pause();
+  codec().Pause();
   if (read_timer_kind_ == ReadTimer::kBodyIdle || read_timer_kind_ == ReadTimer::kLinger) {
     ArmReadTimer(ReadTimer::kNone);
   }
@@ -315,8 +326,8 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   head.headers.Add("connection", "close");
   close_after_response_ = true;
   // Nothing after an error is parsed, whatever arrives before the close.
-  codec_->Pause();
-  codec_->EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
+  codec().Pause();
+  codec().EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
   out_.append(reply.body);
   Flush();
   CloseWhenFlushed();
@@ -345,7 +356,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
     chunked_out_ = false;
     ArmReadTimer(ReadTimer::kNone);
     head.version_minor = 1;
-    codec_->EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
+    codec().EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
     Flush();
     ScheduleProcess();  // client bytes that arrived behind the request
     return;
@@ -374,7 +385,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
       chunked_out_ = true;
     }
   }
-  codec_->EncodeResponseHead(head, framing, body_length.value_or(0), out_);
+  codec().EncodeResponseHead(head, framing, body_length.value_or(0), out_);
   if (suppress_body_ || body_length == 0) {
     Flush();
   } else {
@@ -391,8 +402,8 @@ void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
   if (closed_) return;
   if (!suppress_body_) {
     if (chunked_out_) {
-      codec_->EncodeBody(data, Codec::Framing::kChunked, out_);
-      if (end_stream) codec_->EncodeChunkedEnd(trailers_out_, out_);
+      codec().EncodeBody(data, Codec::Framing::kChunked, out_);
+      if (end_stream) codec().EncodeChunkedEnd(trailers_out_, out_);
     } else {
       out_.append(data);
     }
@@ -462,6 +473,23 @@ void Connection::Write(std::string_view data) {
   }
   writes_.push_back(w);
   write_queue_bytes_ += w->data.size();
+  if (send_timer_ == nullptr) {
+    // Created on the first write the kernel did not take at once: most
+    // connections never need one.
+    send_timer_ = dispatcher().CreateTimer([this] {
+      // A large write completes only when all of it is sent; a client that is
+      // reading, however slowly, has made the unsent bytes shrink meanwhile.
+      size_t queued = UnsentBytes();
+      if (queued < send_progress_mark_) {
+        send_progress_mark_ = queued;
+        send_timer_->Enable(server_.options().timeouts.send);
+        return;
+      }
+      // The client stopped reading our response.
+      if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
+      Close();
+    });
+  }
   if (!send_timer_->enabled() && server_.options().timeouts.send > absl::ZeroDuration()) {
     send_progress_mark_ = UnsentBytes();
     send_timer_->Enable(server_.options().timeouts.send);
@@ -507,7 +535,7 @@ void Connection::OnWriteDone(WriteReq* req, int status) {
   }
   // A pipelined request may have been waiting for output to drain.
   if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
-      codec_->paused()) {
+      codec_ != nullptr && codec_->paused()) {
     codec_->Resume();
     ScheduleProcess();
   }
@@ -520,10 +548,10 @@ void Connection::SetRequestBodyPaused(bool paused) {
     return;
   }
   if (paused) {
-    codec_->Pause();
+    codec().Pause();
     if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
   } else if (!message_complete_) {
-    codec_->Resume();
+    codec().Resume();
     if (stream_ != nullptr && stream_->head().HasBody()) {
       ArmReadTimer(stream_done_ ? ReadTimer::kLinger : ReadTimer::kBodyIdle);
     }
@@ -569,7 +597,7 @@ void Connection::OnStreamDone(Stream& stream) {
   }
   // Replied before the request ended: discard the rest of the body (bounded by
   // the body limit and the linger timer), then close.
-  codec_->Resume();
+  codec().Resume();
   ArmReadTimer(ReadTimer::kLinger);
   ScheduleProcess();
 }
@@ -586,9 +614,10 @@ void Connection::EndCycle() {
   ArmReadTimer(pending_.empty() ? ReadTimer::kKeepalive : ReadTimer::kHeader);
   head_bytes_seen_ = !pending_.empty();
   if (write_queue_bytes_ < kOutputHighWatermark) {
-    codec_->Resume();
+    if (codec_ != nullptr) codec_->Resume();
     ScheduleProcess();
   }
+  ReleaseIdleState();
 }
 
 void Connection::ArmReadTimer(ReadTimer which) {

@@ -80,6 +80,10 @@ class Connection final : public CodecSink, public StreamHost {
   void ScheduleFlush();
   // Passes buffered client bytes into the tunnel (after a 101).
   void PumpTunnel();
+  // The codec, created on first use: idle connections hold none.
+  Codec& codec();
+  // Between requests, frees the codec and the buffers (see the .cc).
+  void ReleaseIdleState();
 
   GatewayImpl& server_;
   UvHandle<uv_tcp_t> tcp_;
@@ -94,7 +98,7 @@ class Connection final : public CodecSink, public StreamHost {
 
   std::unique_ptr<Timer> read_timer_;
   ReadTimer read_timer_kind_ = ReadTimer::kNone;
-  std::unique_ptr<Timer> send_timer_;
+  std::unique_ptr<Timer> send_timer_;  // created on the first queued write
   // UnsentBytes() when the send timer was last armed.
   size_t send_progress_mark_ = 0;
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/block_cache.h"
 #include "gateway/filter.h"
 #include "gateway/pipeline.h"
 #include "proxy/upstream_request.h"
@@ -72,6 +73,10 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   Stream(StreamHost& host, std::shared_ptr<const Pipeline> pipeline, RequestHead head,
          const StreamOptions& options);
   ~Stream() override;
+
+  // One per request, freed in bursts (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Stream>::Allocate(size); }
+  static void operator delete(void* block, size_t size) { BlockCache<Stream>::Free(block, size); }
 
   // Normalises, routes, creates the filters and runs request-header phases.
   void Start();

@@ -1,6 +1,9 @@
 #include "event/uv_dispatcher.h"
 
+#include <cstdint>
 #include <utility>
+
+#include "common/block_cache.h"
 
 namespace gateway::internal {
 
@@ -9,47 +12,65 @@ struct UvDispatcher::CrossThread {
   std::vector<absl::AnyInvocable<void()>> queue;  // guarded by mu
 };
 
-namespace {
-
-class UvTimer final : public Timer {
+// A timer in its dispatcher's heap. Small on purpose: an idle keep-alive
+// connection holds one, a proxied request a few.
+class UvDispatcher::QueuedTimer final : public Timer {
  public:
-  UvTimer(uv_loop_t* loop, absl::AnyInvocable<void()> callback) : callback_(std::move(callback)) {
-    handle_.Init(loop, uv_timer_init);
-    handle_->data = this;
+  static constexpr uint32_t kNotQueued = UINT32_MAX;
+
+  // Requests create and destroy a few each (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<QueuedTimer>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<QueuedTimer>::Free(block, size);
   }
-  ~UvTimer() override {
+
+  QueuedTimer(UvDispatcher* owner, absl::AnyInvocable<void()> callback)
+      : owner_(owner), callback_(std::move(callback)), next_(owner->timers_) {
+    if (next_ != nullptr) next_->prev_ = this;
+    owner->timers_ = this;
+  }
+  ~QueuedTimer() override {
     if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
+    if (owner_ == nullptr) return;
+    if (index_ != kNotQueued) owner_->HeapRemove(index_);
+    if (prev_ != nullptr) prev_->next_ = next_;
+    if (next_ != nullptr) next_->prev_ = prev_;
+    if (owner_->timers_ == this) owner_->timers_ = next_;
   }
   void Enable(absl::Duration delay) override {
-    if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
-    // Round up so a timer never fires before its delay has passed.
-    uint64_t ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(delay + absl::Microseconds(999)));
-    uv_timer_start(handle_.get(), &UvTimer::OnFire, ms, 0);
+    if (owner_ != nullptr) owner_->ArmTimer(this, delay);
   }
-  void Disable() override { uv_timer_stop(handle_.get()); }
-  bool enabled() const override { return uv_is_active(handle_.handle()) != 0; }
+  void Disable() override {
+    if (owner_ != nullptr) owner_->DisarmTimer(this);
+  }
+  bool enabled() const override { return index_ != kNotQueued; }
 
- private:
-  static void OnFire(uv_timer_t* t) {
-    auto* self = static_cast<UvTimer*>(t->data);
-    if (self == nullptr) return;
-    // The callback may destroy its own timer (owners commonly reset the
-    // unique_ptr from inside it); run it from a local so its captures stay
-    // alive for the whole call, and put it back only if the timer survived.
+  // Runs the callback. Returns false if the callback destroyed this timer.
+  bool Fire() {
+    // Owners commonly reset the unique_ptr from inside the callback; run it
+    // from a local so its captures stay alive for the whole call, and put it
+    // back only if the timer survived.
     bool destroyed = false;
-    self->destroyed_flag_ = &destroyed;
-    absl::AnyInvocable<void()> callback = std::move(self->callback_);
+    destroyed_flag_ = &destroyed;
+    absl::AnyInvocable<void()> callback = std::move(callback_);
     callback();
-    if (destroyed) return;
-    self->destroyed_flag_ = nullptr;
-    self->callback_ = std::move(callback);
+    if (destroyed) return false;
+    destroyed_flag_ = nullptr;
+    callback_ = std::move(callback);
+    return true;
   }
-  UvHandle<uv_timer_t> handle_;
-  absl::AnyInvocable<void()> callback_;
-  bool* destroyed_flag_ = nullptr;
-};
 
-}  // namespace
+  UvDispatcher* owner_;
+  absl::AnyInvocable<void()> callback_;
+  QueuedTimer* prev_ = nullptr;
+  QueuedTimer* next_;
+  bool* destroyed_flag_ = nullptr;
+  uint64_t deadline_ = 0;  // loop time in ms: the heap key
+  uint64_t due_ = 0;       // when it really fires; later than deadline_ after a lazy re-arm
+  uint64_t seq_ = 0;       // arming order: equal deadlines fire first armed, first run
+  uint64_t due_seq_ = 0;   // arming order of `due_`
+  uint32_t index_ = kNotQueued;
+};
 
 UvDispatcher::UvDispatcher(uv_loop_t* loop, const Clock& clock)
     : loop_(loop), clock_(clock), cross_(std::make_shared<CrossThread>()) {
@@ -70,6 +91,8 @@ UvDispatcher::UvDispatcher(uv_loop_t* loop, const Clock& clock)
   async_->data = this;
   // Cross-thread wakeups must not keep a finished loop alive on their own.
   uv_unref(async_.handle());
+  tick_.Init(loop_, uv_timer_init);
+  tick_->data = this;
 }
 
 UvDispatcher::~UvDispatcher() {
@@ -77,6 +100,11 @@ UvDispatcher::~UvDispatcher() {
   DestroyLoopLocals();
   if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
   async_->data = nullptr;
+  // Timers may outlive their dispatcher; they do nothing from here on.
+  for (QueuedTimer* t = timers_; t != nullptr; t = t->next_) {
+    t->owner_ = nullptr;
+    t->index_ = QueuedTimer::kNotQueued;
+  }
   std::lock_guard<std::mutex> lock(cross_->mu);
   cross_->queue.clear();
 }
@@ -130,7 +158,129 @@ void UvDispatcher::PostFromAnyThread(absl::AnyInvocable<void()> callback) {
 }
 
 std::unique_ptr<Timer> UvDispatcher::CreateTimer(absl::AnyInvocable<void()> callback) {
-  return std::make_unique<UvTimer>(loop_, std::move(callback));
+  return std::make_unique<QueuedTimer>(this, std::move(callback));
+}
+
+void UvDispatcher::ArmTimer(QueuedTimer* t, absl::Duration delay) {
+  if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
+  // Round up so a timer never fires before its delay has passed. The loop's
+  // cached time is the base, as for libuv's own timers.
+  uint64_t ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(delay + absl::Microseconds(999)));
+  uint64_t due = uv_now(loop_) + ms;
+  t->due_ = due;
+  t->due_seq_ = ++timer_seq_;
+  if (t->index_ != QueuedTimer::kNotQueued && due >= t->deadline_) {
+    // Pushed back, the usual case for idle and deadline timers: leave the
+    // heap alone; when the old deadline comes, OnTick moves it to `due`.
+    return;
+  }
+  t->deadline_ = due;
+  t->seq_ = t->due_seq_;
+  if (t->index_ == QueuedTimer::kNotQueued) {
+    t->index_ = static_cast<uint32_t>(heap_.size());
+    heap_.push_back(t);
+    SiftUp(t->index_);
+  } else {
+    SiftUp(t->index_);
+  }
+  if (!in_tick_ && (!tick_armed_ || t->deadline_ < tick_deadline_)) StartTick(t->deadline_);
+}
+
+void UvDispatcher::DisarmTimer(QueuedTimer* t) {
+  if (t->index_ == QueuedTimer::kNotQueued) return;
+  HeapRemove(t->index_);
+  if (heap_.empty() && tick_armed_ && !in_tick_) {
+    // Nothing left to wait for: an armed tick would keep the loop alive.
+    uv_timer_stop(tick_.get());
+    tick_armed_ = false;
+  }
+}
+
+void UvDispatcher::StartTick(uint64_t deadline) {
+  uint64_t now = uv_now(loop_);
+  uv_timer_start(
+      tick_.get(),
+      [](uv_timer_t* h) {
+        if (auto* self = static_cast<UvDispatcher*>(h->data)) self->OnTick();
+      },
+      deadline > now ? deadline - now : 0, 0);
+  tick_armed_ = true;
+  tick_deadline_ = deadline;
+}
+
+void UvDispatcher::OnTick() {
+  tick_armed_ = false;
+  uint64_t now = uv_now(loop_);
+  // Timers armed by the callbacks below wait for a later turn even when due
+  // (a zero delay must not run inside this call, nor loop forever).
+  uint64_t last_seq = timer_seq_;
+  bool destroyed = false;
+  bool* outer = std::exchange(destroyed_flag_, &destroyed);
+  in_tick_ = true;
+  while (!heap_.empty()) {
+    QueuedTimer* t = heap_.front();
+    if (t->deadline_ > now || t->seq_ > last_seq) break;
+    if (t->due_ > t->deadline_) {
+      // Re-armed for later meanwhile: requeue at its real time.
+      t->deadline_ = t->due_;
+      t->seq_ = t->due_seq_;
+      SiftDown(0);
+      continue;
+    }
+    HeapRemove(0);
+    t->Fire();
+    if (destroyed) {
+      if (outer != nullptr) *outer = true;
+      return;
+    }
+  }
+  in_tick_ = false;
+  destroyed_flag_ = outer;
+  if (!heap_.empty()) StartTick(heap_.front()->deadline_);
+}
+
+bool UvDispatcher::Earlier(const QueuedTimer* a, const QueuedTimer* b) const {
+  return a->deadline_ != b->deadline_ ? a->deadline_ < b->deadline_ : a->seq_ < b->seq_;
+}
+
+void UvDispatcher::SiftUp(size_t i) {
+  QueuedTimer* t = heap_[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!Earlier(t, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    heap_[i]->index_ = static_cast<uint32_t>(i);
+    i = parent;
+  }
+  heap_[i] = t;
+  t->index_ = static_cast<uint32_t>(i);
+}
+
+void UvDispatcher::SiftDown(size_t i) {
+  QueuedTimer* t = heap_[i];
+  size_t n = heap_.size();
+  while (true) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && Earlier(heap_[child + 1], heap_[child])) ++child;
+    if (!Earlier(heap_[child], t)) break;
+    heap_[i] = heap_[child];
+    heap_[i]->index_ = static_cast<uint32_t>(i);
+    i = child;
+  }
+  heap_[i] = t;
+  t->index_ = static_cast<uint32_t>(i);
+}
+
+void UvDispatcher::HeapRemove(size_t i) {
+  heap_[i]->index_ = QueuedTimer::kNotQueued;
+  QueuedTimer* last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  heap_[i] = last;
+  last->index_ = static_cast<uint32_t>(i);
+  SiftUp(i);
+  SiftDown(last->index_);
 }
 
 }  // namespace gateway::internal

@@ -42,10 +42,29 @@ class UvDispatcher final : public Dispatcher {
 
   // Number of same-thread callbacks waiting to run.
   size_t pending() const { return posted_.size(); }
+  // Number of enabled timers.
+  size_t timers_enabled() const { return heap_.size(); }
 
  private:
   struct CrossThread;
+  class QueuedTimer;
   void RunPosted();
+
+  // Timers live in a min-heap ordered by (deadline, arming order) behind one
+  // libuv timer, the tick. Arming, re-arming and cancelling a timer is a heap
+  // operation on a few words; the tick is restarted only when a deadline
+  // earlier than the one it waits for appears. When the earliest timer is
+  // cancelled the tick is left alone: it fires early, finds nothing due and
+  // waits for the new earliest deadline. Per-request timers then cost no libuv
+  // handle, no uv_close and usually no uv_timer_start.
+  void ArmTimer(QueuedTimer* t, absl::Duration delay);
+  void DisarmTimer(QueuedTimer* t);
+  void OnTick();
+  void StartTick(uint64_t deadline);
+  bool Earlier(const QueuedTimer* a, const QueuedTimer* b) const;
+  void SiftUp(size_t i);
+  void SiftDown(size_t i);
+  void HeapRemove(size_t i);
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -57,6 +76,13 @@ class UvDispatcher final : public Dispatcher {
   std::deque<absl::AnyInvocable<void()>> posted_;
   std::shared_ptr<CrossThread> cross_;
   UvHandle<uv_async_t> async_;
+  UvHandle<uv_timer_t> tick_;
+  std::vector<QueuedTimer*> heap_;
+  QueuedTimer* timers_ = nullptr;  // every live timer, to detach them on destruction
+  uint64_t timer_seq_ = 0;
+  uint64_t tick_deadline_ = 0;  // loop time (ms) the tick fires at, when armed
+  bool tick_armed_ = false;
+  bool in_tick_ = false;
   // Set while RunPosted runs: a posted callback may destroy this dispatcher
   // (an embedder deleting its Gateway from the drain callback), and RunPosted
   // must then stop touching members.

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -94,25 +95,56 @@ bool AddressSet::Contains(std::string_view address) const {
   return false;
 }
 
-void RemoveHopByHop(HeaderMap& headers) {
-  // Names listed in Connection first, while the Connection field still exists.
-  std::vector<std::string> named;
+namespace {
+bool IsHopByHop(std::string_view name) {
+  // Called for every field of every message: most names are rejected by
+  // their length alone.
+  switch (name.size()) {
+    case 2:
+    case 7:
+    case 10:
+    case 14:
+    case 16:
+    case 17:
+      break;
+    default:
+      return false;
+  }
+  for (std::string_view h : kHopByHop) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+void RemoveHopByHop(HeaderMap& headers, std::initializer_list<std::string_view> also) {
+  // Names listed in Connection first, while the Connection field still
+  // exists. Copied, as the removal below moves fields (short names stay on
+  // the stack); the usual ones (keep-alive, upgrade) are hop-by-hop anyway.
+  absl::InlinedVector<std::string, 2> named;
   for (const auto& f : headers) {
     if (!EqualsIgnoreCase(f.name, "connection")) continue;
     for (absl::string_view token : absl::StrSplit(f.value, ',')) {
       token = absl::StripAsciiWhitespace(token);
-      if (!token.empty()) named.emplace_back(token);
+      std::string_view t(token.data(), token.size());
+      if (!t.empty() && !IsHopByHop(t)) named.emplace_back(t);
     }
   }
-  for (const std::string& n : named) headers.Remove(n);
-  for (std::string_view h : kHopByHop) headers.Remove(h);
+  headers.RemoveIf([&](std::string_view name) {
+    if (IsHopByHop(name)) return true;
+    for (std::string_view n : also) {
+      if (EqualsIgnoreCase(name, n)) return true;
+    }
+    for (const std::string& n : named) {
+      if (EqualsIgnoreCase(name, n)) return true;
+    }
+    return false;
+  });
 }
 
 void SanitizeTrailers(HeaderMap& trailers) {
-  RemoveHopByHop(trailers);
-  static constexpr std::string_view kHeadOnly[] = {"content-length", "host", "content-encoding",
-                                                   "content-type", "content-range"};
-  for (std::string_view h : kHeadOnly) trailers.Remove(h);
+  RemoveHopByHop(trailers,
+                 {"content-length", "host", "content-encoding", "content-type", "content-range"});
 }
 
 void ApplyMutations(const HeaderMutations& m, HeaderMap& headers) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,9 @@ class AddressSet {
   std::vector<Range> ranges_;
 };
 
-// Removes hop-by-hop headers and every header named in Connection.
-void RemoveHopByHop(HeaderMap& headers);
+// Removes hop-by-hop headers, every header named in Connection and every
+// header named in `also`, in one pass over the fields.
+void RemoveHopByHop(HeaderMap& headers, std::initializer_list<std::string_view> also = {});
 
 // Trailer fields passed on: hop-by-hop fields and those that only make sense
 // in a head (framing, routing) are removed.

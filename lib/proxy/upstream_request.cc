@@ -16,6 +16,17 @@ namespace {
 // stream is asked to stop delivering more.
 constexpr size_t kPreConnectBuffer = 64 * 1024;
 
+// Request bytes are encoded here and written at once; the kernel usually
+// takes them all, so one buffer per thread serves every request without a
+// malloc each. Never held across a call that could encode again.
+std::string& Scratch() {
+  thread_local std::string scratch;
+  scratch.clear();
+  // A replayed body may have made it large; keep what a head needs.
+  if (scratch.capacity() > 64 * 1024) std::string().swap(scratch);
+  return scratch;
+}
+
 CodecLimits UpstreamLimits() {
   CodecLimits limits;
   limits.max_header_bytes = 64 * 1024;
@@ -63,14 +74,12 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
   if (head_.upgrade && !route_.upgrades.empty()) {
     upgrade_ = OfferedUpgrades(h.Get("upgrade").value_or(""), route_.upgrades);
   }
-  RemoveHopByHop(h);
+  // The gateway answered any expectation itself; framing is re-derived below.
+  RemoveHopByHop(h, {"expect", "content-length"});
   if (!upgrade_.empty()) {
     h.Add("connection", "upgrade");
     h.Add("upgrade", upgrade_);
   }
-  // The gateway answered any expectation itself; framing is re-derived below.
-  h.Remove("expect");
-  h.Remove("content-length");
   ApplyMutations(route_.request_headers, h);
   AddForwardingHeaders(worker_.options(), worker_.IsTrusted(peer.peer_address), peer,
                        head.authority, h);
@@ -102,7 +111,7 @@ void UpstreamRequest::StartAttempt() {
   HostPtr host;
   if (local_->balancer != nullptr) {
     LbContext ctx;
-    ctx.attempted = attempted_;
+    ctx.attempted = {attempted_.data(), attempted_.size()};
     host = local_->balancer->Pick(ctx);
   }
   if (host == nullptr) {
@@ -158,7 +167,8 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   lease_->SetCallbacks(this);
   if (!read_enabled_) lease_->SetReadEnabled(false);
 
-  std::string out = EncodeHead(*host_);
+  std::string& out = Scratch();
+  EncodeHead(*host_, out);
   if (!replay_.empty()) {
     codec_->EncodeBody(replay_,
                        chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
@@ -182,7 +192,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   }
 }
 
-std::string UpstreamRequest::EncodeHead(const Host& host) {
+void UpstreamRequest::EncodeHead(const Host& host, std::string& out) {
   // head_ belongs to this request: only Host changes between attempts, so it
   // is set in place instead of copying the whole head per attempt.
   RequestHead& h = head_;
@@ -208,10 +218,7 @@ std::string UpstreamRequest::EncodeHead(const Host& host) {
     framing = Codec::Framing::kContentLength;
     length = *head_.content_length;
   }
-  std::string out;
-  out.reserve(512);
   codec_->EncodeRequestHead(h, framing, length, out);
-  return out;
 }
 
 void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
@@ -254,10 +261,13 @@ const HeaderMap* UpstreamRequest::RequestTrailers() const {
 
 void UpstreamRequest::WriteBody(std::string_view data) {
   if (data.empty() || !lease_) return;
-  std::string out;
-  codec_->EncodeBody(data, chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength,
-                     out);
-  lease_->Write(out);
+  if (chunked_) {
+    std::string& out = Scratch();
+    codec_->EncodeBody(data, Codec::Framing::kChunked, out);
+    lease_->Write(out);
+  } else {
+    lease_->Write(data);  // Content-Length framing adds nothing: no copy
+  }
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
@@ -267,7 +277,7 @@ void UpstreamRequest::WriteBody(std::string_view data) {
 void UpstreamRequest::FinishRequestBody() {
   if (!lease_) return;
   if (chunked_) {
-    std::string out;
+    std::string& out = Scratch();
     codec_->EncodeChunkedEnd(RequestTrailers(), out);
     lease_->Write(out);
   }
@@ -486,8 +496,7 @@ void UpstreamRequest::OnResponseHead(ResponseHead head) {
 }
 
 void UpstreamRequest::PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade) {
-  RemoveHopByHop(headers);
-  headers.Remove("content-length");
+  RemoveHopByHop(headers, {"content-length"});
   if (!upgrade.empty()) {
     headers.Add("connection", "upgrade");
     headers.Add("upgrade", upgrade);

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "common/block_cache.h"
 #include "gateway/codec.h"
 #include "gateway/filter.h"
 #include "gateway/router.h"
@@ -46,6 +48,12 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, const RequestHead& head,
                   const ConnectionInfo& peer, UpstreamResponseSink& sink);
   ~UpstreamRequest() override;
+
+  // One per proxied request, freed in bursts (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<UpstreamRequest>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<UpstreamRequest>::Free(block, size);
+  }
 
   // Starts the first attempt (the request head is final).
   void Start();
@@ -98,7 +106,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void ArmResponseTimer();
   // (Re)starts the idle timer while an exchange runs and the response is read.
   void ArmIdleTimer();
-  std::string EncodeHead(const Host& host);
+  void EncodeHead(const Host& host, std::string& out);
   // Checks a 101 against the offered protocols and sets the tunnel's headers.
   bool AcceptUpgrade(ResponseHead& head);
   // Hop-by-hop removal, the route's mutations and Via, for the client.
@@ -111,8 +119,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   UpstreamResponseSink& sink_;
 
   ProxyWorker::ClusterLocal* local_ = nullptr;
-  std::vector<const Host*> attempted_;
-  std::vector<HostPtr> attempted_owned_;  // keeps the pointers above valid
+  // Inline room for a first try and one retry: no allocation per request.
+  absl::InlinedVector<const Host*, 2> attempted_;
+  absl::InlinedVector<HostPtr, 2> attempted_owned_;  // keeps the pointers above valid
   HostPtr host_;
   CancelHandle pending_;
   PoolLease lease_;

@@ -153,8 +153,12 @@ void TcpConnection::SetReadEnabled(bool enabled) {
 void TcpConnection::UpdateReading() {
   if (closed_) return;
   // Idle connections always read: that is how a close by the upstream is seen.
-  bool want = state_ == State::kIdle ||
-              (state_ == State::kLeased && callbacks_ != nullptr && read_enabled_);
+  // A leased one reads too unless its user paused it, whether or not callbacks
+  // are set yet: bytes with nobody to take them fail the connection
+  // (HandleData), which is right, since nothing is owed before a request. Not
+  // stopping between lease, callbacks and return saves two epoll_ctl calls per
+  // request and each way.
+  bool want = state_ == State::kIdle || (state_ == State::kLeased && read_enabled_);
   if (want && !reading_) {
     if (uv_read_start(tcp_.stream(), &TcpConnection::OnAlloc, &TcpConnection::OnRead) == 0) {
       reading_ = true;

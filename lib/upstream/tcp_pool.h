@@ -52,7 +52,7 @@ class TcpConnection final : public UpstreamConnection {
   // Starts a non-blocking connect to `addr` with a timeout; returns a libuv
   // error code if the attempt could not even start (the connection is then closed).
   int Connect(uv_loop_t* loop, const sockaddr* addr, absl::Duration timeout);
-  // Hands the connection to a new lease: reading waits for SetCallbacks.
+  // Hands the connection to a new lease; it keeps reading (see UpdateReading).
   void Lease();
   // Parks the connection idle: reading watches for the upstream closing it.
   // Returns false if the connection turned out to be unusable.

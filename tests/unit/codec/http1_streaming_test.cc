@@ -64,6 +64,35 @@ TEST_CASE("pipelined requests in one Feed are reported in order") {
   CHECK(merged[13] == "complete");
 }
 
+TEST_CASE("a codec is between messages only with no message partly parsed") {
+  Harness h;
+  CHECK(h.codec->between_messages());
+  const std::string first = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::string second = "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+  CHECK(h.Feed(first.substr(0, 10)).consumed == 10);
+  CHECK_FALSE(h.codec->between_messages());
+  h.Feed(first.substr(10));
+  REQUIRE(h.sink.completed == 1);
+  CHECK(h.codec->between_messages());
+  // The start of a pipelined request: a new codec would lose it.
+  h.Feed(second.substr(0, 5));
+  CHECK_FALSE(h.codec->between_messages());
+  h.Feed(second.substr(5));
+  CHECK(h.sink.completed == 2);
+  CHECK(h.codec->between_messages());
+  // After an invalid message nothing may replace the codec.
+  h.Feed("BAD\r\n\r\n");
+  CHECK(h.sink.HasError());
+  CHECK_FALSE(h.codec->between_messages());
+}
+
+TEST_CASE("a message that ends the connection leaves the codec not between messages") {
+  Harness h;
+  h.Feed("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  REQUIRE(h.sink.completed == 1);
+  CHECK_FALSE(h.codec->between_messages());
+}
+
 TEST_CASE("pipelined input split at every byte boundary gives the same events") {
   const std::vector<std::string> expected = Reference();
   for (size_t i = 0; i <= kPipeline.size(); ++i) {

@@ -12,6 +12,28 @@ TEST_CASE("header lookup is case-insensitive and keeps the original spelling") {
   REQUIRE_FALSE(h.Get("missing").has_value());
 }
 
+TEST_CASE("EqualsIgnoreCase folds only ASCII letters") {
+  CHECK(EqualsIgnoreCase("Content-Length", "content-LENGTH"));
+  CHECK(EqualsIgnoreCase("", ""));
+  CHECK_FALSE(EqualsIgnoreCase("te", "tee"));
+  // Bytes one case bit apart that are not letters differ: '@' and '`',
+  // '[' and '{', '-' and '\r', and bytes above ASCII.
+  CHECK_FALSE(EqualsIgnoreCase("@", "`"));
+  CHECK_FALSE(EqualsIgnoreCase("[", "{"));
+  CHECK_FALSE(EqualsIgnoreCase("x-a", "x\ra"));
+  CHECK_FALSE(EqualsIgnoreCase("\xc1", "\xe1"));
+  CHECK(EqualsIgnoreCase("\xc1", "\xc1"));
+}
+
+TEST_CASE("RemoveIf removes every matching field in one pass and keeps the order") {
+  HeaderMap h{{"A", "1"}, {"b", "2"}, {"C", "3"}, {"a", "4"}, {"D", "5"}};
+  size_t removed = h.RemoveIf([](std::string_view name) {
+    return EqualsIgnoreCase(name, "a") || EqualsIgnoreCase(name, "c");
+  });
+  CHECK(removed == 3);
+  CHECK(h == HeaderMap{{"b", "2"}, {"D", "5"}});
+}
+
 TEST_CASE("header Set replaces every duplicate with one field") {
   HeaderMap h{{"a", "1"}, {"b", "2"}, {"A", "3"}};
   h.Set("a", "9");

@@ -1,5 +1,6 @@
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -90,6 +91,148 @@ TEST_CASE("destroying a timer cancels it") {
     uv_run(&l.loop, UV_RUN_DEFAULT);
     REQUIRE(fired == 0);
   }
+}
+
+TEST_CASE("timers fire in deadline order, equal deadlines in arming order") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    std::vector<int> order;
+    auto t1 = d.CreateTimer([&] { order.push_back(1); });
+    auto t2 = d.CreateTimer([&] { order.push_back(2); });
+    auto t3 = d.CreateTimer([&] { order.push_back(3); });
+    auto t4 = d.CreateTimer([&] { order.push_back(4); });
+    t1->Enable(absl::Milliseconds(3));
+    t2->Enable(absl::Milliseconds(1));
+    t3->Enable(absl::Milliseconds(3));
+    t4->Enable(absl::Milliseconds(2));
+    REQUIRE(d.timers_enabled() == 4);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<int>{2, 4, 1, 3});
+    REQUIRE(d.timers_enabled() == 0);
+  }
+}
+
+TEST_CASE("re-enabling a timer moves its deadline, later or earlier, and it fires once") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    std::vector<int> order;
+    auto early = d.CreateTimer([&] { order.push_back(1); });
+    auto late = d.CreateTimer([&] { order.push_back(2); });
+    early->Enable(absl::Milliseconds(1));
+    late->Enable(absl::Milliseconds(5));
+    early->Enable(absl::Milliseconds(10));  // now the last one
+    late->Enable(absl::Milliseconds(2));
+    uint64_t start = uv_now(&l.loop);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<int>{2, 1});
+    // The tick armed for the first deadline fired early and waited again.
+    REQUIRE(uv_now(&l.loop) - start >= 10);
+  }
+}
+
+TEST_CASE("disabling every timer lets the loop end; disabling the earliest delays nothing else") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    int fired = 0;
+    auto a = d.CreateTimer([&] { ++fired; });
+    auto b = d.CreateTimer([&] { ++fired; });
+    a->Enable(absl::Hours(1));
+    b->Enable(absl::Hours(2));
+    a->Disable();
+    b->Disable();
+    REQUIRE_FALSE(a->enabled());
+    // UV_RUN_DEFAULT returns only when no active handle is left.
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(fired == 0);
+
+    a->Enable(absl::Milliseconds(1));
+    b->Enable(absl::Milliseconds(3));
+    a->Disable();
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(fired == 1);
+    REQUIRE_FALSE(b->enabled());
+  }
+}
+
+TEST_CASE("a timer re-enabled with zero delay from its callback runs after it returns") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    int fired = 0;
+    int depth = 0, max_depth = 0;
+    std::unique_ptr<Timer> t;
+    t = d.CreateTimer([&] {
+      max_depth = std::max(max_depth, ++depth);
+      ++fired;
+      if (fired < 3) {
+        t->Enable(absl::ZeroDuration());
+        REQUIRE(t->enabled());
+      }
+      --depth;
+    });
+    t->Enable(absl::ZeroDuration());
+    REQUIRE(fired == 0);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(fired == 3);
+    REQUIRE(max_depth == 1);
+    REQUIRE_FALSE(t->enabled());
+  }
+}
+
+TEST_CASE("a timer callback may destroy its own timer or another due one") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    int fired = 0;
+    std::unique_ptr<Timer> self, other;
+    self = d.CreateTimer([&] {
+      ++fired;
+      self.reset();
+      other.reset();
+    });
+    other = d.CreateTimer([&] { ++fired; });
+    self->Enable(absl::ZeroDuration());
+    other->Enable(absl::ZeroDuration());
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(fired == 1);
+    REQUIRE(d.timers_enabled() == 0);
+  }
+}
+
+TEST_CASE("timers that outlive their dispatcher do nothing") {
+  Loop l;
+  int fired = 0;
+  std::unique_ptr<Timer> t;
+  {
+    UvDispatcher d(&l.loop);
+    t = d.CreateTimer([&] { ++fired; });
+    t->Enable(absl::Milliseconds(1));
+  }
+  REQUIRE_FALSE(t->enabled());
+  t->Enable(absl::Milliseconds(1));
+  t->Disable();
+  uv_run(&l.loop, UV_RUN_DEFAULT);
+  t.reset();
+  REQUIRE(fired == 0);
+}
+
+TEST_CASE("a timer callback may destroy the dispatcher") {
+  Loop l;
+  auto d = std::make_unique<UvDispatcher>(&l.loop);
+  int fired = 0;
+  auto first = d->CreateTimer([&] {
+    ++fired;
+    d.reset();
+  });
+  auto second = d->CreateTimer([&] { ++fired; });
+  first->Enable(absl::ZeroDuration());
+  second->Enable(absl::ZeroDuration());
+  uv_run(&l.loop, UV_RUN_DEFAULT);
+  REQUIRE(fired == 1);
+  REQUIRE(d == nullptr);
 }
 
 TEST_CASE("callbacks posted from another thread run on the loop thread") {

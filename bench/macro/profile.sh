@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Deterministic per-request costs of gatewayd, for optimisation work where
+# bench/macro/run.sh's CPU ratios are too noisy to see a few percent.
+#
+#   bench/macro/profile.sh callgrind [CONNS]   instructions per proxied request
+#   bench/macro/profile.sh strace [CONNS]      syscalls per proxied request, by name
+#   bench/macro/profile.sh idle [N]            KiB of RSS per idle keep-alive connection
+#
+# Uses the same origin (nginx, ~100-byte body) and gatewayd config as run.sh,
+# with the gatewayd already built in build/ (GATEWAY_BUILD_DIR). The load is
+# bench/macro/fixed_load.py: a fixed number of keep-alive GETs over CONNS
+# connections (default 50). callgrind and strace run the load twice, with 2 000
+# and 6 000 requests, and divide the difference by 4 000, so start-up and
+# connection set-up cancel out (strace attaches to a warmed-up gatewayd). KEEP=1 keeps the work directory (callgrind
+# output for callgrind_annotate).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
+
+MACRO_DIR="$REPO_ROOT/bench/macro"
+mode="${1:-callgrind}"
+arg="${2:-}"
+GATEWAYD="$RELEASE_BUILD_DIR/examples/gatewayd"
+[[ -x "$GATEWAYD" ]] || die "$GATEWAYD not built"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+BODY="gateway macro benchmark: a small response body of about one hundred bytes, served by nginx."
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ "${KEEP:-0}" == 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+read -r up_port st_port gw_port < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+
+render() {  # TEMPLATE OUT KEY=VALUE...
+  local template="$1" dest="$2" kv script=()
+  shift 2
+  for kv in "$@"; do script+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+  sed "${script[@]}" "$template" >"$dest"
+}
+
+wait_port() {
+  local i
+  for ((i = 0; i < 300; ++i)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listens on $1"
+}
+
+user_line=""
+if (($(id -u) == 0)); then user_line="user $(id -un) $(id -gn);"; fi
+mkdir -p "$work/upstream"
+render "$MACRO_DIR/conf/upstream-nginx.conf" "$work/upstream/nginx.conf" DIR="$work/upstream" \
+  USER_LINE="$user_line" PORT="$up_port" STATUS_PORT="$st_port" BODY="$BODY"
+"$NGINX" -p "$work/upstream" -e "$work/upstream/error.log" -c "$work/upstream/nginx.conf" \
+  >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$up_port"
+
+render "$MACRO_DIR/conf/gatewayd.yaml" "$work/gatewayd.yaml" PORT="$gw_port" \
+  UPSTREAM_PORT="$up_port" WORKERS=1 FORWARDED=false VIA="" FILTERS="" MAXCONN=20000 IDLE=10000
+
+# run_gatewayd PREFIX... : starts gatewayd under PREFIX, waits until it listens.
+run_gatewayd() {
+  "$@" "$GATEWAYD" "$work/gatewayd.yaml" >"$work/gatewayd.log" 2>&1 &
+  gw_pid=$!
+  wait_port "$gw_port"
+}
+stop_gatewayd() {
+  kill -INT "$gw_pid"
+  wait "$gw_pid" 2>/dev/null || true
+}
+load() { python3 "$MACRO_DIR/fixed_load.py" 127.0.0.1 "$gw_port" "$1" "$2" >/dev/null; }
+
+conns="${arg:-50}"
+case "$mode" in
+  callgrind)
+    declare -A ir
+    for n in 2000 6000; do
+      run_gatewayd valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$n" -q
+      load "$conns" "$n"
+      stop_gatewayd
+      ir[$n]="$(sed -n 's/^summary: //p' "$work/callgrind.$n")"
+    done
+    echo "instructions per request ($conns connections): $(((${ir[6000]} - ${ir[2000]}) / 4000))"
+    callgrind_annotate --inclusive=no "$work/callgrind.6000" 2>/dev/null | sed -n '1,60p' \
+      | grep -v '^$' | tail -n +12 | head -n 40
+    ;;
+  strace)
+    run_gatewayd
+    load "$conns" 100
+    for n in 2000 6000; do
+      # Attached to the running process: the counts cover the load only.
+      strace -f -c -o "$work/strace.$n" -p "$gw_pid" 2>/dev/null &
+      strace_pid=$!
+      sleep 1
+      load "$conns" "$n"
+      kill -INT "$strace_pid"
+      wait "$strace_pid" || true
+    done
+    stop_gatewayd
+    python3 - "$work/strace.2000" "$work/strace.6000" <<'EOF'
+import re, sys
+def calls(path):
+    out = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            n = int(f[3])
+            errors = int(f[4]) if len(f) == 6 else 0
+            out[f[-1]] = (n, errors)
+    return out
+a, b = calls(sys.argv[1]), calls(sys.argv[2])
+total = 0.0
+for name in sorted(b, key=lambda k: -b[k][0]):
+    n = (b[name][0] - a.get(name, (0, 0))[0]) / 4000
+    e = (b[name][1] - a.get(name, (0, 0))[1]) / 4000
+    if n >= 0.01:
+        total += n
+        print(f"{name:16} {n:6.2f}  (errors {e:.2f})")
+print(f"{'total':16} {total:6.2f} syscalls per request")
+EOF
+    ;;
+  idle)
+    n="${arg:-2000}"
+    ulimit -n $((n + 1024)) 2>/dev/null || true
+    run_gatewayd
+    load 1 10
+    rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$gw_pid/status"; }
+    before="$(rss)"
+    python3 "$MACRO_DIR/idle_conns.py" 127.0.0.1 "$gw_port" "$n" "$work/idle.status" --hold 30 &
+    idle_pid=$!
+    for ((i = 0; i < 300; ++i)); do
+      [[ -s "$work/idle.status" ]] && break
+      sleep 0.1
+    done
+    after="$(rss)"
+    kill -USR1 "$idle_pid" 2>/dev/null || true
+    wait "$idle_pid" 2>/dev/null || true
+    echo "$(cat "$work/idle.status" | head -n 1); RSS $before -> $after KiB:" \
+      "$(python3 -c "print(f'{($after - $before) / $n:.2f}')") KiB per idle connection"
+    stop_gatewayd
+    ;;
+  *) die "unknown mode '$mode' (callgrind, strace or idle)" ;;
+esac
