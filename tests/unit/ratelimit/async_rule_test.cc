@@ -252,7 +252,7 @@ TEST_CASE("one limiter per loop, made on first use and destroyed with the loop")
   CHECK(store.destroyed == 2);
 }
 
-TEST_CASE("a local refusal skips the remote call; a remote refusal gives local units back") {
+TEST_CASE("a local refusal skips the remote call, and a remote refusal gives local units back") {
   FakeStore store;
   testing::ManualClock clock;
   RateLimitFilterConfig config{

@@ -86,7 +86,7 @@ TEST_CASE("an idle key gives way before a busy one") {
   }
 }
 
-TEST_CASE("keys with requests in flight are never evicted; a set full of them refuses") {
+TEST_CASE("keys with requests in flight are never evicted, and a set full of them refuses") {
   ManualClock clock;
   auto c = *MakeConcurrencyLimiter({.max_in_flight = 1, .max_keys = 8}, clock);
   for (int i = 0; i < 8; ++i) REQUIRE(c->Acquire(absl::StrCat("k", i)).allowed);
