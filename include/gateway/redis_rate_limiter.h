@@ -56,7 +56,7 @@ struct RedisRateLimitConfig {
   std::string address = "127.0.0.1";
   uint16_t port = 6379;
   std::string password = "";  // AUTH when not empty
-  int db = 0;            // SELECT when not 0
+  int db = 0;                 // SELECT when not 0
 
   RedisRateLimitAlgorithm algorithm = FixedWindowConfig{};
   // Prepended to every key ("<prefix><rule key>"); distinct rules sharing a

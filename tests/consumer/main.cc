@@ -48,8 +48,7 @@ int main() {
   // The Redis limiter links hiredis through the package; building the factory
   // connects nothing.
   absl::StatusOr<std::shared_ptr<const gateway::AsyncRateLimiterFactory>> redis =
-      gateway::MakeRedisRateLimiterFactory(
-          {.algorithm = gateway::FixedWindowConfig{.limit = 100}});
+      gateway::MakeRedisRateLimiterFactory({.algorithm = gateway::FixedWindowConfig{.limit = 100}});
   if (!redis.ok()) return Fail("MakeRedisRateLimiterFactory", redis.status());
   return 0;
 }

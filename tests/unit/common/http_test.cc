@@ -71,7 +71,8 @@ TEST_CASE("JSON local replies escape their message and carry the flag") {
   REQUIRE(r.status == 404);
   REQUIRE(r.flag == "no_route");
   REQUIRE(r.headers.Get("content-type") == "application/json");
-  REQUIRE(r.body == "{\"error\":\"no_route\",\"message\":\"no \\\"route\\\"\\n\",\"status\":404}\n");
+  REQUIRE(r.body ==
+          "{\"error\":\"no_route\",\"message\":\"no \\\"route\\\"\\n\",\"status\":404}\n");
 }
 
 TEST_CASE("reason phrases cover gateway statuses") {

@@ -132,7 +132,8 @@ TEST_CASE("re-enabling a timer moves its deadline, later or earlier, and it fire
   }
 }
 
-TEST_CASE("disabling every timer lets the loop end, and disabling the earliest delays nothing else") {
+TEST_CASE(
+    "disabling every timer lets the loop end, and disabling the earliest delays nothing else") {
   Loop l;
   {
     UvDispatcher d(&l.loop);
