@@ -181,9 +181,14 @@ class HealthCheckerImpl final : public HealthChecker {
     absl::Duration base = !healthy && spec.unhealthy_interval > absl::ZeroDuration()
                               ? spec.unhealthy_interval
                               : spec.interval;
-    if (spec.jitter <= absl::ZeroDuration()) return base;
+    return base + Jitter(spec.jitter);
+  }
+
+  // A random delay in [0, max).
+  absl::Duration Jitter(absl::Duration max) {
+    if (max <= absl::ZeroDuration()) return absl::ZeroDuration();
     std::uniform_real_distribution<double> d(0.0, 1.0);
-    return base + d(random_) * spec.jitter;
+    return d(random_) * max;
   }
 
   void Report(ClusterProbes& cluster, HostProbe& probe, HealthState::Transition t,
@@ -219,10 +224,7 @@ class HealthCheckerImpl final : public HealthChecker {
         }
         auto probe = std::make_unique<HostProbe>(*this, *c, h);
         // New hosts are probed soon, spread over the jitter.
-        probe->Schedule(
-            Interval(HealthCheckSpec{.interval = absl::ZeroDuration(),
-                                     .jitter = std::min(c->spec.jitter, c->spec.interval)},
-                     true));
+        probe->Schedule(Jitter(std::min(c->spec.jitter, c->spec.interval)));
         next.emplace(h->name(), std::move(probe));
         changed = true;
       }

@@ -1,16 +1,15 @@
 // Active health checks against real upstreams whose health endpoint flips.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <thread>
+#include <functional>
 
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/health_check.h"
+#include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -95,15 +94,8 @@ std::unique_ptr<TestServer> Proxy(std::shared_ptr<ClusterManager> cm) {
   return std::move(*server);
 }
 
-// Polls `pred` every 5 ms for up to 5 s.
-template <typename Pred>
-bool Eventually(Pred pred) {
-  auto deadline = itest::DeadlineAfter(absl::Seconds(5));
-  while (!pred()) {
-    if (itest::MillisLeft(deadline) <= 0) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+bool Eventually(const std::function<bool()>& pred) {
+  return itest::Eventually(pred, absl::Seconds(5));
 }
 
 bool Healthy(const ClusterManager& cm, uint16_t port) {
@@ -190,9 +182,7 @@ TEST_CASE("with every host failing its health check requests get a fast 503") {
 
 TEST_CASE("a TCP health check marks a host that refuses connections unhealthy") {
   Upstream a("a");
-  auto closed = std::make_unique<Upstream>("gone");
-  uint16_t gone_port = closed->port();
-  closed.reset();  // nothing listens there any more
+  uint16_t gone_port = itest::ClosedPort();
   HealthCheckSpec check = FastCheck();
   check.type = HealthCheckSpec::Type::kTcp;
   auto cm = Clusters({a.port(), gone_port}, check);
@@ -207,17 +197,7 @@ TEST_CASE("a health check that gets no answer in time counts as failed") {
   // response ever comes.
   Upstream a("a");
   uint16_t silent_port;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    listen(fd, 64);
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    silent_port = ntohs(addr.sin_port);
-  }
+  int fd = itest::BindLoopback(&silent_port, 64);
   HealthCheckSpec check = FastCheck();
   check.timeout = absl::Milliseconds(50);
   check.unhealthy_threshold = 1;

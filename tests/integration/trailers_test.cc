@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -26,15 +27,7 @@ using itest::TestClient;
 class CaptureUpstream {
  public:
   explicit CaptureUpstream(std::string response) : response_(std::move(response)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    listen(fd_, 4);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = itest::BindLoopback(&port_, 4);
     thread_ = std::thread([this] {
       int c = accept(fd_, nullptr, nullptr);
       if (c < 0) return;

@@ -1,6 +1,5 @@
 // Protocol upgrades through the proxy (WebSocket and others): only a real 101
 // from the upstream turns the client connection into a byte tunnel.
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -49,15 +49,7 @@ class EchoUpstream {
     bool echo = true;
   };
   explicit EchoUpstream(Options o) : o_(std::move(o)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    listen(fd_, 16);
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = itest::BindLoopback(&port_, 16);
     thread_ = std::thread([this] {
       for (int i = 0; i < 8; ++i) {
         int c = accept(fd_, nullptr, nullptr);
@@ -183,6 +175,16 @@ bool ReadEcho(TestClient& client, const std::string& text) {
 
 std::string Lower(std::string s) { return absl::AsciiStrToLower(s); }
 
+// A client whose upgrade request was answered 101 through `proxy`.
+std::unique_ptr<TestClient> OpenTunnel(const TestServer& proxy) {
+  auto client = TestClient::Connect(proxy.port());
+  REQUIRE(client->Send(UpgradeRequest("/chat")));
+  auto r = client->ReadResponse();
+  REQUIRE(r);
+  REQUIRE(r->status == 101);
+  return client;
+}
+
 TEST_CASE("a WebSocket upgrade answered 101 turns the connection into a tunnel both ways") {
   EchoUpstream up({});
   auto proxy = ProxyTo(up.port());
@@ -243,30 +245,18 @@ TEST_CASE("an upgrade answered without 101 keeps the proxied connection in HTTP 
 TEST_CASE("closing the client side of a tunnel closes the upstream side") {
   EchoUpstream up({});
   auto proxy = ProxyTo(up.port());
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(UpgradeRequest("/chat")));
-  auto r = client->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto client = OpenTunnel(*proxy);
   REQUIRE(client->Send("last words"));
   REQUIRE(ReadEcho(*client, "last words"));
   client->ShutdownWrite();
   REQUIRE(client->WaitForClose(absl::Seconds(5)));
-  auto deadline = itest::DeadlineAfter(absl::Seconds(5));
-  while (!up.saw_eof() && itest::MillisLeft(deadline) > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(up.saw_eof());
+  CHECK(itest::Eventually([&] { return up.saw_eof(); }, absl::Seconds(5)));
 }
 
 TEST_CASE("closing the upstream side of a tunnel closes the client connection after its bytes") {
   EchoUpstream up({.close_after = 4});
   auto proxy = ProxyTo(up.port());
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(UpgradeRequest("/chat")));
-  auto r = client->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto client = OpenTunnel(*proxy);
   REQUIRE(client->Send("bye!"));
   REQUIRE(client->WaitForClose(absl::Seconds(5)));
   CHECK(client->buffer() == "bye!");
@@ -277,19 +267,11 @@ TEST_CASE("an idle tunnel is closed on both sides after the tunnel idle timeout"
   RouteSpec route = RouteBuilder("ws").Prefix("/").ToCluster("ws").Build();
   route.upstream_timeouts.tunnel_idle = absl::Milliseconds(300);
   auto proxy = ProxyTo(up.port(), std::move(route));
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(UpgradeRequest("/chat")));
-  auto r = client->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto client = OpenTunnel(*proxy);
   auto start = itest::DeadlineAfter(absl::ZeroDuration());
   REQUIRE(client->WaitForClose(absl::Seconds(5)));
   CHECK(itest::ElapsedSince(start) >= absl::Milliseconds(250));
-  auto deadline = itest::DeadlineAfter(absl::Seconds(5));
-  while (!up.saw_eof() && itest::MillisLeft(deadline) > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  CHECK(up.saw_eof());
+  CHECK(itest::Eventually([&] { return up.saw_eof(); }, absl::Seconds(5)));
 }
 
 TEST_CASE("a busy tunnel outlives the route deadline and the upstream idle timeout") {
@@ -299,11 +281,7 @@ TEST_CASE("a busy tunnel outlives the route deadline and the upstream idle timeo
   route.upstream_timeouts.idle = absl::Milliseconds(200);
   route.upstream_timeouts.tunnel_idle = absl::Seconds(5);
   auto proxy = ProxyTo(up.port(), std::move(route));
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(UpgradeRequest("/chat")));
-  auto r = client->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto client = OpenTunnel(*proxy);
   for (int i = 0; i < 6; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::string msg = absl::StrCat("tick-", i);
@@ -316,11 +294,7 @@ TEST_CASE("a busy tunnel outlives the route deadline and the upstream idle timeo
 TEST_CASE("megabytes pass through a tunnel both ways intact") {
   EchoUpstream up({});
   auto proxy = ProxyTo(up.port());
-  auto client = TestClient::Connect(proxy->port());
-  REQUIRE(client->Send(UpgradeRequest("/chat")));
-  auto r = client->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto client = OpenTunnel(*proxy);
   std::string big;
   for (int i = 0; big.size() < 4 * 1024 * 1024; ++i) absl::StrAppend(&big, i, ",");
   // Send in slices and read the echo as it comes, so neither side's buffers
@@ -401,11 +375,7 @@ TEST_CASE("a 101 switching to a protocol that was not offered is a 502") {
 TEST_CASE("a health request answers while a tunnel is open on another connection") {
   EchoUpstream up({});
   auto proxy = ProxyTo(up.port());
-  auto ws = TestClient::Connect(proxy->port());
-  REQUIRE(ws->Send(UpgradeRequest("/chat")));
-  auto r = ws->ReadResponse();
-  REQUIRE(r);
-  REQUIRE(r->status == 101);
+  auto ws = OpenTunnel(*proxy);
   auto client = TestClient::Connect(proxy->port());
   auto start = itest::DeadlineAfter(absl::ZeroDuration());
   auto health = client->RoundTrip(itest::Get("/health"));
