@@ -25,6 +25,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/clock.h"
+#include "gateway/cluster_resilience.h"
 #include "gateway/health_check.h"
 #include "gateway/load_balancer.h"
 #include "gateway/upstream.h"
@@ -38,6 +40,30 @@ struct EndpointSpec {
   uint32_t weight = 1;  // 0: never picked
 };
 
+// What a request gets instead of a 503 when its cluster cannot serve it: a
+// configured reply, or the same request sent to another cluster.
+//
+// It applies only before any byte reached an upstream, for the response flags
+// in `on`: the breaker is open (`circuit_open`), no host is healthy
+// (`no_healthy_upstream`), a concurrency limit or the pool is full
+// (`upstream_overflow`), or every attempt failed to connect
+// (`upstream_connect_failed`, `upstream_connect_timeout`). Retries come first:
+// the fallback answers once the route's retry policy gave up.
+struct FallbackSpec {
+  std::vector<std::string> on = {"circuit_open", "no_healthy_upstream", "upstream_overflow",
+                                 "upstream_connect_failed", "upstream_connect_timeout"};
+  // Non-empty: send the request to this cluster instead (with its own
+  // breaker, limits and hosts; its own fallback is not followed). The reply
+  // fields below are then unused.
+  std::string cluster;
+  // Otherwise this reply. Its response flag is "fallback".
+  int status = 503;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  absl::Status Validate() const;
+};
+
 struct ClusterSpec {
   std::string name;
   std::vector<EndpointSpec> endpoints;
@@ -48,6 +74,12 @@ struct ClusterSpec {
   // Active health checking of every host (see gateway/health_check.h);
   // unset: hosts are only marked down by other means (SetHealthy).
   std::optional<HealthCheckSpec> health_check;
+  // Circuit breaker, concurrency limits and outlier detection (see
+  // gateway/cluster_resilience.h). The limits are always on, with generous
+  // defaults; the breaker and outlier detection only when configured.
+  ClusterResilienceSpec resilience;
+  // What to answer when the cluster cannot serve; unset: the 503 itself.
+  std::optional<FallbackSpec> fallback;
 
   absl::Status Validate() const;
 };
@@ -75,6 +107,13 @@ std::shared_ptr<Resolver> MakeSystemResolver();
 struct ClusterManagerOptions {
   // Resolves the clusters' DNS names; nullptr means MakeSystemResolver().
   std::shared_ptr<Resolver> resolver;
+  // Receives breaker transitions and host ejections of every cluster (for
+  // example MakeLoggingObserver); may be null. See gateway/resilience_stats.h
+  // for when and on which thread it is called.
+  std::shared_ptr<ResilienceObserver> observer;
+  // The clock of the breakers and outlier detectors; nullptr means
+  // SystemClock(). Must outlive the manager.
+  const Clock* clock = nullptr;
 };
 
 class ClusterManager {
@@ -97,8 +136,17 @@ class ClusterManager {
   virtual std::shared_ptr<const LoadBalancerFactory> Balancer(std::string_view name) const = 0;
 
   // Marks a host (by "address:port" name) healthy or not in `cluster` and
-  // publishes a new snapshot if that changed anything.
+  // publishes a new snapshot if that changed anything. This is the active
+  // health flag; outlier detection keeps a second one (a host is balanced to
+  // only while healthy and not ejected). The `HealthChecker` also reports
+  // every passing probe to the cluster's outlier detector, which returns an
+  // ejected host early if its config says so.
   virtual void SetHealthy(std::string_view cluster, std::string_view host, bool healthy) = 0;
+
+  // `cluster`'s breaker, concurrency limits and outlier detector, built once
+  // by Create and shared by every worker; nullptr for an unknown cluster.
+  // Valid as long as the manager. Read their stats() for metrics.
+  virtual const ClusterResilience* Resilience(std::string_view cluster) const = 0;
 
   // Resolves DNS names again now (tests and operators); returns at once. A
   // refresh asked for during a round starts another round after it.

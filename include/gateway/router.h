@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/circuit_breaker.h"
 #include "gateway/http.h"
 #include "gateway/route_policy.h"
 
@@ -157,6 +158,11 @@ struct RouteSpec {
   // 101 from the upstream naming one of them turns the connection into a
   // byte tunnel. "h2c" is never allowed. Empty: no upgrades.
   std::vector<std::string> upgrades = {"websocket"};
+  // A circuit breaker for this route alone, asked before the cluster's (see
+  // gateway/circuit_breaker.h); none by default. Built once with the route
+  // and shared by every worker; a reload starts it afresh, closed. Its name
+  // defaults to the route's.
+  BreakerConfig breaker;
 
   // Checks the spec on its own (patterns compile, one action, valid statuses).
   absl::Status Validate() const;
@@ -180,12 +186,15 @@ class Route {
     return dynamic_cast<const T*>(FindFilterConfig(filter_name));
   }
   const RouteFilterConfig* FindFilterConfig(std::string_view filter_name) const;
+  // The route's own breaker (RouteSpec::breaker), or nullptr. Thread-safe.
+  CircuitBreaker* breaker() const { return breaker_.get(); }
 
   explicit Route(RouteSpec spec);
 
  private:
   RouteSpec spec_;
   Action action_;
+  std::shared_ptr<CircuitBreaker> breaker_;
 };
 
 // What `Router::Match` found. Owns its captures and rewritten path, so it can

@@ -23,6 +23,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/concurrency_limit.h"
 #include "gateway/dispatcher.h"
 #include "gateway/upstream.h"
 
@@ -144,8 +145,13 @@ class UpstreamPool {
   virtual PoolStats stats() const = 0;
 };
 
-// The default TCP pool on `dispatcher`'s libuv loop.
-std::unique_ptr<UpstreamPool> MakeTcpPool(Dispatcher& dispatcher, const PoolOptions& options);
+// The default TCP pool on `dispatcher`'s libuv loop. With `limits`, every
+// connection it opens (connecting, leased or idle) holds a
+// `LimitKind::kConnections` slot of them until it closes; when none is free,
+// Acquire fails with kOverflow instead of connecting. Pools of several
+// workers may share one `limits`.
+std::unique_ptr<UpstreamPool> MakeTcpPool(Dispatcher& dispatcher, const PoolOptions& options,
+                                          std::shared_ptr<ConcurrencyLimits> limits = nullptr);
 
 }  // namespace gateway
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/http.h"
 
 namespace gateway {
 namespace {
@@ -78,6 +80,10 @@ struct ClusterEntry {
   // Host objects by name, reused across snapshots so their counters survive.
   absl::flat_hash_map<std::string, HostPtr> cache ABSL_GUARDED_BY(mu);
   std::set<std::string, std::less<>> unhealthy ABSL_GUARDED_BY(mu);
+  // Hosts outlier detection has ejected: a second flag beside `unhealthy`.
+  std::set<std::string, std::less<>> ejected ABSL_GUARDED_BY(mu);
+  // Built once in Init; the objects themselves are thread-safe.
+  ClusterResilience resilience;
 
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::vector<HostPtr> list;
@@ -92,7 +98,7 @@ struct ClusterEntry {
         if (it != cache.end() && it->second->weight() == ep.weight) host = it->second;
         if (next_cache.contains(host->name())) continue;  // same address twice
         next_cache[host->name()] = host;
-        healthy.push_back(!unhealthy.contains(host->name()));
+        healthy.push_back(!unhealthy.contains(host->name()) && !ejected.contains(host->name()));
         list.push_back(std::move(host));
       }
     }
@@ -103,10 +109,46 @@ struct ClusterEntry {
   }
 };
 
+// Applies ejections to the host snapshots, then passes every event on to the
+// application's observer.
+class EjectionApplier final : public ResilienceObserver {
+ public:
+  EjectionApplier(ClusterEntry* entry, std::shared_ptr<ResilienceObserver> next)
+      : entry_(entry), next_(std::move(next)) {}
+
+  void OnBreakerTransition(const BreakerTransition& event) override {
+    if (next_ != nullptr) next_->OnBreakerTransition(event);
+  }
+
+  // Runs under the detector's lock, then takes the entry's: nothing takes
+  // them the other way round (workers call Hosts() and Track() one after the
+  // other, never nested).
+  void OnHostEjection(const HostEjectionEvent& event) override {
+    {
+      absl::MutexLock lock(&entry_->mu);
+      bool changed;
+      if (event.ejected) {
+        changed = entry_->ejected.emplace(event.host).second;
+      } else {
+        auto it = entry_->ejected.find(event.host);
+        changed = it != entry_->ejected.end();
+        if (changed) entry_->ejected.erase(it);
+      }
+      if (changed) entry_->Publish();
+    }
+    if (next_ != nullptr) next_->OnHostEjection(event);
+  }
+
+ private:
+  ClusterEntry* entry_;
+  std::shared_ptr<ResilienceObserver> next_;
+};
+
 class ClusterManagerImpl final : public ClusterManager {
  public:
-  explicit ClusterManagerImpl(std::shared_ptr<Resolver> resolver)
-      : resolver_(std::move(resolver)) {}
+  ClusterManagerImpl(std::shared_ptr<Resolver> resolver,
+                     std::shared_ptr<ResilienceObserver> observer, const Clock& clock)
+      : resolver_(std::move(resolver)), observer_(std::move(observer)), clock_(clock) {}
 
   ~ClusterManagerImpl() override {
     {
@@ -131,6 +173,11 @@ class ClusterManagerImpl final : public ClusterManager {
       }
       auto entry = std::make_unique<ClusterEntry>();
       entry->balancer = *balancer;
+      auto resilience = BuildClusterResilience(
+          spec.name, spec.resilience, clock_,
+          std::make_shared<EjectionApplier>(entry.get(), observer_));
+      if (!resilience.ok()) return resilience.status();
+      entry->resilience = *std::move(resilience);
       absl::MutexLock lock(&entry->mu);
       entry->resolved.resize(spec.endpoints.size());
       for (size_t i = 0; i < spec.endpoints.size(); ++i) {
@@ -147,6 +194,15 @@ class ClusterManagerImpl final : public ClusterManager {
       any_dns_ |= entry->has_dns;
       std::string name = entry->spec.name;
       clusters_.emplace(std::move(name), std::move(entry));
+    }
+    for (const auto& [name, entry] : clusters_) {
+      if (!entry->spec.fallback.has_value() || entry->spec.fallback->cluster.empty()) continue;
+      const std::string& to = entry->spec.fallback->cluster;
+      if (to == name || !clusters_.contains(to)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "cluster '", name, "': fallback.cluster '", to, "' ",
+            to == name ? "is the cluster itself" : "is not a defined cluster"));
+      }
     }
     if (any_dns_) {
       resolver_thread_ = std::thread([this] { ResolverLoop(); });
@@ -194,6 +250,11 @@ class ClusterManagerImpl final : public ClusterManager {
       refresh_requested_ = true;
     }
     resolver_cv_.notify_all();
+  }
+
+  const ClusterResilience* Resilience(std::string_view name) const override {
+    const ClusterEntry* e = Get(name);
+    return e != nullptr ? &e->resilience : nullptr;
   }
 
   std::vector<std::string> names() const override { return names_; }
@@ -247,6 +308,8 @@ class ClusterManagerImpl final : public ClusterManager {
   absl::Duration min_refresh_ = absl::Hours(1);
 
   std::shared_ptr<Resolver> resolver_;  // used on the resolver thread only
+  std::shared_ptr<ResilienceObserver> observer_;
+  const Clock& clock_;
   std::thread resolver_thread_;
   std::mutex resolver_mu_;
   std::condition_variable resolver_cv_;
@@ -284,6 +347,39 @@ absl::Status ClusterSpec::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': ", s.message()));
     }
   }
+  if (absl::Status s = resilience.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': ", s.message()));
+  }
+  if (fallback.has_value()) {
+    if (absl::Status s = fallback->Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", name, "': fallback: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FallbackSpec::Validate() const {
+  static constexpr std::string_view kFlags[] = {"circuit_open", "no_healthy_upstream",
+                                                "upstream_overflow", "upstream_connect_failed",
+                                                "upstream_connect_timeout"};
+  for (const std::string& flag : on) {
+    if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "on: unknown flag '", flag,
+          "' (expected one of: circuit_open, no_healthy_upstream, upstream_overflow, "
+          "upstream_connect_failed, upstream_connect_timeout)"));
+    }
+  }
+  if (on.empty()) return absl::InvalidArgumentError("on: names no flag");
+  if (cluster.empty() && (status < 200 || status > 599)) {
+    return absl::InvalidArgumentError(absl::StrCat("status must be 200-599, got ", status));
+  }
+  for (const auto& [name, value] : headers) {
+    if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
+      return absl::InvalidArgumentError(absl::StrCat("headers: invalid header '", name, "'"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -298,7 +394,9 @@ absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
     std::vector<ClusterSpec> clusters, ClusterManagerOptions options) {
   std::shared_ptr<Resolver> resolver =
       options.resolver != nullptr ? std::move(options.resolver) : MakeSystemResolver();
-  auto manager = std::make_shared<ClusterManagerImpl>(std::move(resolver));
+  const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();
+  auto manager = std::make_shared<ClusterManagerImpl>(std::move(resolver),
+                                                      std::move(options.observer), clock);
   if (absl::Status s = manager->Init(std::move(clusters)); !s.ok()) return s;
   return std::shared_ptr<ClusterManager>(std::move(manager));
 }

@@ -191,8 +191,15 @@ class HealthCheckerImpl final : public HealthChecker {
     return d(random_) * max;
   }
 
-  void Report(ClusterProbes& cluster, HostProbe& probe, HealthState::Transition t,
+  void Report(ClusterProbes& cluster, HostProbe& probe, bool passed, HealthState::Transition t,
               const std::string& reason) {
+    if (passed) {
+      // A passing probe may return a host that outlier detection ejected.
+      const ClusterResilience* r = clusters_->Resilience(cluster.name);
+      if (r != nullptr && r->outlier_detector != nullptr) {
+        r->outlier_detector->OnActiveCheckPassed(probe.host()->name());
+      }
+    }
     if (t != HealthState::Transition::kNone) {
       bool healthy = t == HealthState::Transition::kBecameHealthy;
       clusters_->SetHealthy(cluster.name, probe.host()->name(), healthy);
@@ -355,7 +362,7 @@ void HostProbe::Finish(bool passed, std::string reason) {
   }
   HealthState::Transition t = state_.Record(passed);
   Schedule(owner_.Interval(cluster_.spec, state_.healthy()));
-  owner_.Report(cluster_, *this, t, reason);
+  owner_.Report(cluster_, *this, passed, t, reason);
 }
 
 // Runs a checker on a loop of its own.

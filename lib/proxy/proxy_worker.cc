@@ -23,7 +23,8 @@ ProxyWorker::ClusterLocal* ProxyWorker::Get(std::string_view cluster) {
     if (spec == nullptr) return nullptr;
     auto owned = std::make_unique<ClusterLocal>();
     owned->spec = spec;
-    owned->pool = MakeTcpPool(dispatcher_, spec->pool);
+    owned->resilience = clusters_->Resilience(cluster);
+    owned->pool = MakeTcpPool(dispatcher_, spec->pool, owned->resilience->limits);
     local = owned.get();
     locals_.emplace(std::string(cluster), std::move(owned));
   } else {
@@ -37,6 +38,9 @@ ProxyWorker::ClusterLocal* ProxyWorker::Get(std::string_view cluster) {
     auto factory = clusters_->Balancer(cluster);
     local->balancer =
         factory != nullptr && local->hosts != nullptr ? factory->Create(local->hosts) : nullptr;
+    if (local->resilience->outlier_detector != nullptr) {
+      local->monitors = local->resilience->outlier_detector->Track(local->hosts);
+    }
   }
   return local;
 }

@@ -31,6 +31,10 @@ class ProxyWorker {
     std::unique_ptr<LoadBalancer> balancer;
     std::shared_ptr<const HostSet> hosts;
     uint64_t version = 0;
+    // The cluster's breaker, limits and detector (shared by every worker).
+    const ClusterResilience* resilience = nullptr;
+    // Outlier monitors of `hosts`; null without outlier detection.
+    std::shared_ptr<const OutlierDetector::MonitorSet> monitors;
   };
   // The worker's view of `cluster` (balancer refreshed if the host set
   // changed), or nullptr for an unknown cluster.

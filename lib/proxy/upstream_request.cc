@@ -62,6 +62,7 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
                                  const RequestHead& head, const ConnectionInfo& peer,
                                  UpstreamResponseSink& sink)
     : worker_(worker),
+      route_object_(*match.route),
       route_(match.route->spec()),
       head_(head),
       cluster_(match.cluster()),
@@ -89,7 +90,7 @@ UpstreamRequest::~UpstreamRequest() {
   done_ = true;
   EndAttempt(false);
   if (counted_retry_) --worker_.active_retries;
-  if (local_ != nullptr) --worker_.active_requests;
+  if (counted_request_) --worker_.active_requests;
 }
 
 void UpstreamRequest::Start() {
@@ -100,7 +101,120 @@ void UpstreamRequest::Start() {
     return;
   }
   ++worker_.active_requests;
-  StartAttempt();
+  counted_request_ = true;
+  if (Admit()) StartAttempt();
+}
+
+bool UpstreamRequest::Admit() {
+  const std::shared_ptr<ConcurrencyLimits>& limits = local_->resilience->limits;
+  request_slot_ = limits->TryAcquire(LimitKind::kRequests);
+  if (!request_slot_) {
+    FailOrFallback(LocalReply::Json(
+        503, LimitFlag(LimitKind::kRequests),
+        absl::StrCat("cluster '", cluster_, "' has ", limits->max(LimitKind::kRequests),
+                     " requests in flight (max_requests)")));
+    return false;
+  }
+  if (!AcquireBreakerPermits()) {
+    FailOrFallback(LocalReply::Json(
+        503, kCircuitOpenFlag, absl::StrCat("the circuit breaker of cluster '", cluster_, "' or ",
+                                            "of its route is open")));
+    return false;
+  }
+  permits_ready_ = true;
+  return true;
+}
+
+bool UpstreamRequest::AcquireBreakerPermits() {
+  route_permit_.reset();
+  cluster_permit_.reset();
+  if (CircuitBreaker* breaker = route_object_.breaker(); breaker != nullptr) {
+    route_permit_ = breaker->TryAcquire();
+    if (!route_permit_) return false;
+  }
+  if (CircuitBreaker* breaker = local_->resilience->breaker.get(); breaker != nullptr) {
+    cluster_permit_ = breaker->TryAcquire();
+    if (!cluster_permit_) {
+      route_permit_.reset();  // unused: counts as cancelled
+      return false;
+    }
+  }
+  return true;
+}
+
+bool UpstreamRequest::ReserveRetry() {
+  if (permits_ready_) return true;
+  if (!retry_slot_) {
+    retry_slot_ = local_->resilience->limits->TryAcquire(LimitKind::kRetries);
+    if (!retry_slot_) return false;
+  }
+  permits_ready_ = AcquireBreakerPermits();
+  return permits_ready_;
+}
+
+void UpstreamRequest::RecordOutcome(CallOutcome outcome) {
+  if (permits_ready_) return;  // the permits are the next attempt's
+  if (route_permit_) route_permit_->Record(outcome);
+  if (cluster_permit_) cluster_permit_->Record(outcome);
+  route_permit_.reset();
+  cluster_permit_.reset();
+  if (monitor_ != nullptr) monitor_->Report(outcome);
+  monitor_ = nullptr;
+}
+
+void UpstreamRequest::MarkDone() {
+  done_ = true;
+  // Unrecorded permits count as cancelled: a client going away, or a local
+  // decision, says nothing about the upstream.
+  route_permit_.reset();
+  cluster_permit_.reset();
+  permits_ready_ = false;
+  monitor_ = nullptr;
+  pending_slot_.reset();
+  retry_slot_.reset();
+  request_slot_.reset();
+}
+
+void UpstreamRequest::FailOrFallback(LocalReply reply) {
+  const std::optional<FallbackSpec>* fallback =
+      local_ != nullptr ? &local_->spec->fallback : nullptr;
+  if (done_ || fallback_used_ || fallback == nullptr || !fallback->has_value() ||
+      std::find((*fallback)->on.begin(), (*fallback)->on.end(), reply.flag) ==
+          (*fallback)->on.end()) {
+    Fail(std::move(reply));
+    return;
+  }
+  const FallbackSpec& spec = **fallback;
+  fallback_used_ = true;
+  if (spec.cluster.empty()) {
+    LocalReply answer;
+    answer.status = spec.status;
+    for (const auto& [name, value] : spec.headers) answer.headers.Add(name, value);
+    answer.body = spec.body;
+    answer.flag = "fallback";
+    Fail(std::move(answer));
+    return;
+  }
+  // The same request to another cluster, if it can be sent again.
+  bool replayable = !replay_overflow_ && (!sent_any_ || IsIdempotentMethod(head_.method) ||
+                                          route_.retry.allow_non_idempotent);
+  ProxyWorker::ClusterLocal* other = replayable ? worker_.Get(spec.cluster) : nullptr;
+  if (other == nullptr) {
+    Fail(std::move(reply));
+    return;
+  }
+  EndAttempt(false);
+  route_permit_.reset();
+  cluster_permit_.reset();
+  permits_ready_ = false;
+  monitor_ = nullptr;
+  retry_slot_.reset();
+  request_slot_.reset();
+  cluster_ = spec.cluster;
+  local_ = other;
+  attempted_.clear();
+  attempted_owned_.clear();
+  if (Admit()) StartAttempt();
 }
 
 void UpstreamRequest::StartAttempt() {
@@ -108,6 +222,15 @@ void UpstreamRequest::StartAttempt() {
   ++attempts_;
   connected_ = request_sent_ = response_bytes_ = headers_passed_ = response_complete_ = false;
   discarding_ = false;
+  // A retry sees the latest host set (and outlier detection's sweep).
+  if (attempts_ > 1) local_ = worker_.Get(cluster_);
+  if (!permits_ready_ && !AcquireBreakerPermits()) {
+    FailOrFallback(LocalReply::Json(
+        503, kCircuitOpenFlag,
+        absl::StrCat("the circuit breaker of cluster '", cluster_, "' or of its route is open")));
+    return;
+  }
+  permits_ready_ = false;  // the permits are this attempt's now
   HostPtr host;
   if (local_->balancer != nullptr) {
     LbContext ctx;
@@ -115,18 +238,32 @@ void UpstreamRequest::StartAttempt() {
     host = local_->balancer->Pick(ctx);
   }
   if (host == nullptr) {
-    Fail(LocalReply::Json(503, "no_healthy_upstream",
-                          absl::StrCat("no healthy host in cluster '", cluster_, "'")));
+    FailOrFallback(LocalReply::Json(503, "no_healthy_upstream",
+                                    absl::StrCat("no healthy host in cluster '", cluster_, "'")));
+    return;
+  }
+  const std::shared_ptr<ConcurrencyLimits>& limits = local_->resilience->limits;
+  pending_slot_ = limits->TryAcquire(LimitKind::kPendingRequests);
+  if (!pending_slot_) {
+    FailOrFallback(LocalReply::Json(
+        503, LimitFlag(LimitKind::kPendingRequests),
+        absl::StrCat("cluster '", cluster_, "' has ", limits->max(LimitKind::kPendingRequests),
+                     " requests waiting for a connection (max_pending_requests)")));
     return;
   }
   host_ = host;
   attempted_owned_.push_back(host);
   attempted_.push_back(host.get());
   host_->AddActiveRequests(1);
+  if (local_->monitors != nullptr) {
+    monitors_ = local_->monitors;
+    monitor_ = monitors_->Find(*host_);
+  }
   if (route_.upstream_timeouts.per_try > absl::ZeroDuration()) {
     if (try_timer_ == nullptr) {
       try_timer_ = worker_.dispatcher().CreateTimer([this] {
         if (done_ || headers_passed_) return;
+        RecordOutcome({.result = CallResult::kTimeout});
         EndAttempt(false);
         if (MaybeRetry(Failure::kTimeout)) return;
         Fail(LocalReply::Json(504, "upstream_per_try_timeout", "upstream attempt timed out"));
@@ -139,8 +276,14 @@ void UpstreamRequest::StartAttempt() {
 
 void UpstreamRequest::OnPoolReady(PoolResult result) {
   pending_.Detach();
+  pending_slot_.reset();
   if (done_) return;
   if (!result.ok()) {
+    // A full pool or a shutdown says nothing about the host.
+    if (result.failure == PoolFailure::kConnectFailed ||
+        result.failure == PoolFailure::kConnectTimeout) {
+      RecordOutcome({.result = CallResult::kConnectFailure});
+    }
     EndAttempt(false);
     if (MaybeRetry(Failure::kConnect)) return;
     // Refused or unreachable: the service is down (502). A timeout or a full
@@ -154,9 +297,11 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
       status = 503;
       flag = "upstream_overflow";
     }
-    Fail(LocalReply::Json(status, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
+    FailOrFallback(
+        LocalReply::Json(status, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
     return;
   }
+  sent_any_ = true;
   lease_ = std::move(result.lease);
   lease_reused_ = lease_.reused();
   connected_ = true;
@@ -297,7 +442,7 @@ void UpstreamRequest::Cancel() {
   if (done_) return;
   EndAttempt(false);
   if (retry_timer_ != nullptr) retry_timer_->Disable();
-  done_ = true;
+  MarkDone();
 }
 
 void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
@@ -325,14 +470,15 @@ void UpstreamRequest::ArmIdleTimer() {
   if (idle_timer_ == nullptr) {
     idle_timer_ = worker_.dispatcher().CreateTimer([this] {
       if (done_) return;
+      if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
       EndAttempt(false);
       if (tunnel_) {
-        done_ = true;
+        MarkDone();
         sink_.OnUpstreamAborted("tunnel_idle_timeout");
       } else if (!headers_passed_) {
         Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
       } else {
-        done_ = true;
+        MarkDone();
         sink_.OnUpstreamAborted("upstream_idle_timeout");
       }
     });
@@ -345,6 +491,7 @@ void UpstreamRequest::ArmResponseTimer() {
   if (response_timer_ == nullptr) {
     response_timer_ = worker_.dispatcher().CreateTimer([this] {
       if (done_ || headers_passed_) return;
+      RecordOutcome({.result = CallResult::kTimeout});
       EndAttempt(false);
       Fail(LocalReply::Json(504, "upstream_timeout", "upstream sent no response in time"));
     });
@@ -392,7 +539,7 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
       bool clean = !leftover && !closed && upstream_keep_alive_ && request_sent_ && lease_ &&
                    lease_->write_queue_bytes() == 0;
       EndAttempt(clean);
-      done_ = true;
+      MarkDone();
       if (!response_trailers_.empty()) sink_.OnUpstreamTrailers(std::move(response_trailers_));
       sink_.OnUpstreamBody({}, true);
       return;
@@ -403,12 +550,15 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
       Fail(LocalReply::Json(502, "upstream_retry_failed", "retry could not be scheduled"));
       return;
     case Action::kError:
+      // Nothing is recorded if the head already was.
+      RecordOutcome({.result = error_flag_ == "upstream_reset" ? CallResult::kReset
+                                                                : CallResult::kProtocolError});
       EndAttempt(false);
       if (!headers_passed_) {
         if (MaybeRetry(Failure::kProtocol)) return;
         Fail(LocalReply::Json(502, error_flag_, "invalid response from upstream"));
       } else {
-        done_ = true;
+        MarkDone();
         sink_.OnUpstreamAborted(error_flag_);
       }
       return;
@@ -420,7 +570,7 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
   if (tunnel_) {
     // Either side closing ends the tunnel; a reset is passed on as one.
     EndAttempt(false);
-    done_ = true;
+    MarkDone();
     if (reset) {
       sink_.OnUpstreamAborted("upstream_reset");
     } else {
@@ -436,9 +586,14 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
     if (reused && !stale_retry_used_ && !replay_overflow_ &&
         (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
       stale_retry_used_ = true;
+      // Not the host's fault: the attempt's permits go back unjudged.
+      route_permit_.reset();
+      cluster_permit_.reset();
+      monitor_ = nullptr;
       ScheduleAttempt(absl::ZeroDuration());
       return;
     }
+    RecordOutcome({.result = CallResult::kReset});
     if (MaybeRetry(Failure::kReset)) return;
     Fail(LocalReply::Json(502, "upstream_reset",
                           "upstream closed the connection before responding"));
@@ -470,17 +625,21 @@ void UpstreamRequest::OnResponseHead(ResponseHead head) {
   if (try_timer_ != nullptr) try_timer_->Disable();
   if (head.status == 101) {
     if (!AcceptUpgrade(head)) {
+      RecordOutcome({.result = CallResult::kProtocolError});
       pending_action_ = Action::kError;
       error_flag_ = "upstream_protocol_error";
       codec_->Pause();
       return;
     }
+    RecordOutcome({.result = CallResult::kResponse, .status = 101});
     headers_passed_ = true;
     tunnel_pending_ = true;
     sink_.OnUpstreamHeaders(std::move(head), std::nullopt);
     return;
   }
-  if (RetriableStatus(head.status) && CanRetry(Failure::kStatus)) {
+  RecordOutcome({.result = CallResult::kResponse, .status = head.status});
+  // A retry the limits or breakers refuse is not made: this answer stands.
+  if (RetriableStatus(head.status) && CanRetry(Failure::kStatus) && ReserveRetry()) {
     retry_status_ = head.status;
     pending_action_ = Action::kRetryStatus;
     codec_->Pause();
@@ -589,7 +748,7 @@ bool UpstreamRequest::CanRetry(Failure why) const {
 }
 
 bool UpstreamRequest::MaybeRetry(Failure why, int status) {
-  if (!CanRetry(why)) return false;
+  if (!CanRetry(why) || !ReserveRetry()) return false;
   ++retries_;
   if (!counted_retry_) {
     counted_retry_ = true;
@@ -627,13 +786,15 @@ void UpstreamRequest::EndAttempt(bool reusable) {
     host_->AddActiveRequests(-1);
     host_.reset();
   }
+  pending_slot_.reset();
+  monitor_ = nullptr;  // an outcome not reported by now is not the host's
   connected_ = false;
 }
 
 void UpstreamRequest::Fail(LocalReply reply) {
   if (done_) return;
   EndAttempt(false);
-  done_ = true;
+  MarkDone();
   sink_.OnUpstreamFailure(std::move(reply));
 }
 

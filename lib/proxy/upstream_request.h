@@ -13,7 +13,10 @@
 
 #include "absl/container/inlined_vector.h"
 #include "common/block_cache.h"
+#include "gateway/call_outcome.h"
+#include "gateway/circuit_breaker.h"
 #include "gateway/codec.h"
+#include "gateway/concurrency_limit.h"
 #include "gateway/filter.h"
 #include "gateway/router.h"
 #include "gateway/upstream_pool.h"
@@ -89,6 +92,20 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // codec is never destroyed inside its own call.
   enum class Action { kNone, kComplete, kRetryStatus, kError, kTunnel };
 
+  // Takes the request's kRequests slot and the first attempt's breaker
+  // permits; on refusal fails (or falls back) and returns false.
+  bool Admit();
+  // Route breaker first, then the cluster's; false if either refuses.
+  bool AcquireBreakerPermits();
+  // What a retry needs besides policy and budget: the request's kRetries slot
+  // and fresh breaker permits, held for the next attempt.
+  bool ReserveRetry();
+  // The current attempt's outcome, to its breaker permits and host monitor.
+  void RecordOutcome(CallOutcome outcome);
+  // done_ is set: slots, permits and monitor go.
+  void MarkDone();
+  // Fail, unless the cluster's fallback covers `reply.flag`.
+  void FailOrFallback(LocalReply reply);
   void StartAttempt();
   void OnPoolReady(PoolResult result);
   void WriteBody(std::string_view data);
@@ -113,12 +130,29 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade);
 
   ProxyWorker& worker_;
+  const Route& route_object_;
   const RouteSpec& route_;
   RequestHead head_;  // the upstream request head (hop-by-hop removed, forwarding added)
   std::string cluster_;
   UpstreamResponseSink& sink_;
 
   ProxyWorker::ClusterLocal* local_ = nullptr;
+  bool counted_request_ = false;  // in worker_.active_requests
+
+  // Resilience. Slots: the request's (kRequests, until done), its retry's
+  // (kRetries, from the first retry on) and the attempt's wait for a
+  // connection (kPendingRequests). Breaker permits belong to the current
+  // attempt, or to the next one once reserved (permits_ready_).
+  std::optional<ConcurrencyLimits::Permit> request_slot_;
+  std::optional<ConcurrencyLimits::Permit> retry_slot_;
+  std::optional<ConcurrencyLimits::Permit> pending_slot_;
+  std::optional<CircuitBreaker::Permit> route_permit_;
+  std::optional<CircuitBreaker::Permit> cluster_permit_;
+  bool permits_ready_ = false;
+  std::shared_ptr<const OutlierDetector::MonitorSet> monitors_;
+  OutlierDetector::HostMonitor* monitor_ = nullptr;  // the current attempt's host
+  bool fallback_used_ = false;
+  bool sent_any_ = false;  // some attempt wrote request bytes
   // Inline room for a first try and one retry: no allocation per request.
   absl::InlinedVector<const Host*, 2> attempted_;
   absl::InlinedVector<HostPtr, 2> attempted_owned_;  // keeps the pointers above valid

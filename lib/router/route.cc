@@ -1,5 +1,7 @@
 // RouteSpec validation, Route and RouteMatch. Validation *is* compilation
 // (CompileRoute), so what Validate accepts is exactly what Router::Build can use.
+#include <type_traits>
+#include <variant>
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -192,6 +194,16 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
   c.rewrite = *std::move(rewrite);
 
   absl::flat_hash_set<std::string_view> filters;
+  absl::Status breaker = std::visit(
+      [](const auto& b) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(b)>, std::monostate>) {
+          return absl::OkStatus();
+        } else {
+          return b.Validate();
+        }
+      },
+      spec.breaker);
+  if (!breaker.ok()) return absl::InvalidArgumentError(absl::StrCat("breaker: ", breaker.message()));
   for (size_t i = 0; i < spec.filter_configs.size(); ++i) {
     const auto& [name, config] = spec.filter_configs[i];
     if (name.empty()) {
@@ -231,9 +243,26 @@ Route::Action ActionOf(const RouteSpec& spec) {
   if (spec.redirect) return Route::Action::kRedirect;
   return Route::Action::kCluster;
 }
+
+// The route's breaker config with its name defaulted to the route's.
+BreakerConfig NamedBreaker(const RouteSpec& spec) {
+  BreakerConfig config = spec.breaker;
+  std::visit(
+      [&](auto& c) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, std::monostate>) {
+          if (c.name.empty()) c.name = spec.name;
+        }
+      },
+      config);
+  return config;
+}
 }  // namespace
 
-Route::Route(RouteSpec spec) : spec_(std::move(spec)), action_(ActionOf(spec_)) {}
+Route::Route(RouteSpec spec) : spec_(std::move(spec)), action_(ActionOf(spec_)) {
+  // Validated with the spec; an invalid config leaves the route without one.
+  auto breaker = MakeCircuitBreaker(NamedBreaker(spec_));
+  if (breaker.ok()) breaker_ = *std::move(breaker);
+}
 
 const RouteFilterConfig* Route::FindFilterConfig(std::string_view filter_name) const {
   for (const auto& [name, config] : spec_.filter_configs) {

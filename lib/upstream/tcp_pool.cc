@@ -329,6 +329,7 @@ void TcpConnection::Close(bool reset) {
     counted_ = false;
     host_->AddActiveConnections(-1);
   }
+  slot_.reset();
 }
 
 void TcpConnection::Orphan() {
@@ -338,11 +339,13 @@ void TcpConnection::Orphan() {
   timer_.Close();
 }
 
-TcpPool::TcpPool(Dispatcher& dispatcher, const PoolOptions& options)
+TcpPool::TcpPool(Dispatcher& dispatcher, const PoolOptions& options,
+                 std::shared_ptr<ConcurrencyLimits> limits)
     : dispatcher_(dispatcher),
       loop_(dispatcher.loop()),
       options_(options),
       options_status_(options.Validate()),
+      limits_(std::move(limits)),
       read_buffer_(new char[kReadBufferSize]) {}
 
 TcpPool::~TcpPool() {
@@ -437,10 +440,23 @@ void TcpPool::Start(uint64_t id) {
                       " connections open (max_connections_per_host)"));
     return;
   }
-  Connect(id, state);
+  std::optional<ConcurrencyLimits::Permit> connection_slot;
+  if (limits_ != nullptr) {
+    connection_slot = limits_->TryAcquire(LimitKind::kConnections);
+    if (!connection_slot) {
+      std::string_view cluster = limits_->name();
+      Fail(id, PoolFailure::kOverflow,
+           absl::StrCat("cluster '", absl::string_view(cluster.data(), cluster.size()), "' has ",
+                        limits_->max(LimitKind::kConnections),
+                        " connections open (max_connections)"));
+      return;
+    }
+  }
+  Connect(id, state, std::move(connection_slot));
 }
 
-void TcpPool::Connect(uint64_t id, HostState& state) {
+void TcpPool::Connect(uint64_t id, HostState& state,
+                      std::optional<ConcurrencyLimits::Permit> slot) {
   PendingAcquire& pending = pending_.find(id)->second;
   const HostPtr host = state.host;
   sockaddr_storage addr;
@@ -453,6 +469,7 @@ void TcpPool::Connect(uint64_t id, HostState& state) {
   auto owned = std::make_unique<TcpConnection>(this, host, options_.write_high_watermark,
                                                options_.write_low_watermark);
   TcpConnection* connection = owned.get();
+  if (slot) connection->HoldSlot(*std::move(slot));
   state.connections.push_back(std::move(owned));
   connection->pending_id = id;
   pending.connection = connection;
@@ -595,8 +612,9 @@ size_t TcpPool::OpenConnections(const HostState& state) {
 
 }  // namespace internal
 
-std::unique_ptr<UpstreamPool> MakeTcpPool(Dispatcher& dispatcher, const PoolOptions& options) {
-  return std::make_unique<internal::TcpPool>(dispatcher, options);
+std::unique_ptr<UpstreamPool> MakeTcpPool(Dispatcher& dispatcher, const PoolOptions& options,
+                                          std::shared_ptr<ConcurrencyLimits> limits) {
+  return std::make_unique<internal::TcpPool>(dispatcher, options, std::move(limits));
 }
 
 }  // namespace gateway

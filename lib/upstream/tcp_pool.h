@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "event/uv_handle.h"
+#include "gateway/concurrency_limit.h"
 #include "gateway/dispatcher.h"
 #include "gateway/upstream.h"
 #include "gateway/upstream_pool.h"
@@ -52,6 +54,8 @@ class TcpConnection final : public UpstreamConnection {
   // Starts a non-blocking connect to `addr` with a timeout; returns a libuv
   // error code if the attempt could not even start (the connection is then closed).
   int Connect(uv_loop_t* loop, const sockaddr* addr, absl::Duration timeout);
+  // The cluster-wide connection slot this connection holds until it closes.
+  void HoldSlot(ConcurrencyLimits::Permit slot) { slot_.emplace(std::move(slot)); }
   // Hands the connection to a new lease; it keeps reading (see UpdateReading).
   void Lease();
   // Parks the connection idle: reading watches for the upstream closing it.
@@ -105,6 +109,7 @@ class TcpConnection final : public UpstreamConnection {
   std::vector<WriteReq*> writes_;
   size_t write_queue_bytes_ = 0;
   UpstreamConnectionCallbacks* callbacks_ = nullptr;
+  std::optional<ConcurrencyLimits::Permit> slot_;
   State state_ = State::kConnecting;
   size_t requests_ = 0;
   bool counted_ = false;  // included in host's active_connections
@@ -120,7 +125,9 @@ class TcpPool final : public UpstreamPool {
  public:
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
-  TcpPool(Dispatcher& dispatcher, const PoolOptions& options);
+  // `limits` (may be null) caps the connections of every pool sharing it.
+  TcpPool(Dispatcher& dispatcher, const PoolOptions& options,
+          std::shared_ptr<ConcurrencyLimits> limits);
   ~TcpPool() override;
   TcpPool(const TcpPool&) = delete;
   TcpPool& operator=(const TcpPool&) = delete;
@@ -156,7 +163,7 @@ class TcpPool final : public UpstreamPool {
 
   void RunQueued();
   void Start(uint64_t id);
-  void Connect(uint64_t id, HostState& state);
+  void Connect(uint64_t id, HostState& state, std::optional<ConcurrencyLimits::Permit> slot);
   void Deliver(uint64_t id, PoolResult result);
   void Fail(uint64_t id, PoolFailure failure, std::string error);
   void Cancel(uint64_t id);
@@ -170,6 +177,7 @@ class TcpPool final : public UpstreamPool {
   uv_loop_t* loop_;
   const PoolOptions options_;
   const absl::Status options_status_;
+  const std::shared_ptr<ConcurrencyLimits> limits_;
   std::unique_ptr<char[]> read_buffer_;
   absl::flat_hash_map<const Host*, std::unique_ptr<HostState>> hosts_;
   absl::flat_hash_map<uint64_t, PendingAcquire> pending_;
