@@ -289,6 +289,10 @@ class RouteBuilder {
     spec_.upstream_timeouts = t;
     return *this;
   }
+  RouteBuilder& Breaker(BreakerConfig b) {
+    spec_.breaker = std::move(b);
+    return *this;
+  }
   RouteBuilder& HostHeader(HostRewrite h) {
     spec_.host_rewrite = std::move(h);
     return *this;

@@ -173,9 +173,9 @@ class ClusterManagerImpl final : public ClusterManager {
       }
       auto entry = std::make_unique<ClusterEntry>();
       entry->balancer = *balancer;
-      auto resilience = BuildClusterResilience(
-          spec.name, spec.resilience, clock_,
-          std::make_shared<EjectionApplier>(entry.get(), observer_));
+      auto resilience =
+          BuildClusterResilience(spec.name, spec.resilience, clock_,
+                                 std::make_shared<EjectionApplier>(entry.get(), observer_));
       if (!resilience.ok()) return resilience.status();
       entry->resilience = *std::move(resilience);
       absl::MutexLock lock(&entry->mu);
@@ -199,9 +199,9 @@ class ClusterManagerImpl final : public ClusterManager {
       if (!entry->spec.fallback.has_value() || entry->spec.fallback->cluster.empty()) continue;
       const std::string& to = entry->spec.fallback->cluster;
       if (to == name || !clusters_.contains(to)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cluster '", name, "': fallback.cluster '", to, "' ",
-            to == name ? "is the cluster itself" : "is not a defined cluster"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster '", name, "': fallback.cluster '", to, "' ",
+                         to == name ? "is the cluster itself" : "is not a defined cluster"));
       }
     }
     if (any_dns_) {
@@ -365,10 +365,10 @@ absl::Status FallbackSpec::Validate() const {
                                                 "upstream_connect_timeout"};
   for (const std::string& flag : on) {
     if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "on: unknown flag '", flag,
-          "' (expected one of: circuit_open, no_healthy_upstream, upstream_overflow, "
-          "upstream_connect_failed, upstream_connect_timeout)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("on: unknown flag '", flag,
+                       "' (expected one of: circuit_open, no_healthy_upstream, upstream_overflow, "
+                       "upstream_connect_failed, upstream_connect_timeout)"));
     }
   }
   if (on.empty()) return absl::InvalidArgumentError("on: names no flag");
@@ -395,8 +395,8 @@ absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
   std::shared_ptr<Resolver> resolver =
       options.resolver != nullptr ? std::move(options.resolver) : MakeSystemResolver();
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();
-  auto manager = std::make_shared<ClusterManagerImpl>(std::move(resolver),
-                                                      std::move(options.observer), clock);
+  auto manager =
+      std::make_shared<ClusterManagerImpl>(std::move(resolver), std::move(options.observer), clock);
   if (absl::Status s = manager->Init(std::move(clusters)); !s.ok()) return s;
   return std::shared_ptr<ClusterManager>(std::move(manager));
 }

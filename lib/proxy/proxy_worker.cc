@@ -30,6 +30,9 @@ ProxyWorker::ClusterLocal* ProxyWorker::Get(std::string_view cluster) {
   } else {
     local = it->second.get();
   }
+  // Due returns of ejected hosts happen here, before the pick that would
+  // miss them: one clock read and one atomic load when nothing is due.
+  if (local->resilience->outlier_detector != nullptr) local->resilience->outlier_detector->Sweep();
   // One relaxed load per request; the lock inside Hosts() only on change.
   uint64_t version = clusters_->Version(cluster);
   if (local->balancer == nullptr || version != local->version) {

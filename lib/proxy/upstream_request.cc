@@ -116,9 +116,9 @@ bool UpstreamRequest::Admit() {
     return false;
   }
   if (!AcquireBreakerPermits()) {
-    FailOrFallback(LocalReply::Json(
-        503, kCircuitOpenFlag, absl::StrCat("the circuit breaker of cluster '", cluster_, "' or ",
-                                            "of its route is open")));
+    FailOrFallback(LocalReply::Json(503, kCircuitOpenFlag,
+                                    absl::StrCat("the circuit breaker of cluster '", cluster_,
+                                                 "' or ", "of its route is open")));
     return false;
   }
   permits_ready_ = true;
@@ -552,7 +552,7 @@ void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
     case Action::kError:
       // Nothing is recorded if the head already was.
       RecordOutcome({.result = error_flag_ == "upstream_reset" ? CallResult::kReset
-                                                                : CallResult::kProtocolError});
+                                                               : CallResult::kProtocolError});
       EndAttempt(false);
       if (!headers_passed_) {
         if (MaybeRetry(Failure::kProtocol)) return;

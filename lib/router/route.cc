@@ -1,10 +1,10 @@
 // RouteSpec validation, Route and RouteMatch. Validation *is* compilation
 // (CompileRoute), so what Validate accepts is exactly what Router::Build can use.
-#include <type_traits>
-#include <variant>
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -203,7 +203,8 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
         }
       },
       spec.breaker);
-  if (!breaker.ok()) return absl::InvalidArgumentError(absl::StrCat("breaker: ", breaker.message()));
+  if (!breaker.ok())
+    return absl::InvalidArgumentError(absl::StrCat("breaker: ", breaker.message()));
   for (size_t i = 0; i < spec.filter_configs.size(); ++i) {
     const auto& [name, config] = spec.filter_configs[i];
     if (name.empty()) {

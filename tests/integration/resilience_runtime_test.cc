@@ -47,6 +47,37 @@ class BreakerGuard final : public Filter {
   std::optional<CircuitBreaker::Permit> permit_;
 };
 
+// Clients on several connections, so that the kernel spreads them over the
+// workers. Each thread only counts; assertions run on the test thread.
+constexpr int kClients = 8;
+void RunClients(uint16_t port, const char* path, int per_client, std::atomic<int>* by_status,
+                std::atomic<int>& circuit_open, std::atomic<int>& broken) {
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, path, per_client] {
+      auto client = TestClient::Connect(port);
+      if (client == nullptr) {
+        ++broken;
+        return;
+      }
+      for (int i = 0; i < per_client; ++i) {
+        auto r = client->RoundTrip(Get(path));
+        if (!r.has_value()) {
+          ++broken;
+          return;
+        }
+        if (r->status == 200) ++by_status[0];
+        if (r->status == 500) ++by_status[1];
+        if (r->status == 503) {
+          ++by_status[2];
+          if (r->body.find("circuit_open") != std::string::npos) ++circuit_open;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
 TEST_CASE("a breaker shared by the workers of a runtime opens once for all of them") {
   // An open timeout far beyond the test: after opening, nothing changes.
   auto breaker = MakeConsecutiveFailureBreaker(
@@ -74,41 +105,10 @@ TEST_CASE("a breaker shared by the workers of a runtime opens once for all of th
   REQUIRE(runtime.ok());
   uint16_t port = (*runtime)->ports()[0];
 
-  // Clients on several connections, so that the kernel spreads them over the
-  // workers. Each thread only counts; assertions run on the test thread.
-  constexpr int kClients = 8;
-  auto run_clients = [&](const char* path, int per_client, std::atomic<int>* by_status,
-                         std::atomic<int>& circuit_open, std::atomic<int>& broken) {
-    std::vector<std::thread> threads;
-    for (int c = 0; c < kClients; ++c) {
-      threads.emplace_back([&, path, per_client] {
-        auto client = TestClient::Connect(port);
-        if (client == nullptr) {
-          ++broken;
-          return;
-        }
-        for (int i = 0; i < per_client; ++i) {
-          auto r = client->RoundTrip(Get(path));
-          if (!r.has_value()) {
-            ++broken;
-            return;
-          }
-          if (r->status == 200) ++by_status[0];
-          if (r->status == 500) ++by_status[1];
-          if (r->status == 503) {
-            ++by_status[2];
-            if (r->body.find("circuit_open") != std::string::npos) ++circuit_open;
-          }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-  };
-
   // Healthy traffic from every worker: the breaker stays closed.
   std::atomic<int> healthy[3] = {0, 0, 0};
   std::atomic<int> healthy_open{0}, healthy_broken{0};
-  run_clients("/ok", 25, healthy, healthy_open, healthy_broken);
+  RunClients(port, "/ok", 25, healthy, healthy_open, healthy_broken);
   CHECK(healthy_broken == 0);
   CHECK(healthy[0] == kClients * 25);
   CHECK(shared_breaker->state() == BreakerState::kClosed);
@@ -117,7 +117,7 @@ TEST_CASE("a breaker shared by the workers of a runtime opens once for all of th
   // worker refuses with circuit_open.
   std::atomic<int> failing[3] = {0, 0, 0};
   std::atomic<int> refused{0}, failing_broken{0};
-  run_clients("/fail", 25, failing, refused, failing_broken);
+  RunClients(port, "/fail", 25, failing, refused, failing_broken);
   CHECK(failing_broken == 0);
   CHECK(failing[0] == 0);
   CHECK(failing[1] >= 20);  // at least the threshold, plus calls already admitted
@@ -134,6 +134,62 @@ TEST_CASE("a breaker shared by the workers of a runtime opens once for all of th
   (*runtime)->Wait();
   CHECK(shared_limits->stats().active_requests == 0);
   CHECK(shared_limits->stats().requests_overflow == 0);
+}
+
+TEST_CASE("a cluster breaker shared by the proxying workers of a runtime opens once for all") {
+  auto upstream_router =
+      Router::Build({RouteBuilder("ok").Exact("/ok").Respond(200, "up").Build(),
+                     RouteBuilder("fail").Prefix("/").Respond(500, "down").Build()});
+  REQUIRE(upstream_router.ok());
+  auto upstream_pipeline = PipelineBuilder{}.Routes(*upstream_router).Build();
+  REQUIRE(upstream_pipeline.ok());
+  auto upstream = TestServer::Start(LoopbackOptions(), *upstream_pipeline);
+  REQUIRE(upstream.ok());
+
+  ClusterSpec cluster{.name = "shared",
+                      .endpoints = {{.address = "127.0.0.1", .port = (*upstream)->port()}}};
+  cluster.resilience.breaker =
+      ConsecutiveFailureBreakerConfig{.failure_threshold = 20, .open_timeout = absl::Hours(1)};
+  auto clusters = ClusterManager::Create({std::move(cluster)});
+  REQUIRE(clusters.ok());
+  RetryPolicy no_retries{.on_connect_failure = false, .max_retries = 0};
+  auto router = Router::Build(
+      {RouteBuilder("all").Prefix("/").ToCluster("shared").Retry(no_retries).Build()});
+  REQUIRE(router.ok());
+  auto pipeline = PipelineBuilder{}.Routes(*router).Clusters(*clusters).Build();
+  REQUIRE(pipeline.ok());
+  RuntimeOptions options;
+  options.workers = 4;
+  options.server = LoopbackOptions();
+  auto runtime = Runtime::Start(std::move(options), *pipeline);
+  REQUIRE(runtime.ok());
+  uint16_t port = (*runtime)->ports()[0];
+  const ClusterResilience& shared = *(*clusters)->Resilience("shared");
+
+  std::atomic<int> healthy[3] = {0, 0, 0};
+  std::atomic<int> healthy_open{0}, healthy_broken{0};
+  RunClients(port, "/ok", 25, healthy, healthy_open, healthy_broken);
+  CHECK(healthy_broken == 0);
+  CHECK(healthy[0] == kClients * 25);
+  CHECK(shared.breaker->state() == BreakerState::kClosed);
+
+  std::atomic<int> failing[3] = {0, 0, 0};
+  std::atomic<int> refused{0}, failing_broken{0};
+  RunClients(port, "/fail", 25, failing, refused, failing_broken);
+  CHECK(failing_broken == 0);
+  CHECK(failing[1] >= 20);
+  CHECK(failing[1] + failing[2] == kClients * 25);
+  CHECK(refused == failing[2]);
+  CHECK(refused > 0);
+  BreakerStats stats = shared.breaker->stats();
+  CHECK(stats.state == BreakerState::kOpen);
+  CHECK(stats.opened == 1);
+  CHECK(stats.rejected == static_cast<uint64_t>(refused.load()));
+
+  (*runtime)->Drain(absl::Seconds(2));
+  (*runtime)->Wait();
+  CHECK(shared.limits->stats().active_requests == 0);
+  CHECK(shared.limits->stats().pending_requests == 0);
 }
 
 }  // namespace

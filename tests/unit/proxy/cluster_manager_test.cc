@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/cluster.h"
+#include "gateway/testing/harness.h"
 
 namespace gateway {
 namespace {
@@ -223,6 +224,84 @@ TEST_CASE("the system resolver answers localhost from the hosts file") {
   bool loopback = false;
   for (const std::string& a : *answer) loopback |= a == "127.0.0.1" || a == "::1";
   REQUIRE(loopback);
+}
+
+}  // namespace
+}  // namespace gateway
+
+namespace gateway {
+namespace {
+
+bool HealthyByName(const ClusterManager& cm, std::string_view host) {
+  auto set = cm.Hosts("a");
+  for (size_t i = 0; i < set->hosts().size(); ++i) {
+    if (set->hosts()[i]->name() == host) return set->IsHealthy(i);
+  }
+  return false;
+}
+
+TEST_CASE("an ejection is a second health flag beside the active one") {
+  testing::ManualClock clock;
+  ClusterSpec spec = Static("a", {{"127.0.0.1", 1}, {"127.0.0.1", 2}});
+  spec.resilience.outlier_detection = OutlierDetectionConfig{
+      .consecutive_5xx = 1, .base_ejection_time = absl::Seconds(10), .max_ejection_percent = 50};
+  auto cm = ClusterManager::Create({std::move(spec)}, {.clock = &clock});
+  REQUIRE(cm.ok());
+  OutlierDetector& detector = *(*cm)->Resilience("a")->outlier_detector;
+  auto hosts = (*cm)->Hosts("a");
+  auto monitors = detector.Track(hosts);
+  monitors->Find(*hosts->hosts()[0])->Report({.result = CallResult::kResponse, .status = 500});
+  REQUIRE(detector.IsEjected("127.0.0.1:1"));
+  CHECK_FALSE(HealthyByName(**cm, "127.0.0.1:1"));
+  CHECK(HealthyByName(**cm, "127.0.0.1:2"));
+
+  // The active flag going up does not bring an ejected host back...
+  (*cm)->SetHealthy("a", "127.0.0.1:1", false);
+  (*cm)->SetHealthy("a", "127.0.0.1:1", true);
+  CHECK_FALSE(HealthyByName(**cm, "127.0.0.1:1"));
+  // ...and the ejection ending does not bring an unhealthy one back.
+  (*cm)->SetHealthy("a", "127.0.0.1:1", false);
+  clock.Advance(absl::Seconds(10));
+  detector.Sweep();
+  CHECK_FALSE(detector.IsEjected("127.0.0.1:1"));
+  CHECK_FALSE(HealthyByName(**cm, "127.0.0.1:1"));
+  (*cm)->SetHealthy("a", "127.0.0.1:1", true);
+  CHECK(HealthyByName(**cm, "127.0.0.1:1"));
+}
+
+TEST_CASE("every cluster gets its resilience bundle, limits always and the rest when configured") {
+  ClusterSpec plain = Static("plain", {{"127.0.0.1", 1}});
+  ClusterSpec guarded = Static("guarded", {{"127.0.0.1", 2}});
+  guarded.resilience.breaker = ConsecutiveFailureBreakerConfig{};
+  guarded.resilience.limits.max_requests = 7;
+  guarded.resilience.outlier_detection = OutlierDetectionConfig{};
+  auto cm = ClusterManager::Create({std::move(plain), std::move(guarded)});
+  REQUIRE(cm.ok());
+  const ClusterResilience* p = (*cm)->Resilience("plain");
+  REQUIRE(p != nullptr);
+  CHECK(p->limits != nullptr);
+  CHECK(p->breaker == nullptr);
+  CHECK(p->outlier_detector == nullptr);
+  const ClusterResilience* g = (*cm)->Resilience("guarded");
+  REQUIRE(g != nullptr);
+  CHECK(g->breaker != nullptr);
+  CHECK(g->breaker->name() == "guarded");
+  CHECK(g->limits->max(LimitKind::kRequests) == 7);
+  CHECK(g->outlier_detector != nullptr);
+  CHECK((*cm)->Resilience("missing") == nullptr);
+}
+
+TEST_CASE("an invalid resilience config names the cluster and the part") {
+  ClusterSpec spec = Static("users", {{"127.0.0.1", 1}});
+  spec.resilience.breaker = ConsecutiveFailureBreakerConfig{.failure_threshold = 0};
+  auto cm = ClusterManager::Create({std::move(spec)});
+  REQUIRE_FALSE(cm.ok());
+  CHECK(cm.status().message().find("cluster 'users': breaker:") == 0);
+  ClusterSpec fb = Static("users", {{"127.0.0.1", 1}});
+  fb.fallback = FallbackSpec{.status = 99};
+  auto bad = ClusterManager::Create({std::move(fb)});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "cluster 'users': fallback: status must be 200-599, got 99");
 }
 
 }  // namespace
