@@ -189,7 +189,7 @@ class Route {
   // The route's own breaker (RouteSpec::breaker), or nullptr. Thread-safe.
   CircuitBreaker* breaker() const { return breaker_.get(); }
 
-  explicit Route(RouteSpec spec);
+  explicit Route(RouteSpec spec, std::shared_ptr<ResilienceObserver> observer = nullptr);
 
  private:
   RouteSpec spec_;
@@ -220,6 +220,10 @@ class Router {
   // Compiles `routes`. Fails (InvalidArgument naming the route) if any spec is
   // invalid or two routes share a name.
   static absl::StatusOr<std::shared_ptr<const Router>> Build(std::vector<RouteSpec> routes);
+  // The same; `observer` (may be null) receives the transitions of the
+  // routes' breakers (RouteSpec::breaker), e.g. a MakeLoggingObserver.
+  static absl::StatusOr<std::shared_ptr<const Router>> Build(
+      std::vector<RouteSpec> routes, std::shared_ptr<ResilienceObserver> observer);
 
   // Matches a request whose `path` is already normalised. Host comparisons are
   // case-insensitive and ignore a ":port" suffix.

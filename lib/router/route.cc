@@ -259,9 +259,10 @@ BreakerConfig NamedBreaker(const RouteSpec& spec) {
 }
 }  // namespace
 
-Route::Route(RouteSpec spec) : spec_(std::move(spec)), action_(ActionOf(spec_)) {
+Route::Route(RouteSpec spec, std::shared_ptr<ResilienceObserver> observer)
+    : spec_(std::move(spec)), action_(ActionOf(spec_)) {
   // Validated with the spec; an invalid config leaves the route without one.
-  auto breaker = MakeCircuitBreaker(NamedBreaker(spec_));
+  auto breaker = MakeCircuitBreaker(NamedBreaker(spec_), SystemClock(), std::move(observer));
   if (breaker.ok()) breaker_ = *std::move(breaker);
 }
 

@@ -182,7 +182,7 @@ class FaultUpstream {
     a.sin_port = htons(o_.port);
     if (inet_pton(AF_INET, o_.address.c_str(), &a.sin_addr) != 1) return;
     if (bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
-    if (listen(listener_, 64) != 0) return;
+    if (listen(listener_, 1024) != 0) return;
     socklen_t len = sizeof(a);
     getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);

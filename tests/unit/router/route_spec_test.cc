@@ -369,3 +369,50 @@ TEST_CASE("upgrades must be tokens, never h2c, and the tunnel idle timeout not n
 
 }  // namespace
 }  // namespace gateway
+
+namespace gateway {
+namespace {
+
+class CountingObserver final : public ResilienceObserver {
+ public:
+  void OnBreakerTransition(const BreakerTransition& event) override {
+    names.emplace_back(event.breaker);
+    states.push_back(event.to);
+  }
+  std::vector<std::string> names;
+  std::vector<BreakerState> states;
+};
+
+TEST_CASE("a route breaker is built once with the route and reports to the router's observer") {
+  auto observer = std::make_shared<CountingObserver>();
+  auto router = Router::Build({RouteBuilder("guarded")
+                                   .Prefix("/")
+                                   .ToCluster("c")
+                                   .Breaker(ConsecutiveFailureBreakerConfig{.failure_threshold = 2})
+                                   .Build(),
+                               RouteBuilder("plain").Exact("/plain").ToCluster("c").Build()},
+                              observer);
+  REQUIRE(router.ok());
+  const Route* guarded = (*router)->routes()[0].get();
+  REQUIRE(guarded->breaker() != nullptr);
+  CHECK((*router)->routes()[1]->breaker() == nullptr);
+  for (int i = 0; i < 2; ++i) {
+    auto permit = guarded->breaker()->TryAcquire();
+    REQUIRE(permit);
+    permit->Record({.result = CallResult::kResponse, .status = 500});
+  }
+  CHECK_FALSE(guarded->breaker()->TryAcquire().has_value());
+  CHECK(observer->names == std::vector<std::string>{"guarded"});
+  CHECK(observer->states == std::vector<BreakerState>{BreakerState::kOpen});
+}
+
+TEST_CASE("an invalid route breaker config names the route and the breaker") {
+  RouteSpec spec = RouteBuilder("r").Prefix("/").ToCluster("c").Build();
+  spec.breaker = SlidingWindowBreakerConfig{.failure_rate_threshold = 0};
+  absl::Status s = spec.Validate();
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("route 'r': breaker: ") == 0);
+}
+
+}  // namespace
+}  // namespace gateway
