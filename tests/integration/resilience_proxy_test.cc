@@ -315,6 +315,34 @@ TEST_CASE("one bad host of three is ejected and retries go to the others") {
   CHECK(lines[0].find("ejected") != std::string::npos);
 }
 
+TEST_CASE("an ejected host is back in rotation at the first request after its ejection time") {
+  auto good = StartUpstream("good");
+  auto bad = StartUpstream("bad", 502);
+  ClusterSpec c = Cluster("pair", {good->port(), bad->port()});
+  c.resilience.outlier_detection =
+      OutlierDetectionConfig{.consecutive_gateway_failure = 2,
+                             .base_ejection_time = absl::Milliseconds(300),
+                             .max_ejection_time = absl::Milliseconds(300),
+                             .max_ejection_percent = 50};
+  auto rig =
+      StartProxy({std::move(c)},
+                 {RouteBuilder("pair").Prefix("/").ToCluster("pair").Retry(NoRetries()).Build()});
+  uint16_t port = rig->proxy->port();
+  for (int i = 0; i < 4; ++i) Fetch(port, Get("/"));
+  CHECK(bad->stats().requests == 2);
+  for (int i = 0; i < 6; ++i) CHECK(Fetch(port, Get("/"))->status == 200);
+  CHECK(bad->stats().requests == 2);  // out while ejected
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  // No timer brought it back; the next request's sweep does, before its pick.
+  std::map<int, int> statuses;
+  for (int i = 0; i < 4; ++i) ++statuses[Fetch(port, Get("/"))->status];
+  CHECK(statuses[502] == 2);
+  CHECK(rig->resilience("pair").outlier_detector->stats().returned_expired == 1);
+  auto lines = rig->events->lines();
+  REQUIRE(lines.size() >= 2);
+  CHECK(lines[1].find("returned") != std::string::npos);
+}
+
 TEST_CASE("a passing active health check returns an ejected host before its ejection time") {
   auto good = StartUpstream("good");
   // Fails requests but passes its health checks.
