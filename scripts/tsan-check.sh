@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec ./scripts/test.sh --tsan --target unit_resilience_tests --target integration_tests \
-  -- -R "^resilience: |^integration:.*(breaker shared|runtime|worker)"
+  -- -R "^resilience:|^integration:.*(breaker shared|runtime|worker)"
