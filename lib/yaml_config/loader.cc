@@ -3,7 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
-#include <initializer_list>
 #include <set>
 #include <sstream>
 #include <string>
@@ -14,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -35,7 +36,7 @@ class Parser {
   }
 
   absl::Status ExpectMap(const YAML::Node& node, const std::string& path,
-                         std::initializer_list<const char*> keys) {
+                         absl::Span<const char* const> keys) {
     if (!node.IsMap()) return Error(node, path, "expected a mapping");
     std::set<std::string> allowed(keys.begin(), keys.end());
     for (const auto& kv : node) {
@@ -48,6 +49,25 @@ class Parser {
       }
     }
     return absl::OkStatus();
+  }
+
+  // A `Validate()` failure of the struct parsed from `node`. The structs name
+  // the offending field by its C++ name, which is also its key here, so the
+  // error points at the first key named in the message that the file sets;
+  // otherwise at `node` itself (the field kept its default).
+  absl::Status Invalid(const YAML::Node& node, const std::string& path,
+                       const absl::Status& status) {
+    std::string message(status.message());
+    if (node.IsMap()) {
+      // Keys are words of [a-z0-9_]; '-' is part of a word so that
+      // "sliding-window" does not read as the key "window".
+      for (absl::string_view word :
+           absl::StrSplit(message, absl::ByAnyChar(" :,;()'\"[]"), absl::SkipEmpty())) {
+        std::string key(word);
+        if (const YAML::Node& at = node[key]) return Error(at, Join(path, key), message);
+      }
+    }
+    return Error(node, path, message);
   }
 
   static std::string Join(const std::string& path, const std::string& key) {
@@ -168,6 +188,16 @@ class Parser {
   absl::Status Proxy(const YAML::Node& node, const std::string& path, ProxyOptions* out);
   absl::Status HealthCheck(const YAML::Node& node, const std::string& path, HealthCheckSpec* out);
   absl::Status Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out);
+  absl::Status Classifier(const YAML::Node& node, const std::string& path, FailureClassifier* out);
+  // `route`: a route's breaker, which judges calls with its own
+  // failure_classifier (a cluster's breaker takes the cluster's).
+  absl::Status Breaker(const YAML::Node& node, const std::string& path, bool route,
+                       BreakerConfig* out);
+  absl::Status Limits(const YAML::Node& node, const std::string& path,
+                      ConcurrencyLimitsConfig* out);
+  absl::Status OutlierDetection(const YAML::Node& node, const std::string& path,
+                                OutlierDetectionConfig* out);
+  absl::Status Fallback(const YAML::Node& node, const std::string& path, FallbackSpec* out);
   absl::Status Route(const YAML::Node& node, const std::string& path, RouteSpec* out);
   absl::Status Match(const YAML::Node& node, const std::string& path, RouteSpec* out);
   absl::Status Mutations(const YAML::Node& node, const std::string& path, HeaderMutations* out);
@@ -309,8 +339,10 @@ bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
 }
 
 absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out) {
-  if (auto s =
-          ExpectMap(node, path, {"name", "endpoints", "lb", "pool", "dns_refresh", "health_check"});
+  if (auto s = ExpectMap(
+          node, path,
+          {"name", "endpoints", "lb", "pool", "dns_refresh", "health_check", "failure_classifier",
+           "circuit_breaker", "limits", "outlier_detection", "fallback"});
       !s.ok())
     return s;
   if (!node["name"]) return Error(node, Join(path, "name"), "missing");
@@ -416,6 +448,259 @@ absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, Cl
     out->health_check.emplace();
     if (auto s = HealthCheck(n, Join(path, "health_check"), &*out->health_check); !s.ok()) return s;
   }
+  ClusterResilienceSpec& r = out->resilience;
+  if (const YAML::Node& n = node["failure_classifier"]) {
+    if (auto s = Classifier(n, Join(path, "failure_classifier"), &r.classifier); !s.ok()) return s;
+  }
+  if (const YAML::Node& n = node["circuit_breaker"]) {
+    if (auto s = Breaker(n, Join(path, "circuit_breaker"), /*route=*/false, &r.breaker); !s.ok())
+      return s;
+  }
+  if (const YAML::Node& n = node["limits"]) {
+    if (auto s = Limits(n, Join(path, "limits"), &r.limits); !s.ok()) return s;
+  }
+  if (const YAML::Node& n = node["outlier_detection"]) {
+    r.outlier_detection.emplace();
+    if (auto s = OutlierDetection(n, Join(path, "outlier_detection"), &*r.outlier_detection);
+        !s.ok())
+      return s;
+  }
+  if (const YAML::Node& n = node["fallback"]) {
+    out->fallback.emplace();
+    if (auto s = Fallback(n, Join(path, "fallback"), &*out->fallback); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Classifier(const YAML::Node& node, const std::string& path,
+                                FailureClassifier* out) {
+  if (auto s =
+          ExpectMap(node, path,
+                    {"server_errors", "failure_statuses", "success_statuses", "connect_failures",
+                     "resets", "timeouts", "protocol_errors", "slow_call_duration"});
+      !s.ok())
+    return s;
+  std::pair<const char*, bool*> bools[] = {{"server_errors", &out->server_errors},
+                                           {"connect_failures", &out->connect_failures},
+                                           {"resets", &out->resets},
+                                           {"timeouts", &out->timeouts},
+                                           {"protocol_errors", &out->protocol_errors}};
+  for (auto& [key, dst] : bools) {
+    if (node[key]) {
+      if (auto s = Bool(node[key], Join(path, key), dst); !s.ok()) return s;
+    }
+  }
+  std::pair<const char*, std::vector<int>*> lists[] = {
+      {"failure_statuses", &out->failure_statuses}, {"success_statuses", &out->success_statuses}};
+  for (auto& [key, dst] : lists) {
+    if (const YAML::Node& n = node[key]) {
+      std::string p = Join(path, key);
+      if (!n.IsSequence()) return Error(n, p, "expected a list of statuses");
+      dst->clear();
+      for (size_t i = 0; i < n.size(); ++i) {
+        int status = 0;
+        if (auto s = Int(n[i], Index(p, i), &status, 100, 599); !s.ok()) return s;
+        dst->push_back(status);
+      }
+    }
+  }
+  if (node["slow_call_duration"]) {
+    if (auto s = Duration(node["slow_call_duration"], Join(path, "slow_call_duration"),
+                          &out->slow_call_duration);
+        !s.ok())
+      return s;
+  }
+  if (auto s = out->Validate(); !s.ok()) return Invalid(node, path, s);
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Breaker(const YAML::Node& node, const std::string& path, bool route,
+                             BreakerConfig* out) {
+  if (!node.IsMap()) return Error(node, path, "expected a mapping");
+  const YAML::Node& type_node = node["type"];
+  if (!type_node) return Error(node, Join(path, "type"), "missing (consecutive or sliding_window)");
+  std::string type;
+  if (auto s = String(type_node, Join(path, "type"), &type); !s.ok()) return s;
+  // The classifier key comes last in both lists and is dropped for clusters.
+  static constexpr const char* kConsecutiveKeys[] = {
+      "type",         "failure_threshold", "success_threshold", "half_open_max_calls",
+      "open_timeout", "failure_classifier"};
+  static constexpr const char* kSlidingWindowKeys[] = {"type",
+                                                       "window",
+                                                       "window_size",
+                                                       "window_duration",
+                                                       "window_buckets",
+                                                       "minimum_calls",
+                                                       "failure_rate_threshold",
+                                                       "slow_call_rate_threshold",
+                                                       "half_open_calls",
+                                                       "open_duration",
+                                                       "open_backoff_multiplier",
+                                                       "max_open_duration",
+                                                       "failure_classifier"};
+  auto keys = [route](absl::Span<const char* const> all) {
+    return route ? all : all.first(all.size() - 1);
+  };
+  auto classifier = [&](FailureClassifier* dst) -> absl::Status {
+    const YAML::Node& n = node["failure_classifier"];
+    if (!n) return absl::OkStatus();
+    return Classifier(n, Join(path, "failure_classifier"), dst);
+  };
+  if (type == "consecutive") {
+    if (auto s = ExpectMap(node, path, keys(kConsecutiveKeys)); !s.ok()) return s;
+    ConsecutiveFailureBreakerConfig c;
+    std::pair<const char*, uint32_t*> counts[] = {{"failure_threshold", &c.failure_threshold},
+                                                  {"success_threshold", &c.success_threshold},
+                                                  {"half_open_max_calls", &c.half_open_max_calls}};
+    for (auto& [key, dst] : counts) {
+      if (node[key]) {
+        if (auto s = Int(node[key], Join(path, key), dst, 0, UINT32_MAX); !s.ok()) return s;
+      }
+    }
+    if (node["open_timeout"]) {
+      if (auto s = Duration(node["open_timeout"], Join(path, "open_timeout"), &c.open_timeout);
+          !s.ok())
+        return s;
+    }
+    if (auto s = classifier(&c.classifier); !s.ok()) return s;
+    if (auto s = c.Validate(); !s.ok()) return Invalid(node, path, s);
+    *out = std::move(c);
+  } else if (type == "sliding_window") {
+    if (auto s = ExpectMap(node, path, keys(kSlidingWindowKeys)); !s.ok()) return s;
+    SlidingWindowBreakerConfig c;
+    if (const YAML::Node& n = node["window"]) {
+      std::string window;
+      if (auto s = String(n, Join(path, "window"), &window); !s.ok()) return s;
+      if (window == "count") {
+        c.window = SlidingWindowBreakerConfig::Window::kCount;
+      } else if (window == "time") {
+        c.window = SlidingWindowBreakerConfig::Window::kTime;
+      } else {
+        return Error(n, Join(path, "window"),
+                     absl::StrCat("expected count or time, not \"", window, "\""));
+      }
+    }
+    std::pair<const char*, uint32_t*> counts[] = {{"window_size", &c.window_size},
+                                                  {"window_buckets", &c.window_buckets},
+                                                  {"minimum_calls", &c.minimum_calls},
+                                                  {"half_open_calls", &c.half_open_calls}};
+    for (auto& [key, dst] : counts) {
+      if (node[key]) {
+        if (auto s = Int(node[key], Join(path, key), dst, 0, UINT32_MAX); !s.ok()) return s;
+      }
+    }
+    std::pair<const char*, absl::Duration*> durations[] = {
+        {"window_duration", &c.window_duration},
+        {"open_duration", &c.open_duration},
+        {"max_open_duration", &c.max_open_duration}};
+    for (auto& [key, dst] : durations) {
+      if (node[key]) {
+        if (auto s = Duration(node[key], Join(path, key), dst); !s.ok()) return s;
+      }
+    }
+    std::pair<const char*, double*> numbers[] = {
+        {"failure_rate_threshold", &c.failure_rate_threshold},
+        {"slow_call_rate_threshold", &c.slow_call_rate_threshold},
+        {"open_backoff_multiplier", &c.open_backoff_multiplier}};
+    for (auto& [key, dst] : numbers) {
+      if (node[key]) {
+        if (auto s = Double(node[key], Join(path, key), dst); !s.ok()) return s;
+      }
+    }
+    if (auto s = classifier(&c.classifier); !s.ok()) return s;
+    if (auto s = c.Validate(); !s.ok()) return Invalid(node, path, s);
+    *out = std::move(c);
+  } else {
+    return Error(type_node, Join(path, "type"),
+                 absl::StrCat("expected consecutive or sliding_window, not \"", type, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Limits(const YAML::Node& node, const std::string& path,
+                            ConcurrencyLimitsConfig* out) {
+  if (auto s = ExpectMap(
+          node, path, {"max_connections", "max_pending_requests", "max_requests", "max_retries"});
+      !s.ok())
+    return s;
+  std::pair<const char*, uint32_t*> counts[] = {
+      {"max_connections", &out->max_connections},
+      {"max_pending_requests", &out->max_pending_requests},
+      {"max_requests", &out->max_requests},
+      {"max_retries", &out->max_retries}};
+  for (auto& [key, dst] : counts) {
+    if (node[key]) {
+      if (auto s = Int(node[key], Join(path, key), dst, 0, UINT32_MAX); !s.ok()) return s;
+    }
+  }
+  if (auto s = out->Validate(); !s.ok()) return Invalid(node, path, s);
+  return absl::OkStatus();
+}
+
+absl::Status Parser::OutlierDetection(const YAML::Node& node, const std::string& path,
+                                      OutlierDetectionConfig* out) {
+  if (auto s = ExpectMap(node, path,
+                         {"consecutive_5xx", "consecutive_gateway_failure", "base_ejection_time",
+                          "max_ejection_time", "ejection_count_decay", "max_ejection_percent",
+                          "return_on_active_check"});
+      !s.ok())
+    return s;
+  std::pair<const char*, uint32_t*> counts[] = {
+      {"consecutive_5xx", &out->consecutive_5xx},
+      {"consecutive_gateway_failure", &out->consecutive_gateway_failure}};
+  for (auto& [key, dst] : counts) {
+    if (node[key]) {
+      if (auto s = Int(node[key], Join(path, key), dst, 0, UINT32_MAX); !s.ok()) return s;
+    }
+  }
+  std::pair<const char*, absl::Duration*> durations[] = {
+      {"base_ejection_time", &out->base_ejection_time},
+      {"max_ejection_time", &out->max_ejection_time},
+      {"ejection_count_decay", &out->ejection_count_decay}};
+  for (auto& [key, dst] : durations) {
+    if (node[key]) {
+      if (auto s = Duration(node[key], Join(path, key), dst); !s.ok()) return s;
+    }
+  }
+  if (node["max_ejection_percent"]) {
+    if (auto s = Double(node["max_ejection_percent"], Join(path, "max_ejection_percent"),
+                        &out->max_ejection_percent);
+        !s.ok())
+      return s;
+  }
+  if (node["return_on_active_check"]) {
+    if (auto s = Bool(node["return_on_active_check"], Join(path, "return_on_active_check"),
+                      &out->return_on_active_check);
+        !s.ok())
+      return s;
+  }
+  if (auto s = out->Validate(); !s.ok()) return Invalid(node, path, s);
+  return absl::OkStatus();
+}
+
+absl::Status Parser::Fallback(const YAML::Node& node, const std::string& path, FallbackSpec* out) {
+  if (auto s = ExpectMap(node, path, {"on", "cluster", "status", "headers", "body"}); !s.ok())
+    return s;
+  if (node["on"]) {
+    if (auto s = StringList(node["on"], Join(path, "on"), &out->on); !s.ok()) return s;
+  }
+  if (node["cluster"]) {
+    if (auto s = String(node["cluster"], Join(path, "cluster"), &out->cluster); !s.ok()) return s;
+  }
+  if (node["status"]) {
+    if (auto s = Int(node["status"], Join(path, "status"), &out->status, 100, 599); !s.ok())
+      return s;
+  }
+  if (node["headers"]) {
+    if (auto s = Pairs(node["headers"], Join(path, "headers"), &out->headers); !s.ok()) return s;
+  }
+  if (node["body"]) {
+    if (auto s = String(node["body"], Join(path, "body"), &out->body); !s.ok()) return s;
+  }
+  if (!out->cluster.empty() && (node["status"] || node["headers"] || node["body"])) {
+    return Error(node, path, "cluster and a reply (status, headers, body) exclude each other");
+  }
+  if (auto s = out->Validate(); !s.ok()) return Invalid(node, path, s);
   return absl::OkStatus();
 }
 
@@ -655,7 +940,7 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
           node, path,
           {"name", "priority", "match", "cluster", "cluster_from_capture", "direct_response",
            "redirect", "rewrite", "timeout", "retry", "upstream_timeouts", "host_rewrite",
-           "request_headers", "response_headers", "upgrades"});
+           "request_headers", "response_headers", "upgrades", "circuit_breaker"});
       !s.ok())
     return s;
   if (node["name"]) {
@@ -768,6 +1053,10 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
         if (auto s = Duration(n[key], Join(p, key), dst); !s.ok()) return s;
       }
     }
+  }
+  if (const YAML::Node& n = node["circuit_breaker"]) {
+    if (auto s = Breaker(n, Join(path, "circuit_breaker"), /*route=*/true, &out->breaker); !s.ok())
+      return s;
   }
   if (node["upgrades"]) {
     out->upgrades.clear();
@@ -882,6 +1171,17 @@ absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
       }
       if (auto s = spec.Validate(); !s.ok()) return Error(n[i], p, std::string(s.message()));
       config->clusters.push_back(std::move(spec));
+    }
+    // A fallback may name a cluster defined further down.
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      const ClusterSpec& c = config->clusters[i];
+      if (!c.fallback.has_value() || c.fallback->cluster.empty()) continue;
+      const std::string& to = c.fallback->cluster;
+      if (to == c.name || !names.count(to)) {
+        return Error(n[i]["fallback"]["cluster"], Join(Index("clusters", i), "fallback.cluster"),
+                     to == c.name ? "names the cluster itself"
+                                  : absl::StrCat("unknown cluster \"", to, "\""));
+      }
     }
   }
   if (const YAML::Node& n = root["routes"]) {

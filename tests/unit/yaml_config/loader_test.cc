@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "gateway/yaml_config.h"
 
@@ -246,6 +249,279 @@ TEST_CASE("errors name file, line and key") {
        "t.yaml:5: routes[0]: route 'r': upgrades: h2c is never forwarded"},
       // syntax error from yaml-cpp
       {"routes: [\n  {name: a\n", "t.yaml:"},
+  };
+  for (const Case& c : cases) {
+    auto config = LoadConfigString(c.text, "t.yaml");
+    INFO(c.text);
+    REQUIRE(!config.ok());
+    CHECK(config.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(config.status().message()), Catch::StartsWith(c.expected));
+  }
+}
+
+TEST_CASE("cluster resilience sections parse into the cluster's structs") {
+  const char* text = R"yaml(
+clusters:
+  - name: users
+    endpoints: [{address: 127.0.0.1, port: 9101}]
+    failure_classifier:
+      server_errors: false
+      failure_statuses: [429, 503]
+      success_statuses: [501]
+      connect_failures: false
+      resets: false
+      timeouts: false
+      protocol_errors: false
+      slow_call_duration: 750ms
+    circuit_breaker:
+      type: sliding_window
+      window: time
+      window_size: 40
+      window_duration: 10s
+      window_buckets: 10
+      minimum_calls: 8
+      failure_rate_threshold: 25.5
+      slow_call_rate_threshold: 60
+      half_open_calls: 4
+      open_duration: 5s
+      open_backoff_multiplier: 1.5
+      max_open_duration: 2m
+    limits: {max_connections: 64, max_pending_requests: 0, max_requests: 128, max_retries: 2}
+    outlier_detection:
+      consecutive_5xx: 3
+      consecutive_gateway_failure: 0
+      base_ejection_time: 10s
+      max_ejection_time: 1m
+      ejection_count_decay: 0
+      max_ejection_percent: 50
+      return_on_active_check: false
+    fallback:
+      on: [circuit_open, upstream_overflow]
+      status: 200
+      headers: {content-type: application/json, x-fallback: users}
+      body: "{}"
+  - name: orders
+    endpoints: [{address: 127.0.0.1, port: 9102}]
+    circuit_breaker:
+      type: consecutive
+      failure_threshold: 3
+      success_threshold: 2
+      half_open_max_calls: 4
+      open_timeout: 15s
+    fallback: {cluster: backup}
+  - name: backup
+    endpoints: [{address: 127.0.0.1, port: 9103}]
+)yaml";
+  auto c = LoadConfigString(text, "r.yaml");
+  INFO(Message(c));
+  REQUIRE(c.ok());
+  REQUIRE(c->clusters.size() == 3);
+
+  const ClusterResilienceSpec& users = c->clusters[0].resilience;
+  CHECK(!users.classifier.server_errors);
+  CHECK(users.classifier.failure_statuses == std::vector<int>{429, 503});
+  CHECK(users.classifier.success_statuses == std::vector<int>{501});
+  CHECK(!users.classifier.connect_failures);
+  CHECK(!users.classifier.resets);
+  CHECK(!users.classifier.timeouts);
+  CHECK(!users.classifier.protocol_errors);
+  CHECK(users.classifier.slow_call_duration == absl::Milliseconds(750));
+  const auto* window = std::get_if<SlidingWindowBreakerConfig>(&users.breaker);
+  REQUIRE(window != nullptr);
+  CHECK(window->window == SlidingWindowBreakerConfig::Window::kTime);
+  CHECK(window->window_size == 40);
+  CHECK(window->window_duration == absl::Seconds(10));
+  CHECK(window->window_buckets == 10);
+  CHECK(window->minimum_calls == 8);
+  CHECK(window->failure_rate_threshold == 25.5);
+  CHECK(window->slow_call_rate_threshold == 60);
+  CHECK(window->half_open_calls == 4);
+  CHECK(window->open_duration == absl::Seconds(5));
+  CHECK(window->open_backoff_multiplier == 1.5);
+  CHECK(window->max_open_duration == absl::Minutes(2));
+  CHECK(users.limits.max_connections == 64);
+  CHECK(users.limits.max_pending_requests == 0);
+  CHECK(users.limits.max_requests == 128);
+  CHECK(users.limits.max_retries == 2);
+  REQUIRE(users.outlier_detection.has_value());
+  const OutlierDetectionConfig& od = *users.outlier_detection;
+  CHECK(od.consecutive_5xx == 3);
+  CHECK(od.consecutive_gateway_failure == 0);
+  CHECK(od.base_ejection_time == absl::Seconds(10));
+  CHECK(od.max_ejection_time == absl::Minutes(1));
+  CHECK(od.ejection_count_decay == absl::ZeroDuration());
+  CHECK(od.max_ejection_percent == 50);
+  CHECK(!od.return_on_active_check);
+  REQUIRE(c->clusters[0].fallback.has_value());
+  const FallbackSpec& reply = *c->clusters[0].fallback;
+  CHECK(reply.on == std::vector<std::string>{"circuit_open", "upstream_overflow"});
+  CHECK(reply.cluster.empty());
+  CHECK(reply.status == 200);
+  CHECK(reply.headers == std::vector<std::pair<std::string, std::string>>{
+                             {"content-type", "application/json"}, {"x-fallback", "users"}});
+  CHECK(reply.body == "{}");
+
+  const ClusterSpec& orders = c->clusters[1];
+  const auto* consecutive =
+      std::get_if<ConsecutiveFailureBreakerConfig>(&orders.resilience.breaker);
+  REQUIRE(consecutive != nullptr);
+  CHECK(consecutive->failure_threshold == 3);
+  CHECK(consecutive->success_threshold == 2);
+  CHECK(consecutive->half_open_max_calls == 4);
+  CHECK(consecutive->open_timeout == absl::Seconds(15));
+  REQUIRE(orders.fallback.has_value());
+  CHECK(orders.fallback->cluster == "backup");  // defined further down
+  CHECK(orders.fallback->on == FallbackSpec{}.on);
+
+  // Without the keys: no breaker, default limits, no outlier detection, no fallback.
+  const ClusterSpec& backup = c->clusters[2];
+  CHECK(std::holds_alternative<std::monostate>(backup.resilience.breaker));
+  CHECK(backup.resilience.limits.max_requests == ConcurrencyLimitsConfig{}.max_requests);
+  CHECK(!backup.resilience.outlier_detection.has_value());
+  CHECK(!backup.fallback.has_value());
+
+  // What the loader accepts, the cluster manager builds.
+  auto manager = ClusterManager::Create(c->clusters);
+  INFO(manager.status().message());
+  REQUIRE(manager.ok());
+  const ClusterResilience* built = (*manager)->Resilience("users");
+  REQUIRE(built != nullptr);
+  CHECK(built->breaker != nullptr);
+  CHECK(built->limits->max(LimitKind::kRequests) == 128);
+  CHECK(built->outlier_detector != nullptr);
+  CHECK((*manager)->Resilience("backup")->breaker == nullptr);
+}
+
+TEST_CASE("a route's circuit breaker parses into RouteSpec::breaker with its own classifier") {
+  const char* text = R"yaml(
+routes:
+  - name: checkout
+    direct_response: {status: 200}
+    circuit_breaker:
+      type: consecutive
+      failure_threshold: 2
+      open_timeout: 1s
+      failure_classifier: {failure_statuses: [429]}
+  - name: search
+    direct_response: {status: 200}
+    circuit_breaker: {type: sliding_window, window_size: 10, minimum_calls: 5}
+  - name: plain
+    direct_response: {status: 200}
+)yaml";
+  auto c = LoadConfigString(text, "r.yaml");
+  INFO(Message(c));
+  REQUIRE(c.ok());
+  REQUIRE(c->routes.size() == 3);
+  const auto* checkout = std::get_if<ConsecutiveFailureBreakerConfig>(&c->routes[0].breaker);
+  REQUIRE(checkout != nullptr);
+  CHECK(checkout->failure_threshold == 2);
+  CHECK(checkout->open_timeout == absl::Seconds(1));
+  CHECK(checkout->classifier.failure_statuses == std::vector<int>{429});
+  const auto* search = std::get_if<SlidingWindowBreakerConfig>(&c->routes[1].breaker);
+  REQUIRE(search != nullptr);
+  CHECK(search->window == SlidingWindowBreakerConfig::Window::kCount);
+  CHECK(search->window_size == 10);
+  CHECK(search->minimum_calls == 5);
+  CHECK(std::holds_alternative<std::monostate>(c->routes[2].breaker));
+}
+
+TEST_CASE("resilience errors name file, line and key path") {
+  struct Case {
+    std::string text;
+    const char* expected;
+  };
+  // Lines 1-3; the cluster's own keys start on line 4.
+  const std::string kCluster =
+      "clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\n";
+  const Case cases[] = {
+      // unknown keys
+      {kCluster + "    circuit_breaker:\n      type: consecutive\n      failure_treshold: 3\n",
+       "t.yaml:6: clusters[0].circuit_breaker.failure_treshold: unknown key (expected one of: "
+       "type, failure_threshold, success_threshold, half_open_max_calls, open_timeout)"},
+      {kCluster + "    circuit_breaker: {type: consecutive, window_size: 10}\n",
+       "t.yaml:4: clusters[0].circuit_breaker.window_size: unknown key"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n"
+                  "      failure_classifier: {}\n",
+       "t.yaml:6: clusters[0].circuit_breaker.failure_classifier: unknown key"},
+      {kCluster + "    limits:\n      max_conections: 5\n",
+       "t.yaml:5: clusters[0].limits.max_conections: unknown key"},
+      {kCluster + "    outlier_detection:\n      consecutive_500: 5\n",
+       "t.yaml:5: clusters[0].outlier_detection.consecutive_500: unknown key"},
+      {kCluster + "    failure_classifier:\n      statuses: [429]\n",
+       "t.yaml:5: clusters[0].failure_classifier.statuses: unknown key"},
+      {kCluster + "    fallback:\n      reply: 503\n",
+       "t.yaml:5: clusters[0].fallback.reply: unknown key"},
+      {kCluster + "    breaker: {type: consecutive}\n",
+       "t.yaml:4: clusters[0].breaker: unknown key"},
+      // breaker types
+      {kCluster + "    circuit_breaker:\n      type: rolling\n",
+       "t.yaml:5: clusters[0].circuit_breaker.type: expected consecutive or sliding_window, not "
+       "\"rolling\""},
+      {kCluster + "    circuit_breaker:\n      failure_threshold: 3\n",
+       "t.yaml:5: clusters[0].circuit_breaker.type: missing"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n      window: sliding\n",
+       "t.yaml:6: clusters[0].circuit_breaker.window: expected count or time, not \"sliding\""},
+      {"routes:\n  - name: r\n    direct_response: {}\n    circuit_breaker: {type: bulkhead}\n",
+       "t.yaml:4: routes[0].circuit_breaker.type: expected consecutive or sliding_window"},
+      // wrong types and bad durations
+      {kCluster + "    circuit_breaker:\n      type: consecutive\n      failure_threshold: many\n",
+       "t.yaml:6: clusters[0].circuit_breaker.failure_threshold: expected an integer"},
+      {kCluster + "    circuit_breaker:\n      type: consecutive\n      open_timeout: 30 seconds\n",
+       "t.yaml:6: clusters[0].circuit_breaker.open_timeout: invalid duration \"30 seconds\""},
+      {kCluster + "    outlier_detection:\n      base_ejection_time: soon\n",
+       "t.yaml:5: clusters[0].outlier_detection.base_ejection_time: invalid duration \"soon\""},
+      {kCluster + "    failure_classifier:\n      slow_call_duration: -1s\n",
+       "t.yaml:5: clusters[0].failure_classifier.slow_call_duration: invalid duration"},
+      {kCluster + "    failure_classifier:\n      failure_statuses: [429, 700]\n",
+       "t.yaml:5: clusters[0].failure_classifier.failure_statuses[1]: out of range [100, 599]"},
+      {kCluster + "    failure_classifier:\n      resets: sometimes\n",
+       "t.yaml:5: clusters[0].failure_classifier.resets: expected true or false"},
+      {kCluster + "    fallback:\n      on: circuit_open\n",
+       "t.yaml:5: clusters[0].fallback.on: expected a list of strings"},
+      // values the structs' Validate() rejects, at the key that holds them
+      {kCluster + "    circuit_breaker:\n      type: consecutive\n      failure_threshold: 0\n",
+       "t.yaml:6: clusters[0].circuit_breaker.failure_threshold: consecutive breaker "
+       "failure_threshold must be in [1, 2147483648], got 0"},
+      {kCluster + "    circuit_breaker:\n      type: consecutive\n      open_timeout: 0\n",
+       "t.yaml:6: clusters[0].circuit_breaker.open_timeout: consecutive breaker open_timeout"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n      window_size: 10\n",
+       // minimum_calls keeps its default (20): the error points at what the file set
+       "t.yaml:6: clusters[0].circuit_breaker.window_size: sliding-window breaker minimum_calls "
+       "(20) must not exceed window_size (10)"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n      window_size: 10\n"
+                  "      minimum_calls: 11\n",
+       "t.yaml:7: clusters[0].circuit_breaker.minimum_calls: sliding-window breaker"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n"
+                  "      failure_rate_threshold: 0\n",
+       "t.yaml:6: clusters[0].circuit_breaker.failure_rate_threshold: sliding-window breaker"},
+      {kCluster + "    circuit_breaker:\n      type: sliding_window\n      open_duration: 10m\n",
+       "t.yaml:6: clusters[0].circuit_breaker.open_duration: sliding-window breaker "
+       "max_open_duration must be in [open_duration, infinity)"},
+      {kCluster +
+           "    circuit_breaker: {type: sliding_window}\n    limits:\n      max_requests: 0\n",
+       "t.yaml:6: clusters[0].limits.max_requests: concurrency limits max_requests must be at "
+       "least 1"},
+      {kCluster + "    outlier_detection:\n      max_ejection_percent: 150\n",
+       "t.yaml:5: clusters[0].outlier_detection.max_ejection_percent: outlier detection "
+       "max_ejection_percent must be in [0, 100], got 150"},
+      {kCluster + "    fallback:\n      on: [circuit_open, bogus]\n",
+       "t.yaml:5: clusters[0].fallback.on: on: unknown flag 'bogus'"},
+      {kCluster + "    fallback:\n      on: []\n",
+       "t.yaml:5: clusters[0].fallback.on: on: names no flag"},
+      {kCluster + "    fallback:\n      status: 150\n",
+       "t.yaml:5: clusters[0].fallback.status: status must be 200-599, got 150"},
+      {kCluster + "    fallback:\n      headers: {\"bad name\": x}\n",
+       "t.yaml:5: clusters[0].fallback.headers: headers: invalid header 'bad name'"},
+      {kCluster + "    fallback:\n      cluster: ghost\n",
+       "t.yaml:5: clusters[0].fallback.cluster: unknown cluster \"ghost\""},
+      {kCluster + "    fallback:\n      cluster: c\n",
+       "t.yaml:5: clusters[0].fallback.cluster: names the cluster itself"},
+      {kCluster + "    fallback:\n      cluster: c\n      body: sorry\n",
+       "t.yaml:5: clusters[0].fallback: cluster and a reply"},
+      {"routes:\n  - name: r\n    direct_response: {}\n    circuit_breaker:\n"
+       "      type: sliding_window\n      half_open_calls: 0\n",
+       "t.yaml:6: routes[0].circuit_breaker.half_open_calls: sliding-window breaker "
+       "half_open_calls must be in [1, 255], got 0"},
   };
   for (const Case& c : cases) {
     auto config = LoadConfigString(c.text, "t.yaml");
