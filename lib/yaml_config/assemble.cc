@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/health_check.h"
+#include "gateway/resilience_stats.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -67,6 +69,37 @@ class DemoFilter final : public Filter {
   const std::string* instance_;
 };
 
+// BuildPipeline, with `observer` (may be null) receiving the transitions of
+// the route breakers.
+absl::StatusOr<std::shared_ptr<const Pipeline>> BuildObservedPipeline(
+    const GatewayConfig& config, const FilterRegistry& registry,
+    std::shared_ptr<ClusterManager> clusters, std::shared_ptr<ResilienceObserver> observer) {
+  auto router = Router::Build(config.routes, std::move(observer));
+  if (!router.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.filename, ": ", router.status().message()));
+  }
+  PipelineBuilder builder;
+  builder.Routes(*router).Proxy(config.proxy);
+  if (clusters) builder.Clusters(std::move(clusters));
+  for (size_t i = 0; i < config.filters.size(); ++i) {
+    const FilterSpec& spec = config.filters[i];
+    auto factory = registry.Make(spec, config);
+    if (!factory.ok()) {
+      absl::string_view message = factory.status().message();
+      // Errors from ConfigNode already say "<file>:<line>: <key>: ...".
+      if (!config.filename.empty() && absl::StartsWith(message, config.filename + ":")) {
+        return absl::InvalidArgumentError(message);
+      }
+      std::string where =
+          spec.line > 0 ? absl::StrCat(config.filename, ":", spec.line) : config.filename;
+      return absl::InvalidArgumentError(absl::StrCat(where, ": filters[", i, "]: ", message));
+    }
+    builder.Add(*factory);
+  }
+  return builder.Build();
+}
+
 class ConfiguredGatewayImpl final : public ConfiguredGateway {
  public:
   void Drain(absl::Duration deadline) override {
@@ -106,13 +139,17 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
         if (it != port_map.end()) e.port = it->second;
       }
     }
+    // Breaker transitions (cluster and route breakers) and host ejections,
+    // one line each, like the health transitions below.
+    std::shared_ptr<ResilienceObserver> log = MakeLoggingObserver(
+        [](std::string_view line) { fmt::print(stderr, "gatewayd: {}\n", line); });
     std::shared_ptr<ClusterManager> manager;
     if (!clusters.empty()) {
-      auto m = ClusterManager::Create(std::move(clusters));
+      auto m = ClusterManager::Create(std::move(clusters), {.observer = log});
       if (!m.ok()) return m.status();
       manager = std::move(*m);
     }
-    auto pipeline = BuildPipeline(config, registry, manager);
+    auto pipeline = BuildObservedPipeline(config, registry, manager, log);
     if (!pipeline.ok()) return pipeline.status();
     bool checked = false;
     for (const ClusterSpec& c : config.clusters) checked |= c.health_check.has_value();
@@ -217,30 +254,7 @@ std::vector<std::string> FilterRegistry::names() const {
 absl::StatusOr<std::shared_ptr<const Pipeline>> BuildPipeline(
     const GatewayConfig& config, const FilterRegistry& registry,
     std::shared_ptr<ClusterManager> clusters) {
-  auto router = Router::Build(config.routes);
-  if (!router.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(config.filename, ": ", router.status().message()));
-  }
-  PipelineBuilder builder;
-  builder.Routes(*router).Proxy(config.proxy);
-  if (clusters) builder.Clusters(std::move(clusters));
-  for (size_t i = 0; i < config.filters.size(); ++i) {
-    const FilterSpec& spec = config.filters[i];
-    auto factory = registry.Make(spec, config);
-    if (!factory.ok()) {
-      absl::string_view message = factory.status().message();
-      // Errors from ConfigNode already say "<file>:<line>: <key>: ...".
-      if (!config.filename.empty() && absl::StartsWith(message, config.filename + ":")) {
-        return absl::InvalidArgumentError(message);
-      }
-      std::string where =
-          spec.line > 0 ? absl::StrCat(config.filename, ":", spec.line) : config.filename;
-      return absl::InvalidArgumentError(absl::StrCat(where, ": filters[", i, "]: ", message));
-    }
-    builder.Add(*factory);
-  }
-  return builder.Build();
+  return BuildObservedPipeline(config, registry, std::move(clusters), nullptr);
 }
 
 absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
