@@ -1,15 +1,19 @@
-// gatewayd's assembly (StartFromConfig) on examples/gatewayd/quickstart.yaml,
-// with every port replaced by a free one, and `gatewayd --check`.
+// gatewayd's assembly (StartFromConfig) on examples/gatewayd/quickstart.yaml
+// and resilience.yaml, with every port replaced by a free one, and
+// `gatewayd --check` on the example configs.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "gateway/yaml_config.h"
+#include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 
 namespace gateway {
@@ -83,6 +87,19 @@ TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown service
   (*running)->Wait();
 }
 
+// Runs `gatewayd --check <config>`: its exit status (-1 if it did not exit)
+// and, in `output`, what it printed on stdout and stderr.
+int RunCheck(const std::string& binary, const std::string& config, std::string* output) {
+  std::string command = "timeout 10 " + binary + " --check " + config + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  output->clear();
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output->append(buf, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 TEST_CASE("gatewayd --check names file, line and key of broken.yaml") {
   const std::string binary = GATEWAYD_BINARY;
   if (access(binary.c_str(), X_OK) != 0) {
@@ -90,28 +107,147 @@ TEST_CASE("gatewayd --check names file, line and key of broken.yaml") {
     return;
   }
   const std::string broken = kSourceDir + "/examples/gatewayd/broken.yaml";
-  std::string command = "timeout 10 " + binary + " --check " + broken + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
   std::string output;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  int status = pclose(pipe);
+  CHECK(RunCheck(binary, broken, &output) == 1);
   INFO(output);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 1);
   CHECK_THAT(output, Catch::Contains(broken + ":12: routes[0].clustr: unknown key"));
+}
 
-  command =
-      "timeout 10 " + binary + " --check " + kSourceDir + "/examples/gatewayd/quickstart.yaml 2>&1";
-  pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  output.clear();
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  status = pclose(pipe);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK_THAT(output, Catch::Contains("config OK"));
+TEST_CASE("gatewayd --check accepts every example config") {
+  const std::string binary = GATEWAYD_BINARY;
+  if (access(binary.c_str(), X_OK) != 0) {
+    WARN("gatewayd not built, skipping: " << binary);
+    return;
+  }
+  for (const char* name :
+       {"quickstart.yaml", "rate_limit.yaml", "redis_rate_limit.yaml", "resilience.yaml"}) {
+    std::string output;
+    int status = RunCheck(binary, kSourceDir + "/examples/gatewayd/" + name, &output);
+    INFO(name << ": " << output);
+    CHECK(status == 0);
+    CHECK_THAT(output, Catch::Contains("config OK"));
+  }
+}
+
+// Sends what the process writes on stderr (fd 2) to a temporary file until
+// destroyed, so a test can read the gateway's log lines.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    char path[] = "/tmp/gatewayd_test_stderr_XXXXXX";
+    fd_ = mkstemp(path);
+    if (fd_ < 0) return;
+    unlink(path);
+    fflush(stderr);
+    saved_ = dup(STDERR_FILENO);
+    dup2(fd_, STDERR_FILENO);
+  }
+  ~StderrCapture() {
+    if (fd_ < 0) return;
+    fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  std::string Read() const {
+    fflush(stderr);
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    for (off_t at = 0; (n = pread(fd_, buf, sizeof(buf), at)) > 0; at += n) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+TEST_CASE("resilience.yaml: users are served, a dead cluster opens its breaker and falls back") {
+  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/resilience.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  // Nothing may listen on the inventory endpoint, whatever runs on this machine.
+  for (ClusterSpec& c : config->clusters) {
+    if (c.name == "inventory") c.endpoints.at(0).port = itest::ClosedPort();
+  }
+  StderrCapture log;
+  REQUIRE(log.ok());
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 1});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  uint16_t port = (*running)->ports().at(0);
+
+  auto users = Fetch(port, "/api/users/1");
+  REQUIRE(users.has_value());
+  CHECK(users->status == 200);
+  CHECK_THAT(users->body, Catch::Contains("\"service\":\"users\""));
+
+  // Two connect failures per request (one retry): the third failure opens
+  // the breaker; every answer is the configured fallback.
+  for (int i = 0; i < 4; ++i) {
+    auto r = Fetch(port, "/api/inventory/7");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK(r->body == "{\"items\":[],\"stale\":true}\n");
+    CHECK(r->Header("x-fallback") == std::optional<std::string>("inventory"));
+  }
+  CHECK(itest::Eventually([&] {
+    return log.Read().find("gatewayd: circuit breaker 'inventory': closed -> open") !=
+           std::string::npos;
+  }));
+  INFO(log.Read());
+  // Logged once, not once per refused request.
+  std::string lines = log.Read();
+  size_t first = lines.find("'inventory': closed -> open");
+  CHECK(lines.find("'inventory': closed -> open", first + 1) == std::string::npos);
+
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
+}
+
+TEST_CASE("StartFromConfig logs a route breaker's transitions once") {
+  const char* text = R"yaml(
+clusters:
+  - name: dead
+    endpoints: [{address: 127.0.0.1, port: 1}]
+routes:
+  - name: orders
+    cluster: dead
+    retry: {max_retries: 0}
+    circuit_breaker: {type: consecutive, failure_threshold: 2, open_timeout: 1m}
+)yaml";
+  auto config = LoadConfigString(text, "route_breaker.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  config->clusters.at(0).endpoints.at(0).port = itest::ClosedPort();
+  StderrCapture log;
+  REQUIRE(log.ok());
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 1});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  uint16_t port = (*running)->ports().at(0);
+
+  // Two connect failures (502) open the route breaker; it refuses the third request (503).
+  for (int status : {502, 502, 503}) {
+    auto r = Fetch(port, "/x");
+    REQUIRE(r.has_value());
+    CHECK(r->status == status);
+  }
+  CHECK(itest::Eventually([&] {
+    return log.Read().find("gatewayd: circuit breaker 'orders': closed -> open") !=
+           std::string::npos;
+  }));
+  std::string lines = log.Read();
+  INFO(lines);
+  size_t first = lines.find("'orders': closed -> open");
+  CHECK(lines.find("'orders': closed -> open", first + 1) == std::string::npos);
+
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
 }
 
 }  // namespace
