@@ -12,7 +12,9 @@
 # connections (default 50). callgrind and strace run the load twice, with 2 000
 # and 6 000 requests, and divide the difference by 4 000, so start-up and
 # connection set-up cancel out (strace attaches to a warmed-up gatewayd). KEEP=1 keeps the work directory (callgrind
-# output for callgrind_annotate).
+# output for callgrind_annotate). FILTERS, FORWARDED and VIA fill the same
+# slots of conf/gatewayd.yaml as run.sh does, e.g. the feature chain:
+#   FORWARDED=true VIA=gateway FILTERS='request_id, {rate_limit: {...}}' bench/macro/profile.sh callgrind
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 
@@ -67,7 +69,8 @@ pids+=($!)
 wait_port "$up_port"
 
 render "$MACRO_DIR/conf/gatewayd.yaml" "$work/gatewayd.yaml" PORT="$gw_port" \
-  UPSTREAM_PORT="$up_port" WORKERS=1 FORWARDED=false VIA="" FILTERS="" MAXCONN=20000 IDLE=10000
+  UPSTREAM_PORT="$up_port" WORKERS=1 FORWARDED="${FORWARDED:-false}" VIA="${VIA:-}" \
+  FILTERS="${FILTERS:-}" MAXCONN=20000 IDLE=10000
 
 # run_gatewayd PREFIX... : starts gatewayd under PREFIX, waits until it listens.
 run_gatewayd() {

@@ -93,7 +93,14 @@ size_t HeaderMap::Count(std::string_view name) const {
 }
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
-  fields_.push_back(Field{std::string(name), std::string(value)});
+  // Filters and the proxy add a few fields to a parsed head sized for what
+  // arrived: grow by more than one step so that they cost one reallocation.
+  if (fields_.size() == fields_.capacity())
+    fields_.reserve(std::max<size_t>(8, fields_.size() * 2));
+  // Built in place: a temporary Field would copy short (inline) strings twice.
+  Field& f = fields_.emplace_back();
+  f.name.assign(name);
+  f.value.assign(value);
 }
 
 void HeaderMap::Set(std::string_view name, std::string_view value) {

@@ -17,12 +17,16 @@
 namespace gateway {
 namespace {
 
+// 32 lower-case hex digits of 128 random bits. Per request: no printf.
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  char buf[33];
-  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = rng();
+    for (int i = 15; i >= 0; --i, bits >>= 4) id[half * 16 + i] = kHex[bits & 0xf];
+  }
+  return id;
 }
 
 class RequestIdFilter final : public Filter {
