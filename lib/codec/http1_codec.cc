@@ -33,6 +33,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "codec/http1_syntax.h"
 #include "common/block_cache.h"
 #include "gateway/codec.h"
@@ -186,8 +187,15 @@ class Http1Codec final : public Codec {
     gap_lfs_ = 0;
   }
   bool ScanTo(const char* to);
+  ABSL_ATTRIBUTE_NOINLINE bool LineEndFault(const char* from, const char* to);
   void LineEndError();
-  bool CountHeaderBytes(size_t n);
+  bool CountHeaderBytes(size_t n) {
+    header_bytes_ += n;
+    if (header_bytes_ <= limits_.max_header_bytes) [[likely]]
+      return true;
+    return HeadersTooLarge();
+  }
+  ABSL_ATTRIBUTE_NOINLINE bool HeadersTooLarge();
   bool CheckStatusLine();
 
   HeaderMap& head_headers() { return server_ ? req_.headers : resp_.headers; }
@@ -489,34 +497,33 @@ void Http1Codec::LineEndError() {
 
 bool Http1Codec::ScanTo(const char* to) {
   const char* from = scan_pos_;
-  bool prev_cr = prev_cr_;
-  uint32_t lfs = 0;
-  for (const char* c = from; c < to; ++c) {
-    const char ch = *c;
-    if (prev_cr ? ch != '\n' : ch == '\n') {
-      prev_cr_ = prev_cr;
-      LineEndError();
-      return false;
-    }
-    prev_cr = ch == '\r';
-    lfs += ch == '\n';
-  }
   const size_t n = static_cast<size_t>(to - from);
+  if (!ScanLineEnds(std::string_view(from, n), prev_cr_, gap_lfs_)) [[unlikely]] {
+    return LineEndFault(from, to);
+  }
   if (section_ == Section::kStartLine || status_check_pending_) {
     // The request / status line is checked against the first bytes of its gaps.
     for (size_t i = 0; i < n && gap_len_ + i < sizeof(gap_buf_); ++i)
       gap_buf_[gap_len_ + i] = from[i];
   }
-  prev_cr_ = prev_cr;
-  gap_lfs_ += lfs;
   gap_len_ += n;
   scan_pos_ = to;
   return !count_bytes_ || CountHeaderBytes(n);
 }
 
-bool Http1Codec::CountHeaderBytes(size_t n) {
-  header_bytes_ += n;
-  if (header_bytes_ <= limits_.max_header_bytes) return true;
+bool Http1Codec::LineEndFault(const char* from, const char* to) {
+  // Walk byte by byte to the offending byte: its predecessor decides the reason.
+  bool prev_cr = prev_cr_;
+  for (const char* c = from; c < to; ++c) {
+    if (prev_cr ? *c != '\n' : *c == '\n') break;
+    prev_cr = *c == '\r';
+  }
+  prev_cr_ = prev_cr;
+  LineEndError();
+  return false;
+}
+
+bool Http1Codec::HeadersTooLarge() {
   Fail(431, "headers_too_large",
        section_ == Section::kTrailers ? "trailer section too large" : "header section too large");
   return false;

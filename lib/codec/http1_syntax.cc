@@ -1,5 +1,6 @@
 #include "codec/http1_syntax.h"
 
+#include <bit>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -25,6 +26,53 @@ bool IsPort(std::string_view s) {
 }
 
 }  // namespace
+
+namespace syntax_detail {
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHigh = 0x8080808080808080ULL;
+constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+
+// The high bit of every byte of `w` equal to `c`, and no other bit. Exact:
+// unlike the usual "has a zero byte" test no borrow crosses into the next
+// byte, so the mask can be compared bit for bit.
+uint64_t BytesEqual(uint64_t w, unsigned char c) {
+  const uint64_t x = w ^ (kOnes * c);
+  return ~(((x & kLow7) + kLow7) | x) & kHigh;
+}
+
+uint64_t LoadLittleEndian(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+  return w;
+}
+
+}  // namespace
+
+bool ScanLineEndsLong(std::string_view s, bool& prev_cr, uint32_t& lfs) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t cr_in = prev_cr ? 0x80 : 0;  // the CR before the word, as the mask of byte 0
+  uint32_t count = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    const uint64_t w = LoadLittleEndian(p);  // byte i in bits 8i..8i+7
+    const uint64_t cr = BytesEqual(w, '\r');
+    const uint64_t lf = BytesEqual(w, '\n');
+    // The LFs are exactly the bytes after a CR.
+    if (lf != ((cr << 8) | cr_in)) return false;
+    cr_in = cr >> 56;
+    count += static_cast<uint32_t>((((lf >> 7) * kOnes) >> 56) & 0xff);
+  }
+  bool cr = cr_in != 0;
+  if (!ScanLineEndsShort(std::string_view(p, n), cr, count)) return false;
+  prev_cr = cr;
+  lfs += count;
+  return true;
+}
+
+}  // namespace syntax_detail
 
 bool IsFieldName(std::string_view s) {
   if (s.empty()) return false;

@@ -82,6 +82,39 @@ inline bool HasClass(char c, uint8_t bits) {
   return (kCharClass[static_cast<unsigned char>(c)] & bits) != 0;
 }
 
+namespace syntax_detail {
+bool ScanLineEndsLong(std::string_view s, bool& prev_cr, uint32_t& lfs);
+
+inline bool ScanLineEndsShort(std::string_view s, bool& prev_cr, uint32_t& lfs) {
+  bool cr = prev_cr;
+  uint32_t count = 0;
+  for (char c : s) {
+    if (cr) {
+      if (c != '\n') return false;
+      cr = false;
+      ++count;
+    } else {
+      if (c == '\n') return false;
+      cr = c == '\r';
+    }
+  }
+  prev_cr = cr;
+  lfs += count;
+  return true;
+}
+}  // namespace syntax_detail
+
+// Checks the line ends of `s`, the bytes between two spans of a message, read
+// after a CR if `prev_cr`: every CR must be followed by LF and every LF must
+// follow a CR. On success `prev_cr` says whether `s` ends in a CR and the LFs
+// of `s` are added to `lfs`; on failure neither changes (finding the offending
+// byte is left to a byte-wise walk, since it only happens on bad input).
+// Runs of eight bytes or more are checked a word at a time.
+inline bool ScanLineEnds(std::string_view s, bool& prev_cr, uint32_t& lfs) {
+  if (s.size() >= 8) return syntax_detail::ScanLineEndsLong(s, prev_cr, lfs);
+  return syntax_detail::ScanLineEndsShort(s, prev_cr, lfs);
+}
+
 // field-name = token (non-empty, tchar only: no whitespace, no colon).
 bool IsFieldName(std::string_view s);
 // A field value with OWS already removed: no CR, LF, NUL or other control

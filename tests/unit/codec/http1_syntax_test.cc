@@ -118,5 +118,106 @@ TEST_CASE("numbers are appended in decimal and lower-case hex") {
   CHECK(out == "0,18446744073709551615,0,abcdef");
 }
 
+namespace line_ends {
+
+struct Walk {
+  bool ok;
+  bool prev_cr;
+  uint32_t lfs;
+  friend bool operator==(const Walk&, const Walk&) = default;
+};
+
+// The byte-at-a-time walk ScanLineEnds must agree with.
+Walk Reference(std::string_view s, bool prev_cr, uint32_t lfs) {
+  bool cr = prev_cr;
+  uint32_t count = 0;
+  for (char c : s) {
+    if (cr ? c != '\n' : c == '\n') return {false, prev_cr, lfs};
+    cr = c == '\r';
+    count += c == '\n' ? 1 : 0;
+  }
+  return {true, cr, lfs + count};
+}
+
+Walk Scan(std::string_view s, bool prev_cr, uint32_t lfs) {
+  bool ok = ScanLineEnds(s, prev_cr, lfs);
+  return {ok, prev_cr, lfs};
+}
+
+std::string Describe(std::string_view s, bool prev_cr) {
+  std::string out = prev_cr ? "(CR)" : "";
+  for (char c : s) {
+    out += c == '\r' ? "\\r" : c == '\n' ? "\\n" : std::string(1, c);
+  }
+  return out;
+}
+
+}  // namespace line_ends
+
+TEST_CASE("line ends: CR and LF at every offset of 8-byte words agree with a byte walk") {
+  using line_ends::Describe;
+  using line_ends::Reference;
+  using line_ends::Scan;
+  // Bytes next to CR and LF in value and in bit pattern, so that a mask which
+  // leaked into a neighbouring byte or ignored the high bit would show.
+  const char kOthers[] = {' ',    'a',    '\t',   '\0',   '\x0b', '\x0c',
+                          '\x0e', '\x09', '\x8a', '\x8d', '\xff'};
+  for (size_t len = 1; len <= 26; ++len) {
+    for (char fill : kOthers) {
+      for (size_t i = 0; i < len; ++i) {
+        for (size_t j = i; j < len; ++j) {
+          for (const char* pair : {"\r\n", "\n\r", "\r\r", "\n\n"}) {
+            std::string s(len, fill);
+            s[i] = pair[0];
+            if (j != i) s[j] = pair[1];
+            for (bool prev_cr : {false, true}) {
+              INFO(Describe(s, prev_cr));
+              REQUIRE(Scan(s, prev_cr, 7) == Reference(s, prev_cr, 7));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("line ends: valid runs of CRLFs are counted across word boundaries") {
+  using line_ends::Scan;
+  std::string s;
+  for (int i = 0; i < 20; ++i) s += i % 3 == 0 ? "\r\n" : " \t";
+  CHECK(Scan(s, false, 0) == line_ends::Walk{true, false, 7});
+  CHECK(Scan(s + "\r", false, 1) == line_ends::Walk{true, true, 8});
+  CHECK(Scan("\n" + s, true, 0) == line_ends::Walk{true, false, 8});
+  CHECK_FALSE(Scan(s, true, 0).ok);
+  CHECK_FALSE(Scan(s + "\r ", false, 0).ok);
+  CHECK(Scan("", true, 3) == line_ends::Walk{true, true, 3});
+}
+
+TEST_CASE("line ends: random gaps agree with a byte walk") {
+  using line_ends::Describe;
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const char kAlphabet[] = {'\r', '\n', '\r', '\n', ' ', 'x', '\t', '\x8d', '\x8a', '\0'};
+  for (int round = 0; round < 20000; ++round) {
+    std::string s(next() % 40, ' ');
+    for (char& c : s) c = kAlphabet[next() % sizeof(kAlphabet)];
+    // Mostly valid line ends, so that the walk gets past the first word.
+    if (next() % 2 == 0) {
+      for (size_t i = 0; i + 1 < s.size(); ++i) {
+        if (s[i] == '\r') s[i + 1] = '\n';
+        if (s[i + 1] == '\n') s[i] = '\r';
+      }
+    }
+    const bool prev_cr = next() % 4 == 0;
+    INFO(Describe(s, prev_cr));
+    REQUIRE(line_ends::Scan(s, prev_cr, 0) == line_ends::Reference(s, prev_cr, 0));
+  }
+}
+
 }  // namespace
 }  // namespace gateway::internal
