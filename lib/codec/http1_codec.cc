@@ -27,6 +27,7 @@
 // request line are not buffered and not counted.
 #include <llhttp.h>
 
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -52,52 +53,106 @@ bool IsFramingField(std::string_view name) {
          (name.size() == 17 && EqualsIgnoreCase(name, "transfer-encoding"));
 }
 
-// Appends the fields that are safe to write: framing fields are left to the
+// The encoders size their output first, grow it once and then write through
+// a pointer: a head is a dozen small pieces, and appending them one by one
+// costs a capacity check (and often a call) each.
+
+// Grows `out` by `n` bytes and returns where they start.
+char* Grow(std::string& out, size_t n) {
+  const size_t old = out.size();
+  out.resize(old + n);
+  return out.data() + old;
+}
+
+// Drops what the bound in Grow left unused after `end`.
+void Shrink(std::string& out, const char* end) {
+  out.resize(static_cast<size_t>(end - out.data()));
+}
+
+char* Put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* PutCrLf(char* p) {
+  p[0] = '\r';
+  p[1] = '\n';
+  return p + 2;
+}
+
+// At least what PutFields writes for `headers`.
+size_t FieldsBound(const HeaderMap& headers) {
+  size_t n = 0;
+  for (const HeaderMap::Field& f : headers) n += f.name.size() + f.value.size() + 4;
+  return n;
+}
+
+// Writes the fields that are safe to write: framing fields are left to the
 // encoder, and a field that could split the message (bad name, CR/LF/NUL in
 // the value) is dropped rather than written.
-void AppendFields(const HeaderMap& headers, std::string& out) {
+char* PutFields(const HeaderMap& headers, char* p) {
   for (const HeaderMap::Field& f : headers) {
     if (IsFramingField(f.name)) continue;
     std::string_view value = TrimOws(f.value);
     if (!IsFieldName(f.name) || !IsFieldValue(value)) continue;
-    out.append(f.name);
-    out.append(": ", 2);
-    out.append(value);
-    out.append("\r\n", 2);
+    p = Put(p, f.name);
+    p[0] = ':';
+    p[1] = ' ';
+    p = Put(p + 2, value);
+    p = PutCrLf(p);
   }
+  return p;
 }
 
-void AppendFraming(Codec::Framing framing, uint64_t body_length, std::string& out) {
+// "Content-Length: " and 20 digits, or "Transfer-Encoding: chunked", and CRLF.
+constexpr size_t kFramingBound = 16 + 20 + 2;
+
+char* PutFraming(Codec::Framing framing, uint64_t body_length, char* p) {
   switch (framing) {
     case Codec::Framing::kContentLength:
-      out.append("Content-Length: ");
-      AppendDecimal(body_length, out);
-      out.append("\r\n", 2);
-      break;
+      p = Put(p, "Content-Length: ");
+      p = std::to_chars(p, p + 20, body_length).ptr;
+      return PutCrLf(p);
     case Codec::Framing::kChunked:
-      out.append("Transfer-Encoding: chunked\r\n");
-      break;
+      return Put(p, "Transfer-Encoding: chunked\r\n");
     case Codec::Framing::kNone:
     case Codec::Framing::kClose:
       break;
   }
+  return p;
+}
+
+// Bytes that may not appear in a request-target: controls, space, non-ASCII, '#'.
+bool NeedsEscape(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u >= 0x7f || c == '#';
+}
+
+// What PutTarget writes for `s`.
+size_t TargetSize(std::string_view s) {
+  size_t escaped = 0;
+  for (char c : s) escaped += NeedsEscape(c) ? 1 : 0;
+  return s.size() + 2 * escaped;
 }
 
 // Writes `s` as a request-target, percent-encoding bytes that may not appear
-// in one (controls, space, non-ASCII, '#') so a rewritten path can never break
-// the request line.
-void AppendTarget(std::string_view s, std::string& out) {
+// in one, so a rewritten path can never break the request line. `size` is
+// TargetSize(s).
+char* PutTarget(std::string_view s, size_t size, char* p) {
+  if (size == s.size()) return Put(p, s);
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '#') {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xf]);
+    if (NeedsEscape(c)) {
+      const auto u = static_cast<unsigned char>(c);
+      p[0] = '%';
+      p[1] = kHex[u >> 4];
+      p[2] = kHex[u & 0xf];
+      p += 3;
     } else {
-      out.push_back(c);
+      *p++ = c;
     }
   }
+  return p;
 }
 
 // Header fields a head has room for before its first field is added.
@@ -958,49 +1013,79 @@ void Http1Codec::EncodeResponseHead(const ResponseHead& head, Framing framing, u
   int status = head.status;
   if (status < 100 || status > 999) status = 500;
   if (reason.empty() || !IsFieldValue(reason)) reason = ReasonPhrase(status);
-  out.reserve(out.size() + head.headers.ByteSize() + reason.size() + 64);
-  out.append(head.version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
-  AppendDecimal(static_cast<uint64_t>(status), out);
-  out.push_back(' ');
-  out.append(reason);
-  out.append("\r\n", 2);
-  AppendFields(head.headers, out);
-  AppendFraming(framing, body_length, out);
-  out.append("\r\n", 2);
+  // "HTTP/1.x NNN " reason CRLF, fields, framing, CRLF.
+  char* p = Grow(out, 13 + reason.size() + 2 + FieldsBound(head.headers) + kFramingBound + 2);
+  p = Put(p, head.version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  p[0] = static_cast<char>('0' + status / 100);
+  p[1] = static_cast<char>('0' + status / 10 % 10);
+  p[2] = static_cast<char>('0' + status % 10);
+  p[3] = ' ';
+  p = Put(p + 4, reason);
+  p = PutCrLf(p);
+  p = PutFields(head.headers, p);
+  p = PutFraming(framing, body_length, p);
+  p = PutCrLf(p);
+  Shrink(out, p);
 }
 
 void Http1Codec::EncodeRequestHead(const RequestHead& head, Framing framing, uint64_t body_length,
                                    std::string& out) {
-  out.reserve(out.size() + head.headers.ByteSize() + head.target.size() + head.path.size() +
-              head.query.size() + head.authority.size() + 64);
-  size_t method_start = out.size();
-  for (char c : head.method) {
-    if (HasClass(c, kTokenChar)) out.push_back(c);
-  }
-  if (out.size() == method_start) out.append("GET");
-  out.push_back(' ');
+  size_t method_size = 0;
+  for (char c : head.method) method_size += HasClass(c, kTokenChar) ? 1 : 0;
   // The routed (normalised, possibly rewritten) path goes upstream; forms
   // without a path (CONNECT, OPTIONS *) keep their target.
+  size_t path_size = 0;
+  size_t query_size = 0;
+  size_t target_size = 1;  // "/"
   if (!head.path.empty()) {
-    AppendTarget(head.path, out);
+    path_size = TargetSize(head.path);
+    if (!head.query.empty()) query_size = TargetSize(head.query);
+    target_size = path_size + (head.query.empty() ? 0 : 1 + query_size);
+  } else if (!head.target.empty()) {
+    target_size = TargetSize(head.target);
+  }
+  bool has_host = false;
+  size_t fields_bound = 0;
+  for (const HeaderMap::Field& f : head.headers) {
+    fields_bound += f.name.size() + f.value.size() + 4;
+    has_host = has_host || (f.name.size() == 4 && EqualsIgnoreCase(f.name, "host"));
+  }
+  const bool add_host = !head.authority.empty() && !has_host && IsFieldValue(head.authority);
+  // Method SP target " HTTP/1.x" CRLF, Host, fields, framing, CRLF.
+  char* p = Grow(out, (method_size == 0 ? 3 : method_size) + 1 + target_size + 11 +
+                          (add_host ? 6 + head.authority.size() + 2 : 0) + fields_bound +
+                          kFramingBound + 2);
+  if (method_size == 0) {
+    p = Put(p, "GET");
+  } else if (method_size == head.method.size()) {
+    p = Put(p, head.method);
+  } else {
+    for (char c : head.method) {
+      if (HasClass(c, kTokenChar)) *p++ = c;
+    }
+  }
+  *p++ = ' ';
+  if (!head.path.empty()) {
+    p = PutTarget(head.path, path_size, p);
     if (!head.query.empty()) {
-      out.push_back('?');
-      AppendTarget(head.query, out);
+      *p++ = '?';
+      p = PutTarget(head.query, query_size, p);
     }
   } else if (!head.target.empty()) {
-    AppendTarget(head.target, out);
+    p = PutTarget(head.target, target_size, p);
   } else {
-    out.push_back('/');
+    *p++ = '/';
   }
-  out.append(head.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n", 11);
-  if (!head.authority.empty() && !head.headers.Has("host") && IsFieldValue(head.authority)) {
-    out.append("Host: ", 6);
-    out.append(head.authority);
-    out.append("\r\n", 2);
+  p = Put(p, head.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  if (add_host) {
+    p = Put(p, "Host: ");
+    p = Put(p, head.authority);
+    p = PutCrLf(p);
   }
-  AppendFields(head.headers, out);
-  AppendFraming(framing, body_length, out);
-  out.append("\r\n", 2);
+  p = PutFields(head.headers, p);
+  p = PutFraming(framing, body_length, p);
+  p = PutCrLf(p);
+  Shrink(out, p);
 }
 
 void Http1Codec::EncodeBody(std::string_view data, Framing framing, std::string& out) {
@@ -1023,9 +1108,15 @@ void Http1Codec::EncodeBody(std::string_view data, Framing framing, std::string&
 }
 
 void Http1Codec::EncodeChunkedEnd(const HeaderMap* trailers, std::string& out) {
-  out.append("0\r\n", 3);
-  if (trailers != nullptr) AppendFields(*trailers, out);
-  out.append("\r\n", 2);
+  if (trailers == nullptr || trailers->empty()) {
+    out.append("0\r\n\r\n", 5);
+    return;
+  }
+  char* p = Grow(out, 3 + FieldsBound(*trailers) + 2);
+  p = Put(p, "0\r\n");
+  p = PutFields(*trailers, p);
+  p = PutCrLf(p);
+  Shrink(out, p);
 }
 
 }  // namespace
