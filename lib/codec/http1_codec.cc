@@ -155,6 +155,41 @@ char* PutTarget(std::string_view s, size_t size, char* p) {
   return p;
 }
 
+// A field name or value as llhttp hands it over. Almost always it is one span
+// of the input, and a view of it is enough; it is copied only when it arrives
+// in pieces or must outlive the input (Feed returns in the middle of it).
+class FieldText {
+ public:
+  void Append(const char* at, size_t len) {
+    if (!owned_ && view_.empty()) {
+      view_ = std::string_view(at, len);
+      return;
+    }
+    Own();
+    copy_.append(at, len);
+  }
+  // Called before the input the view points into goes away.
+  void Own() {
+    if (owned_ || view_.empty()) return;
+    copy_.assign(view_);
+    view_ = {};
+    owned_ = true;
+  }
+  std::string_view get() const { return owned_ ? std::string_view(copy_) : view_; }
+  void Clear() {
+    view_ = {};
+    if (owned_) {
+      copy_.clear();
+      owned_ = false;
+    }
+  }
+
+ private:
+  std::string_view view_;
+  std::string copy_;
+  bool owned_ = false;
+};
+
 // Header fields a head has room for before its first field is added.
 constexpr size_t kHeadFieldsReserved = 8;
 
@@ -296,8 +331,8 @@ class Http1Codec final : public Codec {
   RequestHead req_;
   ResponseHead resp_;
   HeaderMap trailers_;
-  std::string name_;   // current field name, fragments appended
-  std::string value_;  // current field value, fragments appended
+  FieldText name_;   // current field name
+  FieldText value_;  // current field value
 
   // Client state.
   bool expect_head_ = false;
@@ -388,6 +423,9 @@ FeedResult Http1Codec::Feed(std::string_view data) {
     llhttp_resume(&parser_);
   }
   if (!dead_ && scan_active_ && p > scan_pos_ && !ScanTo(p)) Die(HPE_USER);
+  // A field cut off by the end of the input continues in the next Feed.
+  name_.Own();
+  value_.Own();
   in_feed_ = false;
   return {static_cast<size_t>(p - begin), paused()};
 }
@@ -617,8 +655,8 @@ int Http1Codec::OnMessageBegin() {
   trailer_fields_ = false;
   informational_ = false;
   status_check_pending_ = false;
-  name_.clear();
-  value_.clear();
+  name_.Clear();
+  value_.Clear();
   trailers_.Clear();
   if (server_) {
     req_ = RequestHead();
@@ -691,7 +729,7 @@ int Http1Codec::OnHeaderField(const char* at, size_t len) {
     count_bytes_ = true;
   }
   if (!CountHeaderBytes(len)) return kFail;
-  name_.append(at, len);
+  name_.Append(at, len);
   EndSpan(at + len);
   return 0;
 }
@@ -701,8 +739,8 @@ int Http1Codec::OnHeaderFieldComplete() {
     return Fail(431, "headers_too_large", "too many header fields");
   }
   // llhttp accepts an empty name and spaces before the colon.
-  if (!IsFieldName(name_)) return Fail(400, "invalid_header", "invalid header field name");
-  std::string_view n = name_;
+  const std::string_view n = name_.get();
+  if (!IsFieldName(n)) return Fail(400, "invalid_header", "invalid header field name");
   field_kind_ = FieldKind::kOther;
   switch (n.size()) {
     case 4:
@@ -739,13 +777,13 @@ int Http1Codec::OnHeaderValue(const char* at, size_t len) {
     return Fail(400, "invalid_header", "obsolete line folding");
   }
   if (!CountHeaderBytes(len)) return kFail;
-  value_.append(at, len);
+  value_.Append(at, len);
   EndSpan(at + len);
   return 0;
 }
 
 int Http1Codec::OnHeaderValueComplete() {
-  std::string_view v = TrimOws(value_);
+  std::string_view v = TrimOws(value_.get());
   if (!IsFieldValue(v)) return Fail(400, "invalid_header", "invalid character in header value");
   switch (field_kind_) {
     case FieldKind::kOther:
@@ -786,9 +824,9 @@ int Http1Codec::OnHeaderValueComplete() {
       }
       break;
   }
-  (section_ == Section::kTrailers ? trailers_ : head_headers()).Add(name_, v);
-  name_.clear();
-  value_.clear();
+  (section_ == Section::kTrailers ? trailers_ : head_headers()).Add(name_.get(), v);
+  name_.Clear();
+  value_.Clear();
   return 0;
 }
 

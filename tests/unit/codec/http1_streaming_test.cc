@@ -125,6 +125,31 @@ TEST_CASE("pipelined input fed one byte at a time gives the same events") {
   CHECK(RunConnection(bytes) == Reference());
 }
 
+TEST_CASE("field names and values cut by a Feed survive the caller reusing its buffer") {
+  const std::string input =
+      "GET / HTTP/1.1\r\nHost: example.com\r\nX-Long-Name: a value longer than a word\r\n"
+      "\r\n";
+  const std::vector<std::string> expected = [&] {
+    Harness h;
+    h.FeedAll(input);
+    return h.sink.Merged();
+  }();
+  REQUIRE(expected.size() == 2);
+  for (size_t cut = 1; cut < input.size(); ++cut) {
+    INFO("cut at " << cut);
+    Harness h;
+    // One buffer for both pieces, overwritten after each Feed as a
+    // connection's read buffer would be.
+    std::string buffer = input.substr(0, cut);
+    REQUIRE(h.codec->Feed(buffer).consumed == cut);
+    buffer.assign(buffer.size(), '#');
+    buffer = input.substr(cut);
+    REQUIRE(h.codec->Feed(buffer).consumed == input.size() - cut);
+    buffer.assign(buffer.size(), '#');
+    CHECK(h.sink.Merged() == expected);
+  }
+}
+
 TEST_CASE("pausing at every message end gives the same events at every split") {
   const std::vector<std::string> expected = Reference();
   std::string_view all = kPipeline;
