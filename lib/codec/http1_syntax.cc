@@ -74,14 +74,6 @@ bool ScanLineEndsLong(std::string_view s, bool& prev_cr, uint32_t& lfs) {
 
 }  // namespace syntax_detail
 
-bool IsFieldName(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!HasClass(c, kTokenChar)) return false;
-  }
-  return true;
-}
-
 bool IsFieldValue(std::string_view s) {
   // Eight bytes at a time: a word with no byte below 0x20 and none equal to
   // 0x7f is fine as is (bytes >= 0x80 are obs-text); otherwise look closer,
@@ -105,14 +97,6 @@ bool IsFieldValue(std::string_view s) {
     if (!HasClass(*p, kFieldChar)) return false;
   }
   return true;
-}
-
-std::string_view TrimOws(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return s.substr(b, e - b);
 }
 
 bool IsValidAuthority(std::string_view s, bool require_port) {

@@ -116,12 +116,23 @@ inline bool ScanLineEnds(std::string_view s, bool& prev_cr, uint32_t& lfs) {
 }
 
 // field-name = token (non-empty, tchar only: no whitespace, no colon).
-bool IsFieldName(std::string_view s);
+// Inline, like TrimOws: both run for every field parsed and every field encoded.
+inline bool IsFieldName(std::string_view s) {
+  uint8_t all = s.empty() ? 0 : kTokenChar;
+  for (char c : s) all &= kCharClass[static_cast<unsigned char>(c)];
+  return all != 0;
+}
 // A field value with OWS already removed: no CR, LF, NUL or other control
 // characters except HTAB.
 bool IsFieldValue(std::string_view s);
 // Removes leading and trailing SP / HTAB.
-std::string_view TrimOws(std::string_view s);
+inline std::string_view TrimOws(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
 
 // uri-host [ ":" port ]: a non-empty reg-name / IPv4 address or a bracketed
 // IPv6 literal, then an optional port of at most five digits. With
