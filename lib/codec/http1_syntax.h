@@ -111,6 +111,16 @@ inline bool ScanLineEndsShort(std::string_view s, bool& prev_cr, uint32_t& lfs) 
 // byte is left to a byte-wise walk, since it only happens on bad input).
 // Runs of eight bytes or more are checked a word at a time.
 inline bool ScanLineEnds(std::string_view s, bool& prev_cr, uint32_t& lfs) {
+  if (s.size() == 2 && !prev_cr) {
+    // Most gaps are the CRLF after a field or the ": " before its value.
+    const auto a = static_cast<unsigned char>(s[0]);
+    const auto b = static_cast<unsigned char>(s[1]);
+    if (a == '\r' && b == '\n') {
+      ++lfs;
+      return true;
+    }
+    if (a > '\r' && b > '\r') return true;
+  }
   if (s.size() >= 8) return syntax_detail::ScanLineEndsLong(s, prev_cr, lfs);
   return syntax_detail::ScanLineEndsShort(s, prev_cr, lfs);
 }
