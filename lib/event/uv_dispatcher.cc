@@ -32,7 +32,7 @@ class UvDispatcher::QueuedTimer final : public Timer {
   ~QueuedTimer() override {
     if (destroyed_flag_ != nullptr) *destroyed_flag_ = true;
     if (owner_ == nullptr) return;
-    if (index_ != kNotQueued) owner_->HeapRemove(index_);
+    owner_->ForgetTimer(this);
     if (prev_ != nullptr) prev_->next_ = next_;
     if (next_ != nullptr) next_->prev_ = prev_;
     if (owner_->timers_ == this) owner_->timers_ = next_;
@@ -43,7 +43,7 @@ class UvDispatcher::QueuedTimer final : public Timer {
   void Disable() override {
     if (owner_ != nullptr) owner_->DisarmTimer(this);
   }
-  bool enabled() const override { return index_ != kNotQueued; }
+  bool enabled() const override { return armed_; }
 
   // Runs the callback. Returns false if the callback destroyed this timer.
   bool Fire() {
@@ -65,11 +65,12 @@ class UvDispatcher::QueuedTimer final : public Timer {
   QueuedTimer* prev_ = nullptr;
   QueuedTimer* next_;
   bool* destroyed_flag_ = nullptr;
-  uint64_t deadline_ = 0;  // loop time in ms: the heap key
-  uint64_t due_ = 0;       // when it really fires; later than deadline_ after a lazy re-arm
-  uint64_t seq_ = 0;       // arming order: equal deadlines fire first armed, first run
-  uint64_t due_seq_ = 0;   // arming order of `due_`
-  uint32_t index_ = kNotQueued;
+  uint64_t deadline_ = 0;        // loop time in ms: the heap key
+  uint64_t due_ = 0;             // when it really fires; later than deadline_ after a lazy re-arm
+  uint64_t seq_ = 0;             // arming order: equal deadlines fire first armed, first run
+  uint64_t due_seq_ = 0;         // arming order of `due_`; differs from seq_ after a lazy re-arm
+  uint32_t index_ = kNotQueued;  // position in the heap, armed or not
+  bool armed_ = false;
 };
 
 UvDispatcher::UvDispatcher(uv_loop_t* loop, const Clock& clock)
@@ -104,6 +105,7 @@ UvDispatcher::~UvDispatcher() {
   for (QueuedTimer* t = timers_; t != nullptr; t = t->next_) {
     t->owner_ = nullptr;
     t->index_ = QueuedTimer::kNotQueued;
+    t->armed_ = false;
   }
   std::lock_guard<std::mutex> lock(cross_->mu);
   cross_->queue.clear();
@@ -169,31 +171,41 @@ void UvDispatcher::ArmTimer(QueuedTimer* t, absl::Duration delay) {
   uint64_t due = uv_now(loop_) + ms;
   t->due_ = due;
   t->due_seq_ = ++timer_seq_;
-  if (t->index_ != QueuedTimer::kNotQueued && due >= t->deadline_) {
-    // Pushed back, the usual case for idle and deadline timers: leave the
-    // heap alone; when the old deadline comes, OnTick moves it to `due`.
-    return;
+  if (!t->armed_) {
+    t->armed_ = true;
+    ++timers_enabled_;
   }
-  t->deadline_ = due;
-  t->seq_ = t->due_seq_;
   if (t->index_ == QueuedTimer::kNotQueued) {
+    t->deadline_ = due;
+    t->seq_ = t->due_seq_;
     t->index_ = static_cast<uint32_t>(heap_.size());
     heap_.push_back(t);
     SiftUp(t->index_);
-  } else {
+  } else if (due < t->deadline_) {
+    t->deadline_ = due;
+    t->seq_ = t->due_seq_;
     SiftUp(t->index_);
   }
-  if (!in_tick_ && (!tick_armed_ || t->deadline_ < tick_deadline_)) StartTick(t->deadline_);
+  // Otherwise pushed back (or re-enabled after Disable) no earlier than its
+  // heap key, the usual case for idle and deadline timers: the heap is left
+  // alone and OnTick moves the entry when it reaches the top.
+  if (!in_tick_ && (!tick_armed_ || due < tick_deadline_)) StartTick(due);
 }
 
 void UvDispatcher::DisarmTimer(QueuedTimer* t) {
-  if (t->index_ == QueuedTimer::kNotQueued) return;
-  HeapRemove(t->index_);
-  if (heap_.empty() && tick_armed_ && !in_tick_) {
-    // Nothing left to wait for: an armed tick would keep the loop alive.
+  if (!t->armed_) return;
+  t->armed_ = false;
+  if (--timers_enabled_ == 0 && tick_armed_ && !in_tick_) {
+    // Nothing left to wait for: an armed tick would keep the loop alive. The
+    // disabled entries stay queued until the next tick or Enable moves them.
     uv_timer_stop(tick_.get());
     tick_armed_ = false;
   }
+}
+
+void UvDispatcher::ForgetTimer(QueuedTimer* t) {
+  DisarmTimer(t);
+  if (t->index_ != QueuedTimer::kNotQueued) HeapRemove(t->index_);
 }
 
 void UvDispatcher::StartTick(uint64_t deadline) {
@@ -217,17 +229,26 @@ void UvDispatcher::OnTick() {
   bool destroyed = false;
   bool* outer = std::exchange(destroyed_flag_, &destroyed);
   in_tick_ = true;
+  // Settles the top of the heap before looking at its deadline: a disabled
+  // entry is dropped whatever its key, a lazily re-armed one is moved to its
+  // real deadline. The loop thus ends with an armed, exact entry at the top
+  // (or an empty heap), whose deadline the tick then waits for.
   while (!heap_.empty()) {
     QueuedTimer* t = heap_.front();
-    if (t->deadline_ > now || t->seq_ > last_seq) break;
-    if (t->due_ > t->deadline_) {
-      // Re-armed for later meanwhile: requeue at its real time.
+    if (!t->armed_) {
+      HeapRemove(0);
+      continue;
+    }
+    if (t->seq_ != t->due_seq_) {
       t->deadline_ = t->due_;
       t->seq_ = t->due_seq_;
       SiftDown(0);
       continue;
     }
+    if (t->deadline_ > now || t->seq_ > last_seq) break;
     HeapRemove(0);
+    t->armed_ = false;
+    --timers_enabled_;
     t->Fire();
     if (destroyed) {
       if (outer != nullptr) *outer = true;
@@ -279,8 +300,11 @@ void UvDispatcher::HeapRemove(size_t i) {
   if (i == heap_.size()) return;
   heap_[i] = last;
   last->index_ = static_cast<uint32_t>(i);
-  SiftUp(i);
-  SiftDown(last->index_);
+  if (i > 0 && Earlier(last, heap_[(i - 1) / 2])) {
+    SiftUp(i);
+  } else {
+    SiftDown(i);
+  }
 }
 
 }  // namespace gateway::internal

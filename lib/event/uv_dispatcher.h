@@ -43,7 +43,7 @@ class UvDispatcher final : public Dispatcher {
   // Number of same-thread callbacks waiting to run.
   size_t pending() const { return posted_.size(); }
   // Number of enabled timers.
-  size_t timers_enabled() const { return heap_.size(); }
+  size_t timers_enabled() const { return timers_enabled_; }
 
  private:
   struct CrossThread;
@@ -51,14 +51,26 @@ class UvDispatcher final : public Dispatcher {
   void RunPosted();
 
   // Timers live in a min-heap ordered by (deadline, arming order) behind one
-  // libuv timer, the tick. Arming, re-arming and cancelling a timer is a heap
-  // operation on a few words; the tick is restarted only when a deadline
-  // earlier than the one it waits for appears. When the earliest timer is
-  // cancelled the tick is left alone: it fires early, finds nothing due and
-  // waits for the new earliest deadline. Per-request timers then cost no libuv
-  // handle, no uv_close and usually no uv_timer_start.
+  // libuv timer, the tick. Requests re-arm and cancel the same few timers many
+  // times and almost never let one fire, so both are lazy:
+  // - Re-arming a queued timer for later only records the new deadline (due_);
+  //   the entry keeps its heap key until it reaches the top, where OnTick
+  //   moves it to its real deadline instead of firing it. Re-arming for
+  //   earlier moves it up at once.
+  // - Disabling only clears the timer's armed flag; the entry stays queued
+  //   (each timer holds at most one entry, so the heap never outgrows the live
+  //   timers) and is dropped when it reaches the top, or moved by a later
+  //   Enable like any queued entry. Destroying a timer removes its entry.
+  // The tick waits for a time no later than the earliest armed deadline:
+  // restarted only when a timer is armed for earlier than that, stopped when no
+  // timer is armed (an armed tick would keep the loop alive). An entry that was
+  // pushed back or cancelled makes it fire early; it then finds nothing due,
+  // settles the top of the heap and waits for the true earliest deadline.
+  // Per-request timers thus cost no libuv handle, no uv_close and usually no
+  // uv_timer_start and no heap move after their first arming.
   void ArmTimer(QueuedTimer* t, absl::Duration delay);
   void DisarmTimer(QueuedTimer* t);
+  void ForgetTimer(QueuedTimer* t);
   void OnTick();
   void StartTick(uint64_t deadline);
   bool Earlier(const QueuedTimer* a, const QueuedTimer* b) const;
@@ -80,6 +92,7 @@ class UvDispatcher final : public Dispatcher {
   std::vector<QueuedTimer*> heap_;
   QueuedTimer* timers_ = nullptr;  // every live timer, to detach them on destruction
   uint64_t timer_seq_ = 0;
+  size_t timers_enabled_ = 0;   // armed timers; the heap may also hold disabled ones
   uint64_t tick_deadline_ = 0;  // loop time (ms) the tick fires at, when armed
   bool tick_armed_ = false;
   bool in_tick_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -155,6 +156,155 @@ TEST_CASE(
     uv_run(&l.loop, UV_RUN_DEFAULT);
     REQUIRE(fired == 1);
     REQUIRE_FALSE(b->enabled());
+  }
+}
+
+TEST_CASE("a timer pushed back then brought forward fires once, at the earlier deadline") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    std::vector<int> order;
+    auto t = d.CreateTimer([&] { order.push_back(1); });
+    auto marker = d.CreateTimer([&] { order.push_back(2); });
+    marker->Enable(absl::Milliseconds(20));
+    t->Enable(absl::Milliseconds(5));
+    t->Enable(absl::Milliseconds(60));  // later: only recorded
+    t->Enable(absl::Milliseconds(2));   // earlier than its heap position
+    uint64_t start = uv_now(&l.loop);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<int>{1, 2});
+    // The loop ended once both fired: nothing waited for the 60 ms deadline.
+    REQUIRE(uv_now(&l.loop) - start < 60);
+  }
+}
+
+TEST_CASE("a timer re-armed many times fires exactly once, not before its last deadline") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    std::vector<int> order;
+    auto t = d.CreateTimer([&] { order.push_back(1); });
+    auto marker = d.CreateTimer([&] { order.push_back(2); });
+    marker->Enable(absl::Milliseconds(10));
+    for (int ms = 1; ms <= 25; ++ms) t->Enable(absl::Milliseconds(ms));
+    REQUIRE(d.timers_enabled() == 2);
+    uint64_t start = uv_now(&l.loop);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<int>{2, 1});
+    REQUIRE(uv_now(&l.loop) - start >= 25);
+    REQUIRE(d.timers_enabled() == 0);
+  }
+}
+
+TEST_CASE("a timer disabled after being pushed back never fires and lets the loop end") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    int fired = 0;
+    auto t = d.CreateTimer([&] { ++fired; });
+    t->Enable(absl::Milliseconds(1));
+    t->Enable(absl::Hours(1));
+    t->Disable();
+    REQUIRE_FALSE(t->enabled());
+    REQUIRE(d.timers_enabled() == 0);
+    uv_run(&l.loop, UV_RUN_DEFAULT);  // returns only if the tick was stopped
+    REQUIRE(fired == 0);
+  }
+}
+
+TEST_CASE("a disabled timer re-enabled later or earlier fires once, at its new deadline") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    int fired = 0;
+    auto t = d.CreateTimer([&] { ++fired; });
+    // Re-enabled for later than where its disabled entry waits.
+    t->Enable(absl::Milliseconds(1));
+    t->Disable();
+    t->Enable(absl::Milliseconds(15));
+    REQUIRE(t->enabled());
+    REQUIRE(d.timers_enabled() == 1);
+    uint64_t start = uv_now(&l.loop);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(fired == 1);
+    REQUIRE(uv_now(&l.loop) - start >= 15);
+    REQUIRE_FALSE(t->enabled());
+
+    // Re-enabled for earlier, with another timer keeping the tick armed.
+    std::vector<int> order;
+    auto other = d.CreateTimer([&] { order.push_back(2); });
+    auto u = d.CreateTimer([&] { order.push_back(1); });
+    other->Enable(absl::Milliseconds(10));
+    u->Enable(absl::Hours(1));
+    u->Disable();
+    u->Enable(absl::Milliseconds(2));
+    u->Disable();
+    u->Enable(absl::Milliseconds(3));
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<int>{1, 2});
+    REQUIRE(d.timers_enabled() == 0);
+  }
+}
+
+TEST_CASE("a due timer re-armed from a timer callback takes its new place in arming order") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    std::vector<std::string> order;
+    std::unique_ptr<Timer> b, c;
+    auto a = d.CreateTimer([&] {
+      order.push_back("a");
+      // Same deadline (the loop time does not move within a tick): c was
+      // armed first, so c fires first, although b was due already.
+      c->Enable(absl::ZeroDuration());
+      b->Enable(absl::ZeroDuration());
+    });
+    b = d.CreateTimer([&] { order.push_back("b"); });
+    c = d.CreateTimer([&] { order.push_back("c"); });
+    a->Enable(absl::ZeroDuration());
+    b->Enable(absl::ZeroDuration());
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == std::vector<std::string>{"a", "c", "b"});
+  }
+}
+
+TEST_CASE("many timers re-armed and disabled in turn fire in deadline order, once each") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    constexpr int kTimers = 40;
+    std::vector<int> order;
+    std::vector<std::unique_ptr<Timer>> timers;
+    for (int i = 0; i < kTimers; ++i)
+      timers.push_back(d.CreateTimer([&, i] { order.push_back(i); }));
+    // Last arming of each timer: (deadline in ms, arming count), or disabled.
+    std::vector<std::pair<int, int>> last(kTimers, {-1, 0});
+    uint32_t rng = 12345;
+    auto next = [&rng](uint32_t n) {
+      rng = rng * 1103515245u + 12345u;
+      return (rng >> 16) % n;
+    };
+    int armings = 0;
+    for (int round = 0; round < 400; ++round) {
+      int i = static_cast<int>(next(kTimers));
+      if (next(5) == 0) {
+        timers[i]->Disable();
+        last[i] = {-1, 0};
+      } else {
+        int ms = static_cast<int>(next(30));  // repeats: equal deadlines on purpose
+        timers[i]->Enable(absl::Milliseconds(ms));
+        last[i] = {ms, ++armings};
+      }
+    }
+    std::vector<int> expected;
+    for (int i = 0; i < kTimers; ++i) {
+      if (last[i].first >= 0) expected.push_back(i);
+    }
+    std::sort(expected.begin(), expected.end(), [&](int x, int y) { return last[x] < last[y]; });
+    REQUIRE(d.timers_enabled() == expected.size());
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == expected);
+    REQUIRE(d.timers_enabled() == 0);
   }
 }
 
