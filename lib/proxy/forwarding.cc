@@ -46,11 +46,6 @@ bool ParseAddress(std::string_view text, bool& v6, std::array<uint8_t, 16>& out)
   return false;
 }
 
-// HTTP2-Settings belongs to an h2c upgrade, which is never forwarded.
-constexpr std::string_view kHopByHop[] = {"connection", "keep-alive",    "proxy-connection",
-                                          "te",         "trailer",       "transfer-encoding",
-                                          "upgrade",    "http2-settings"};
-
 }  // namespace
 
 absl::StatusOr<AddressSet> AddressSet::Parse(const std::vector<std::string>& cidrs) {
@@ -96,24 +91,56 @@ bool AddressSet::Contains(std::string_view address) const {
 }
 
 namespace {
+// EqualsIgnoreCase is out of line and called for every field: the inline
+// length test keeps the call for the names that can match.
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && EqualsIgnoreCase(a, b);
+}
+
+// EqualsIgnoreCase(name, lower) for a lower-case `lower` of name's length,
+// inline: a letter of `lower` matches either case, any other byte only itself.
+bool IsLowerName(std::string_view name, std::string_view lower) {
+  for (size_t i = 0; i < lower.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    unsigned char l = static_cast<unsigned char>(lower[i]);
+    if (c != l && ((c | 0x20) != l || l < 'a' || l > 'z')) return false;
+  }
+  return true;
+}
+
+// Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+// Upgrade, and HTTP2-Settings (it belongs to an h2c upgrade, which is never
+// forwarded). Told apart by length, then first letter, so that a field costs
+// at most one comparison and most cost none.
 bool IsHopByHop(std::string_view name) {
-  // Called for every field of every message: most names are rejected by
-  // their length alone.
   switch (name.size()) {
     case 2:
+      return IsLowerName(name, "te");
     case 7:
+      switch (name[0] | 0x20) {
+        case 't':
+          return IsLowerName(name, "trailer");
+        case 'u':
+          return IsLowerName(name, "upgrade");
+      }
+      return false;
     case 10:
+      switch (name[0] | 0x20) {
+        case 'c':
+          return IsLowerName(name, "connection");
+        case 'k':
+          return IsLowerName(name, "keep-alive");
+      }
+      return false;
     case 14:
+      return IsLowerName(name, "http2-settings");
     case 16:
+      return IsLowerName(name, "proxy-connection");
     case 17:
-      break;
+      return IsLowerName(name, "transfer-encoding");
     default:
       return false;
   }
-  for (std::string_view h : kHopByHop) {
-    if (EqualsIgnoreCase(name, h)) return true;
-  }
-  return false;
 }
 }  // namespace
 
@@ -123,7 +150,7 @@ void RemoveHopByHop(HeaderMap& headers, std::initializer_list<std::string_view> 
   // the stack); the usual ones (keep-alive, upgrade) are hop-by-hop anyway.
   absl::InlinedVector<std::string, 2> named;
   for (const auto& f : headers) {
-    if (!EqualsIgnoreCase(f.name, "connection")) continue;
+    if (f.name.size() != 10 || !IsLowerName(f.name, "connection")) continue;
     for (absl::string_view token : absl::StrSplit(f.value, ',')) {
       token = absl::StripAsciiWhitespace(token);
       std::string_view t(token.data(), token.size());
@@ -133,10 +160,10 @@ void RemoveHopByHop(HeaderMap& headers, std::initializer_list<std::string_view> 
   headers.RemoveIf([&](std::string_view name) {
     if (IsHopByHop(name)) return true;
     for (std::string_view n : also) {
-      if (EqualsIgnoreCase(name, n)) return true;
+      if (SameName(name, n)) return true;
     }
     for (const std::string& n : named) {
-      if (EqualsIgnoreCase(name, n)) return true;
+      if (SameName(name, n)) return true;
     }
     return false;
   });
