@@ -164,11 +164,8 @@ std::unique_ptr<Timer> UvDispatcher::CreateTimer(absl::AnyInvocable<void()> call
 }
 
 void UvDispatcher::ArmTimer(QueuedTimer* t, absl::Duration delay) {
-  if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
-  // Round up so a timer never fires before its delay has passed. The loop's
-  // cached time is the base, as for libuv's own timers.
-  uint64_t ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(delay + absl::Microseconds(999)));
-  uint64_t due = uv_now(loop_) + ms;
+  // The loop's cached time is the base, as for libuv's own timers.
+  uint64_t due = uv_now(loop_) + DelayMs(delay);
   t->due_ = due;
   t->due_seq_ = ++timer_seq_;
   if (!t->armed_) {
@@ -190,6 +187,18 @@ void UvDispatcher::ArmTimer(QueuedTimer* t, absl::Duration delay) {
   // heap key, the usual case for idle and deadline timers: the heap is left
   // alone and OnTick moves the entry when it reaches the top.
   if (!in_tick_ && (!tick_armed_ || due < tick_deadline_)) StartTick(due);
+}
+
+uint64_t UvDispatcher::DelayMs(absl::Duration delay) {
+  for (const DelayEntry& e : delays_) {
+    if (e.delay == delay) return e.ms;
+  }
+  DelayEntry& e = delays_[next_delay_++ % delays_.size()];
+  e.delay = delay;
+  if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
+  // Round up so a timer never fires before its delay has passed.
+  e.ms = static_cast<uint64_t>(absl::ToInt64Milliseconds(delay + absl::Microseconds(999)));
+  return e.ms;
 }
 
 void UvDispatcher::DisarmTimer(QueuedTimer* t) {

@@ -5,6 +5,8 @@
 
 #include <uv.h>
 
+#include <array>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -69,6 +71,7 @@ class UvDispatcher final : public Dispatcher {
   // Per-request timers thus cost no libuv handle, no uv_close and usually no
   // uv_timer_start and no heap move after their first arming.
   void ArmTimer(QueuedTimer* t, absl::Duration delay);
+  uint64_t DelayMs(absl::Duration delay);
   void DisarmTimer(QueuedTimer* t);
   void ForgetTimer(QueuedTimer* t);
   void OnTick();
@@ -92,6 +95,15 @@ class UvDispatcher final : public Dispatcher {
   std::vector<QueuedTimer*> heap_;
   QueuedTimer* timers_ = nullptr;  // every live timer, to detach them on destruction
   uint64_t timer_seq_ = 0;
+  // Timers are armed with a handful of configured delays (header, idle and
+  // response timeouts) over and over: their conversions to whole
+  // milliseconds, two out-of-line absl calls, are remembered.
+  struct DelayEntry {
+    absl::Duration delay;
+    uint64_t ms = 0;
+  };
+  std::array<DelayEntry, 8> delays_{};
+  size_t next_delay_ = 0;
   size_t timers_enabled_ = 0;   // armed timers; the heap may also hold disabled ones
   uint64_t tick_deadline_ = 0;  // loop time (ms) the tick fires at, when armed
   bool tick_armed_ = false;

@@ -308,6 +308,36 @@ TEST_CASE("many timers re-armed and disabled in turn fire in deadline order, onc
   }
 }
 
+TEST_CASE("delays round up to whole milliseconds, however many distinct delays are in use") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    // More distinct delays than the dispatcher remembers conversions of, each
+    // used twice, in an order that evicts them between uses.
+    constexpr int kDelays = 20;
+    std::vector<int> order;
+    std::vector<std::unique_ptr<Timer>> timers;
+    for (int i = 0; i < kDelays; ++i) {
+      timers.push_back(d.CreateTimer([&, i] { order.push_back(i); }));
+    }
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < kDelays; ++i) {
+        int j = (i * 7 + round) % kDelays;
+        // 0.5 ms, 1.5 ms, ... : timer j is due at j + 1 ms.
+        timers[j]->Enable(absl::Microseconds(1000 * j + 500));
+      }
+    }
+    auto negative = d.CreateTimer([&] { order.push_back(-1); });
+    negative->Enable(absl::Milliseconds(-5));  // as a zero delay
+    uint64_t start = uv_now(&l.loop);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    std::vector<int> expected{-1};
+    for (int i = 0; i < kDelays; ++i) expected.push_back(i);
+    REQUIRE(order == expected);
+    REQUIRE(uv_now(&l.loop) - start >= kDelays);
+  }
+}
+
 TEST_CASE("a timer re-enabled with zero delay from its callback runs after it returns") {
   Loop l;
   {
