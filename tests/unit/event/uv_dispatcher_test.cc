@@ -308,6 +308,53 @@ TEST_CASE("many timers re-armed and disabled in turn fire in deadline order, onc
   }
 }
 
+TEST_CASE("timers destroyed while queued, in any number, leave the others firing in order") {
+  Loop l;
+  {
+    UvDispatcher d(&l.loop);
+    constexpr int kTimers = 60;
+    std::vector<int> order;
+    std::vector<std::unique_ptr<Timer>> timers(kTimers);
+    std::vector<std::pair<int, int>> last(kTimers, {-1, 0});  // (ms, arming count) or disabled
+    uint32_t rng = 777;
+    auto next = [&rng](uint32_t n) {
+      rng = rng * 1103515245u + 12345u;
+      return (rng >> 16) % n;
+    };
+    int armings = 0;
+    for (int round = 0; round < 2000; ++round) {
+      int i = static_cast<int>(next(kTimers));
+      switch (next(4)) {
+        case 0:  // destroyed (often while queued), sometimes replaced at once
+          timers[i].reset();
+          last[i] = {-1, 0};
+          if (next(2) == 0) break;
+          [[fallthrough]];
+        default: {
+          if (timers[i] == nullptr) timers[i] = d.CreateTimer([&, i] { order.push_back(i); });
+          int ms = static_cast<int>(next(25));
+          timers[i]->Enable(absl::Milliseconds(ms));
+          last[i] = {ms, ++armings};
+          break;
+        }
+        case 1:
+          if (timers[i] != nullptr) timers[i]->Disable();
+          last[i] = {-1, 0};
+          break;
+      }
+    }
+    std::vector<int> expected;
+    for (int i = 0; i < kTimers; ++i) {
+      if (last[i].first >= 0) expected.push_back(i);
+    }
+    std::sort(expected.begin(), expected.end(), [&](int x, int y) { return last[x] < last[y]; });
+    REQUIRE(d.timers_enabled() == expected.size());
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    REQUIRE(order == expected);
+    REQUIRE(d.timers_enabled() == 0);
+  }
+}
+
 TEST_CASE("delays round up to whole milliseconds, however many distinct delays are in use") {
   Loop l;
   {
