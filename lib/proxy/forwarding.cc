@@ -182,32 +182,67 @@ void ApplyMutations(const HeaderMutations& m, HeaderMap& headers) {
 
 void AddForwardingHeaders(const ProxyOptions& options, bool trusted, const ConnectionInfo& peer,
                           std::string_view original_host, HeaderMap& headers) {
-  if (options.forwarded_headers) {
-    std::string xff;
-    if (trusted) {
-      for (std::string_view v : headers.GetAll("x-forwarded-for")) {
-        if (!xff.empty()) xff += ", ";
-        xff.append(v);
-      }
+  bool forwarded = options.forwarded_headers;
+  bool via_on = !options.via.empty();
+  if (!forwarded && !via_on) return;
+  // One pass reads what the rules below depend on (the edits that follow do
+  // not change it): which of the fields exist, the trusted peer's
+  // X-Forwarded-For values joined, and the first Via value. A field known to
+  // be absent is then added without the search HeaderMap::Set makes.
+  std::string xff;
+  std::string via;
+  bool has_xff = false, has_proto = false, has_host = false, has_via = false;
+  for (const auto& f : headers) {
+    std::string_view name = f.name;
+    switch (name.size()) {
+      case 3:
+        if (!has_via && IsLowerName(name, "via")) {
+          has_via = true;
+          via = f.value;
+        }
+        break;
+      case 15:
+        if (IsLowerName(name, "x-forwarded-for")) {
+          has_xff = true;
+          if (trusted) {
+            if (!xff.empty()) xff += ", ";
+            xff += f.value;
+          }
+        }
+        break;
+      case 16:
+        has_host = has_host || IsLowerName(name, "x-forwarded-host");
+        break;
+      case 17:
+        has_proto = has_proto || IsLowerName(name, "x-forwarded-proto");
+        break;
     }
+  }
+  auto set = [&headers](bool present, std::string_view name, std::string_view value) {
+    if (present) {
+      headers.Set(name, value);
+    } else {
+      headers.Add(name, value);
+    }
+  };
+  if (forwarded) {
     if (!xff.empty()) xff += ", ";
     xff += peer.peer_address;
-    headers.Set("x-forwarded-for", xff);
-    if (!trusted || !headers.Has("x-forwarded-proto")) headers.Set("x-forwarded-proto", "http");
-    if (!trusted || !headers.Has("x-forwarded-host")) {
+    set(has_xff, "x-forwarded-for", xff);
+    if (!trusted || !has_proto) set(has_proto, "x-forwarded-proto", "http");
+    if (!trusted || !has_host) {
       if (original_host.empty()) {
-        headers.Remove("x-forwarded-host");
+        if (has_host) headers.Remove("x-forwarded-host");
       } else {
-        headers.Set("x-forwarded-host", original_host);
+        set(has_host, "x-forwarded-host", original_host);
       }
     }
   }
-  if (!options.via.empty()) {
-    std::string via(headers.Get("via").value_or(""));
+  if (via_on) {
     if (!via.empty()) via += ", ";
     via += "1.1 ";
     via += options.via;
-    headers.Set("via", via);
+    set(has_via, "via", via);
   }
 }
 

@@ -172,5 +172,81 @@ TEST_CASE("trailers lose hop-by-hop, framing and routing fields only") {
   CHECK(t == expected);
 }
 
+// AddForwardingHeaders as first written, one HeaderMap call per rule.
+void ReferenceAddForwardingHeaders(const ProxyOptions& options, bool trusted,
+                                   const ConnectionInfo& peer, std::string_view original_host,
+                                   HeaderMap& headers) {
+  if (options.forwarded_headers) {
+    std::string xff;
+    if (trusted) {
+      for (std::string_view v : headers.GetAll("x-forwarded-for")) {
+        if (!xff.empty()) xff += ", ";
+        xff.append(v);
+      }
+    }
+    if (!xff.empty()) xff += ", ";
+    xff += peer.peer_address;
+    headers.Set("x-forwarded-for", xff);
+    if (!trusted || !headers.Has("x-forwarded-proto")) headers.Set("x-forwarded-proto", "http");
+    if (!trusted || !headers.Has("x-forwarded-host")) {
+      if (original_host.empty()) {
+        headers.Remove("x-forwarded-host");
+      } else {
+        headers.Set("x-forwarded-host", original_host);
+      }
+    }
+  }
+  if (!options.via.empty()) {
+    std::string via(headers.Get("via").value_or(""));
+    if (!via.empty()) via += ", ";
+    via += "1.1 ";
+    via += options.via;
+    headers.Set("via", via);
+  }
+}
+
+TEST_CASE("forwarding headers agree with one map call per rule, trusted or not") {
+  const std::vector<HeaderMap> inputs = {
+      {},
+      {{"host", "a.example"}},
+      {{"X-Forwarded-For", "1.1.1.1"}, {"host", "a"}, {"x-forwarded-for", "2.2.2.2, 3.3.3.3"}},
+      {{"x-forwarded-for", ""}, {"X-FORWARDED-FOR", "4.4.4.4"}, {"x-forwarded-fox", "no"}},
+      {{"X-Forwarded-Proto", "https"}, {"x-forwarded-host", "b.example"}, {"via", "1.0 edge"}},
+      {{"Via", ""},
+       {"VIA", "1.1 second"},
+       {"vib", "x"},
+       {"x-forwarded-hosT", "c"},
+       {"x-forwarded-proto", "http"},
+       {"X-Forwarded-Proto", "again"}},
+      {{"x-forwarded-prot0", "no"},
+       {"x-forwarded-hos", "no"},
+       {"x-forwarded-for", "5.5.5.5"},
+       {"accept", "*/*"},
+       {"x-forwarded-host", "d"},
+       {"X-Forwarded-Host", "e"}},
+  };
+  ConnectionInfo peer;
+  peer.peer_address = "10.0.0.7";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    for (bool forwarded : {true, false}) {
+      for (std::string via : {"", "gw"}) {
+        for (bool trusted : {true, false}) {
+          for (std::string_view host : {"", "orig.example"}) {
+            CAPTURE(i, forwarded, via, trusted, host);
+            ProxyOptions options;
+            options.forwarded_headers = forwarded;
+            options.via = via;
+            HeaderMap got = inputs[i];
+            HeaderMap expected = inputs[i];
+            AddForwardingHeaders(options, trusted, peer, host, got);
+            ReferenceAddForwardingHeaders(options, trusted, peer, host, expected);
+            CHECK(got == expected);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gateway::internal
