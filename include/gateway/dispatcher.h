@@ -106,6 +106,7 @@ class LoopLocalSlot {
   }
 
   struct Key {
+    explicit Key(uint64_t id) : id(id) {}
     uint64_t id;
     std::atomic<bool> released{false};
   };
