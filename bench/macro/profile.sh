@@ -15,6 +15,8 @@
 # output for callgrind_annotate). FILTERS, FORWARDED and VIA fill the same
 # slots of conf/gatewayd.yaml as run.sh does, e.g. the feature chain:
 #   FORWARDED=true VIA=gateway FILTERS='request_id, {rate_limit: {...}}' bench/macro/profile.sh callgrind
+# PROXY=nginx or PROXY=haproxy measures that proxy instead, with run.sh's configs
+# (nginx without its master process), as a yardstick for the same load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 
@@ -72,14 +74,35 @@ render "$MACRO_DIR/conf/gatewayd.yaml" "$work/gatewayd.yaml" PORT="$gw_port" \
   UPSTREAM_PORT="$up_port" WORKERS=1 FORWARDED="${FORWARDED:-false}" VIA="${VIA:-}" \
   FILTERS="${FILTERS:-}" MAXCONN=20000 IDLE=10000
 
-# run_gatewayd PREFIX... : starts gatewayd under PREFIX, waits until it listens.
+proxy="${PROXY:-gatewayd}"
+case "$proxy" in
+  gatewayd) proxy_cmd=("$GATEWAYD" "$work/gatewayd.yaml") ;;
+  nginx)
+    mkdir -p "$work/proxy"
+    render "$MACRO_DIR/conf/proxy-nginx.conf" "$work/proxy/nginx.conf" DIR="$work/proxy" \
+      USER_LINE="$user_line" PORT="$gw_port" UPSTREAM_PORT="$up_port" MAXCONN=2000 \
+      NOFILE=4096
+    proxy_cmd=("$NGINX" -p "$work/proxy" -e "$work/proxy/error.log" -c "$work/proxy/nginx.conf"
+      -g "master_process off;")
+    ;;
+  haproxy)
+    HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
+    render "$MACRO_DIR/conf/haproxy.cfg" "$work/haproxy.cfg" PORT="$gw_port" \
+      UPSTREAM_PORT="$up_port" MAXCONN=2000 NOFILE=4096
+    proxy_cmd=("$HAPROXY" -db -f "$work/haproxy.cfg")
+    ;;
+  *) die "PROXY must be gatewayd, nginx or haproxy, not $proxy" ;;
+esac
+
+# run_gatewayd PREFIX... : starts the proxy under PREFIX, waits until it listens.
 run_gatewayd() {
-  "$@" "$GATEWAYD" "$work/gatewayd.yaml" >"$work/gatewayd.log" 2>&1 &
+  "$@" "${proxy_cmd[@]}" >"$work/gatewayd.log" 2>&1 &
   gw_pid=$!
   wait_port "$gw_port"
 }
 stop_gatewayd() {
-  kill -INT "$gw_pid"
+  # HAProxy under valgrind ignores SIGINT; SIGTERM is its immediate stop too.
+  if [[ "$proxy" == haproxy ]]; then kill -TERM "$gw_pid"; else kill -INT "$gw_pid"; fi
   wait "$gw_pid" 2>/dev/null || true
 }
 load() { python3 "$MACRO_DIR/fixed_load.py" 127.0.0.1 "$gw_port" "$1" "$2" >/dev/null; }

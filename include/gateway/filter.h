@@ -95,12 +95,12 @@ enum class RequestOutcome {
 };
 
 struct RequestInfo {
-  int status = 0;                // status sent, 0 if none
-  std::string_view flag;         // response flag ("" for a normal response)
-  std::string_view route_name;   // "" if no route matched
+  int status = 0;               // status sent, 0 if none
+  std::string_view flag;        // response flag ("" for a normal response)
+  std::string_view route_name;  // "" if no route matched
   uint64_t request_body_bytes = 0;
   uint64_t response_body_bytes = 0;
-  absl::Duration duration;       // from the first byte of the head to the end
+  absl::Duration duration;  // from the first byte of the head to the end
   RequestOutcome outcome = RequestOutcome::kCompleted;
 };
 
@@ -108,8 +108,11 @@ class FilterContext {
  public:
   virtual ~FilterContext() = default;
 
-  // The request head. Request phases may modify it (headers, path); changes
-  // after OnRequestHeaders of the last filter are not forwarded.
+  // The request head. Request phases may modify it (headers, path). After
+  // the last filter's OnRequestHeaders the proxy edits this same head into
+  // the upstream request (rewritten path, hop-by-hop fields removed,
+  // forwarding fields added), so later phases see it as it was sent; changes
+  // made then are not reliably forwarded (only a retry would re-send them).
   virtual RequestHead& request() = 0;
   // The route this request matched and the match details (captures, rewritten path).
   virtual const Route& route() const = 0;

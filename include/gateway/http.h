@@ -33,6 +33,12 @@ class HeaderMap {
   };
 
   HeaderMap() = default;
+  HeaderMap(const HeaderMap&) = default;
+  HeaderMap(HeaderMap&&) noexcept = default;
+  HeaderMap& operator=(const HeaderMap&) = default;
+  HeaderMap& operator=(HeaderMap&&) noexcept = default;
+  // Hands the field storage of a typical head to the next map of this thread.
+  ~HeaderMap();
   HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
   // The first value of `name`, or nullopt. The view is valid until the map is
@@ -61,7 +67,7 @@ class HeaderMap {
     return before - fields_.size();
   }
   void Clear() { fields_.clear(); }
-  void Reserve(size_t n) { fields_.reserve(n); }
+  void Reserve(size_t n);
 
   // True if any comma-separated element of any `name` field equals `token`
   // (case-insensitive), e.g. HasToken("connection", "close").

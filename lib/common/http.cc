@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/spare_cache.h"
 
 namespace gateway {
 
@@ -92,11 +93,30 @@ size_t HeaderMap::Count(std::string_view name) const {
                        [&](const Field& f) { return EqualsIgnoreCase(f.name, name); });
 }
 
+namespace {
+// Every request and response head needs field storage of about this size;
+// storage of finished heads is reused (see SpareCache) within these bounds.
+constexpr size_t kSpareFieldsMin = 8;
+constexpr size_t kSpareFieldsMax = 32;
+using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 128>;
+}  // namespace
+
+HeaderMap::~HeaderMap() {
+  if (fields_.capacity() >= kSpareFieldsMin)
+    SpareFields::Give(fields_, kSpareFieldsMin, kSpareFieldsMax);
+}
+
+void HeaderMap::Reserve(size_t n) {
+  if (fields_.capacity() >= n) return;
+  if (fields_.empty() && n <= kSpareFieldsMin && SpareFields::Take(fields_, n)) return;
+  fields_.reserve(n);
+}
+
 void HeaderMap::Add(std::string_view name, std::string_view value) {
   // Filters and the proxy add a few fields to a parsed head sized for what
   // arrived: grow by more than one step so that they cost one reallocation.
   if (fields_.size() == fields_.capacity())
-    fields_.reserve(std::max<size_t>(8, fields_.size() * 2));
+    Reserve(std::max<size_t>(kSpareFieldsMin, fields_.size() * 2));
   // Built in place: a temporary Field would copy short (inline) strings twice.
   Field& f = fields_.emplace_back();
   f.name.assign(name);

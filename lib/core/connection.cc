@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/spare_cache.h"
 #include "core/gateway_impl.h"
 
 namespace gateway::internal {
@@ -20,6 +21,10 @@ namespace {
 constexpr size_t kMaxPendingInput = 64 * 1024;
 // Queued response bytes above which the next pipelined request waits.
 constexpr size_t kOutputHighWatermark = 64 * 1024;
+// Output buffers of idle connections are handed to the next response of the
+// thread rather than freed, from this size up (a head and a small body).
+constexpr size_t kSpareOutputMin = 256;
+using SpareOutput = SpareCache<std::string, 128>;
 // Queued response bytes above which a streamed upstream response stops reading.
 constexpr size_t kOutputBlockedWatermark = 256 * 1024;
 // How long the rest of a request body is read and discarded after an early reply.
@@ -84,7 +89,7 @@ void Connection::ReleaseIdleState() {
   codec_.reset();
   // Idle keep-alive connections are most of a busy gateway's connections;
   // they keep no buffers. Re-allocating them costs one malloc per request.
-  if (out_.empty()) std::string().swap(out_);
+  if (out_.empty()) SpareOutput::Give(out_, kSpareOutputMin, kOutputHighWatermark);
   std::string().swap(pending_);
 }
 
@@ -327,6 +332,7 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   close_after_response_ = true;
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
+  TakeOutputBuffer();
   codec().EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
   out_.append(reply.body);
   Flush();
@@ -356,6 +362,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
     chunked_out_ = false;
     ArmReadTimer(ReadTimer::kNone);
     head.version_minor = 1;
+    TakeOutputBuffer();
     codec().EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
     Flush();
     ScheduleProcess();  // client bytes that arrived behind the request
@@ -385,6 +392,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
       chunked_out_ = true;
     }
   }
+  TakeOutputBuffer();
   codec().EncodeResponseHead(head, framing, body_length.value_or(0), out_);
   if (suppress_body_ || body_length == 0) {
     Flush();
@@ -425,6 +433,12 @@ void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
 }
 
 ProxyWorker* Connection::proxy(const Pipeline& pipeline) { return server_.ProxyFor(pipeline); }
+
+void Connection::TakeOutputBuffer() {
+  // An idle connection gave its buffer back (ReleaseIdleState); one that a
+  // finished response left behind is as good as any.
+  if (out_.empty() && out_.capacity() < kSpareOutputMin) SpareOutput::Take(out_);
+}
 
 void Connection::ScheduleFlush() {
   if (flush_scheduled_ || closed_ || out_.empty()) return;

@@ -78,6 +78,7 @@ class Connection final : public CodecSink, public StreamHost {
   // Sends what is in out_ at the end of this loop turn, so a head and the
   // body bytes produced by the same upstream read go out in one write.
   void ScheduleFlush();
+  void TakeOutputBuffer();
   // Passes buffered client bytes into the tunnel (after a 101).
   void PumpTunnel();
   // The codec, created on first use: idle connections hold none.

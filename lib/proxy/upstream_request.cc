@@ -58,16 +58,15 @@ std::string OfferedUpgrades(std::string_view value, const std::vector<std::strin
 
 }  // namespace
 
-UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
-                                 const RequestHead& head, const ConnectionInfo& peer,
-                                 UpstreamResponseSink& sink)
+UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, RequestHead& head,
+                                 const ConnectionInfo& peer, UpstreamResponseSink& sink)
     : worker_(worker),
       route_object_(*match.route),
       route_(match.route->spec()),
       head_(head),
       cluster_(match.cluster()),
       sink_(sink) {
-  head_.path = match.rewritten_path;
+  if (head_.path != match.rewritten_path) head_.path = match.rewritten_path;
   has_body_ = head_.HasBody();
   chunked_ = head_.chunked;
   request_complete_ = !has_body_;
@@ -338,8 +337,8 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
 }
 
 void UpstreamRequest::EncodeHead(const Host& host, std::string& out) {
-  // head_ belongs to this request: only Host changes between attempts, so it
-  // is set in place instead of copying the whole head per attempt.
+  // Only Host changes between attempts, so it is set in place instead of
+  // copying the whole head per attempt.
   RequestHead& h = head_;
   switch (route_.host_rewrite.kind) {
     case HostRewrite::Kind::kPassThrough:

@@ -48,7 +48,10 @@ class UpstreamResponseSink {
 
 class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSink {
  public:
-  UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, const RequestHead& head,
+  // `head` is the stream's request head, which outlives this request: it is
+  // edited in place into the upstream request (path rewrite, hop-by-hop
+  // fields removed, forwarding fields added) rather than copied.
+  UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, RequestHead& head,
                   const ConnectionInfo& peer, UpstreamResponseSink& sink);
   ~UpstreamRequest() override;
 
@@ -132,7 +135,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   ProxyWorker& worker_;
   const Route& route_object_;
   const RouteSpec& route_;
-  RequestHead head_;  // the upstream request head (hop-by-hop removed, forwarding added)
+  RequestHead& head_;  // the stream's head, edited into the upstream request
   std::string cluster_;
   UpstreamResponseSink& sink_;
 
