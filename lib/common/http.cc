@@ -25,6 +25,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 namespace {
+// Lookups test every field: the inline length test leaves the out-of-line
+// comparison to the names that can match.
+inline bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && EqualsIgnoreCase(a, b);
+}
+
 // RFC 9110 tchar.
 bool IsTokenChar(unsigned char c) {
   if (absl::ascii_isalnum(c)) return true;
@@ -75,7 +81,7 @@ HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::stri
 
 std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
   for (const Field& f : fields_) {
-    if (EqualsIgnoreCase(f.name, name)) return std::string_view(f.value);
+    if (SameName(f.name, name)) return std::string_view(f.value);
   }
   return std::nullopt;
 }
@@ -83,14 +89,14 @@ std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
 std::vector<std::string_view> HeaderMap::GetAll(std::string_view name) const {
   std::vector<std::string_view> out;
   for (const Field& f : fields_) {
-    if (EqualsIgnoreCase(f.name, name)) out.emplace_back(f.value);
+    if (SameName(f.name, name)) out.emplace_back(f.value);
   }
   return out;
 }
 
 size_t HeaderMap::Count(std::string_view name) const {
   return std::count_if(fields_.begin(), fields_.end(),
-                       [&](const Field& f) { return EqualsIgnoreCase(f.name, name); });
+                       [&](const Field& f) { return SameName(f.name, name); });
 }
 
 namespace {
@@ -125,29 +131,29 @@ void HeaderMap::Add(std::string_view name, std::string_view value) {
 
 void HeaderMap::Set(std::string_view name, std::string_view value) {
   auto it = std::find_if(fields_.begin(), fields_.end(),
-                         [&](const Field& f) { return EqualsIgnoreCase(f.name, name); });
+                         [&](const Field& f) { return SameName(f.name, name); });
   if (it == fields_.end()) {
     Add(name, value);
     return;
   }
   it->value.assign(value);
   // Drop later duplicates so exactly one field remains.
-  fields_.erase(std::remove_if(it + 1, fields_.end(),
-                               [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),
-                fields_.end());
+  fields_.erase(
+      std::remove_if(it + 1, fields_.end(), [&](const Field& f) { return SameName(f.name, name); }),
+      fields_.end());
 }
 
 size_t HeaderMap::Remove(std::string_view name) {
   size_t before = fields_.size();
   fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                               [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),
+                               [&](const Field& f) { return SameName(f.name, name); }),
                 fields_.end());
   return before - fields_.size();
 }
 
 bool HeaderMap::HasToken(std::string_view name, std::string_view token) const {
   for (const Field& f : fields_) {
-    if (!EqualsIgnoreCase(f.name, name)) continue;
+    if (!SameName(f.name, name)) continue;
     for (absl::string_view part : absl::StrSplit(f.value, ',')) {
       part = absl::StripAsciiWhitespace(part);
       if (EqualsIgnoreCase(std::string_view(part.data(), part.size()), token)) return true;

@@ -319,7 +319,6 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   }
   if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
   lease_->Write(out);
-  ArmIdleTimer();
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
     // the body streams and cannot be replayed.
@@ -330,6 +329,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
     request_sent_ = true;
     ArmResponseTimer();
   }
+  ArmIdleTimer();  // after the response timer, which may make it unnecessary
   if (!body_writable_ && !lease_->above_high_watermark()) {
     body_writable_ = true;
     sink_.OnUpstreamBodyWritable(true);
@@ -466,6 +466,13 @@ void UpstreamRequest::ArmIdleTimer() {
   absl::Duration idle =
       tunnel_ ? route_.upstream_timeouts.tunnel_idle : route_.upstream_timeouts.idle;
   if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration()) return;
+  if (!tunnel_ && !headers_passed_ && response_timer_ != nullptr && response_timer_->enabled() &&
+      route_.upstream_timeouts.response_headers <= idle) {
+    // Until the response head the response timer, which is no later, watches
+    // the upstream: most responses then finish without an idle timer at all.
+    if (idle_timer_ != nullptr) idle_timer_->Disable();
+    return;
+  }
   if (idle_timer_ == nullptr) {
     idle_timer_ = worker_.dispatcher().CreateTimer([this] {
       if (done_) return;
@@ -501,8 +508,8 @@ void UpstreamRequest::ArmResponseTimer() {
 void UpstreamRequest::OnUpstreamData(std::string_view data) {
   if (done_ || codec_ == nullptr) return;
   response_bytes_ = true;
-  ArmIdleTimer();
   if (tunnel_) {
+    ArmIdleTimer();
     sink_.OnUpstreamBody(data, false);
     return;
   }
@@ -524,6 +531,8 @@ void UpstreamRequest::OnUpstreamData(std::string_view data) {
     error_flag_ = "upstream_protocol_error";
   }
   HandlePendingAction(leftover, /*closed=*/false);
+  // After the bytes are parsed: a response they completed needs no idle timer.
+  if (!done_) ArmIdleTimer();
 }
 
 void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {

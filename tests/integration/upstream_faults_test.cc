@@ -412,6 +412,21 @@ TEST_CASE("an upstream that stalls mid-body is cut off after the idle timeout") 
   CHECK(rig->LastFaultyFlag() == "upstream_idle_timeout");
 }
 
+TEST_CASE("after a timely head the idle timeout takes over from a shorter response timeout") {
+  // Until the head only the response timer runs; the idle timer must start
+  // with the body.
+  auto rig = StartRig(
+      {.timeouts = {.response_headers = absl::Milliseconds(150), .idle = absl::Milliseconds(300)}});
+  auto client = TestClient::Connect(rig->port());
+  REQUIRE(client != nullptr);
+  REQUIRE(client->Send(Get("/x", {"X-Fault-Stall-After: 3", "X-Fault-Body-Bytes: 10"})));
+  REQUIRE(client->WaitForClose(absl::Seconds(4)));
+  CHECK(absl::StartsWith(client->buffer(), "HTTP/1.1 200"));
+  CHECK(absl::EndsWith(client->buffer(), "\r\n\r\nabc"));
+  REQUIRE(rig->WaitFaultyDone(1));
+  CHECK(rig->LastFaultyFlag() == "upstream_idle_timeout");
+}
+
 TEST_CASE("an invalid upstream response is answered with 502 and never forwarded raw") {
   auto rig = StartRig();
   auto client = TestClient::Connect(rig->port());
