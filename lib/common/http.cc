@@ -104,7 +104,7 @@ namespace {
 // storage of finished heads is reused (see SpareCache) within these bounds.
 constexpr size_t kSpareFieldsMin = 8;
 constexpr size_t kSpareFieldsMax = 32;
-using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 128>;
+using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 256>;
 }  // namespace
 
 HeaderMap::~HeaderMap() {
