@@ -15,8 +15,10 @@
 # output for callgrind_annotate). FILTERS, FORWARDED and VIA fill the same
 # slots of conf/gatewayd.yaml as run.sh does, e.g. the feature chain:
 #   FORWARDED=true VIA=gateway FILTERS='request_id, {rate_limit: {...}}' bench/macro/profile.sh callgrind
-# PROXY=nginx or PROXY=haproxy measures that proxy instead, with run.sh's configs
-# (nginx without its master process), as a yardstick for the same load.
+# CALLGRIND_OPTS adds valgrind options, e.g. --cache-sim=yes (then simulated
+# cache misses per request are printed too). PROXY=nginx or PROXY=haproxy
+# measures that proxy instead, with run.sh's configs (nginx without its master
+# process), as a yardstick for the same load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 
@@ -112,12 +114,23 @@ case "$mode" in
   callgrind)
     declare -A ir
     for n in 2000 6000; do
-      run_gatewayd valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$n" -q
+      # shellcheck disable=SC2086  # CALLGRIND_OPTS is a list of options
+      run_gatewayd valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$n" -q \
+        ${CALLGRIND_OPTS:-}
       load "$conns" "$n"
       stop_gatewayd
-      ir[$n]="$(sed -n 's/^summary: //p' "$work/callgrind.$n")"
+      ir[$n]="$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$work/callgrind.$n")"
     done
     echo "instructions per request ($conns connections): $(((${ir[6000]} - ${ir[2000]}) / 4000))"
+    if [[ "${CALLGRIND_OPTS:-}" == *cache-sim=yes* ]]; then
+      # The summary line holds every event: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
+      read -r -a s2 < <(sed -n 's/^summary: //p' "$work/callgrind.2000")
+      read -r -a s6 < <(sed -n 's/^summary: //p' "$work/callgrind.6000")
+      names=(Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw)
+      for i in "${!names[@]}"; do
+        printf '%s %s per request\n' "${names[$i]}" "$(((${s6[$i]} - ${s2[$i]}) / 4000))"
+      done
+    fi
     callgrind_annotate --inclusive=no "$work/callgrind.6000" 2>/dev/null | sed -n '1,60p' \
       | grep -v '^$' | tail -n +12 | head -n 40
     ;;
