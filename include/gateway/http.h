@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,10 +34,11 @@ class HeaderMap {
   };
 
   HeaderMap() = default;
-  HeaderMap(const HeaderMap&) = default;
-  HeaderMap(HeaderMap&&) noexcept = default;
-  HeaderMap& operator=(const HeaderMap&) = default;
-  HeaderMap& operator=(HeaderMap&&) noexcept = default;
+  HeaderMap(const HeaderMap& other);
+  HeaderMap(HeaderMap&& other) noexcept
+      : fields_(std::move(other.fields_)), size_(std::exchange(other.size_, 0)) {}
+  HeaderMap& operator=(const HeaderMap& other);
+  HeaderMap& operator=(HeaderMap&& other) noexcept;
   // Hands the field storage of a typical head to the next map of this thread.
   ~HeaderMap();
   HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
@@ -57,35 +59,54 @@ class HeaderMap {
   // Removes every field named `name`; returns how many were removed.
   size_t Remove(std::string_view name);
   // Removes every field for whose name `pred(std::string_view)` is true, in
-  // one pass; returns how many were removed.
+  // one pass, keeping the order of the others; returns how many were removed.
   template <typename Pred>
   size_t RemoveIf(Pred pred) {
-    size_t before = fields_.size();
-    fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                                 [&](const Field& f) { return pred(std::string_view(f.name)); }),
-                  fields_.end());
-    return before - fields_.size();
+    return Compact(0, [&](const Field& f) { return pred(std::string_view(f.name)); });
   }
-  void Clear() { fields_.clear(); }
+  void Clear() { size_ = 0; }
   void Reserve(size_t n);
 
   // True if any comma-separated element of any `name` field equals `token`
   // (case-insensitive), e.g. HasToken("connection", "close").
   bool HasToken(std::string_view name, std::string_view token) const;
 
-  size_t size() const { return fields_.size(); }
-  bool empty() const { return fields_.empty(); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
   // Bytes of names and values, as counted against header-size limits.
   size_t ByteSize() const;
 
-  auto begin() const { return fields_.begin(); }
-  auto end() const { return fields_.end(); }
-  const std::vector<Field>& fields() const { return fields_; }
+  const Field* begin() const { return fields_.data(); }
+  const Field* end() const { return fields_.data() + size_; }
+  // The fields in order. Valid until the map is next modified.
+  std::span<const Field> fields() const { return {fields_.data(), size_}; }
 
-  friend bool operator==(const HeaderMap&, const HeaderMap&) = default;
+  friend bool operator==(const HeaderMap& a, const HeaderMap& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
 
  private:
+  // Removes the fields from `from` on for which `drop(field)` is true. The
+  // removed ones move behind the live ones, where their strings keep their
+  // capacity for later Adds.
+  template <typename Drop>
+  size_t Compact(size_t from, Drop drop) {
+    size_t out = from;
+    for (size_t i = from; i < size_; ++i) {
+      if (drop(fields_[i])) continue;
+      if (out != i) std::swap(fields_[out], fields_[i]);
+      ++out;
+    }
+    size_t removed = size_ - out;
+    size_ = out;
+    return removed;
+  }
+
+  // fields_[0, size_) are the fields; the rest are spare entries left by
+  // removals and by earlier heads (see Reserve), reused by Add so that a value
+  // longer than the inline string buffer rarely costs an allocation.
   std::vector<Field> fields_;
+  size_t size_ = 0;
 };
 
 // Case-insensitive ASCII comparison, as HTTP field names need.

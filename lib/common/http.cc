@@ -74,42 +74,49 @@ bool IsValidHeaderValue(std::string_view value) {
   return true;
 }
 
-HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
-  fields_.reserve(fields.size());
-  for (const auto& [name, value] : fields) Add(name, value);
-}
-
-std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
-  for (const Field& f : fields_) {
-    if (SameName(f.name, name)) return std::string_view(f.value);
-  }
-  return std::nullopt;
-}
-
-std::vector<std::string_view> HeaderMap::GetAll(std::string_view name) const {
-  std::vector<std::string_view> out;
-  for (const Field& f : fields_) {
-    if (SameName(f.name, name)) out.emplace_back(f.value);
-  }
-  return out;
-}
-
-size_t HeaderMap::Count(std::string_view name) const {
-  return std::count_if(fields_.begin(), fields_.end(),
-                       [&](const Field& f) { return SameName(f.name, name); });
-}
-
 namespace {
 // Every request and response head needs field storage of about this size;
-// storage of finished heads is reused (see SpareCache) within these bounds.
+// the storage of finished heads is reused (see SpareCache) within these
+// bounds, together with the strings' own buffers up to kSpareStringMax bytes.
 constexpr size_t kSpareFieldsMin = 8;
 constexpr size_t kSpareFieldsMax = 32;
+constexpr size_t kSpareStringMax = 64;
 using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 256>;
 }  // namespace
 
+HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  Reserve(fields.size());
+  for (const auto& [name, value] : fields) Add(name, value);
+}
+
+HeaderMap::HeaderMap(const HeaderMap& other) {
+  Reserve(other.size_);
+  for (const Field& f : other) Add(f.name, f.value);
+}
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this == &other) return *this;
+  size_ = 0;
+  Reserve(other.size_);
+  for (const Field& f : other) Add(f.name, f.value);
+  return *this;
+}
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this == &other) return *this;
+  fields_ = std::move(other.fields_);
+  size_ = std::exchange(other.size_, 0);
+  return *this;
+}
+
 HeaderMap::~HeaderMap() {
-  if (fields_.capacity() >= kSpareFieldsMin)
-    SpareFields::Give(fields_, kSpareFieldsMin, kSpareFieldsMax);
+  if (fields_.capacity() < kSpareFieldsMin || fields_.capacity() > kSpareFieldsMax) return;
+  // Kept strings are bounded: long ones (cookies, tokens) are freed now.
+  for (Field& f : fields_) {
+    if (f.name.capacity() > kSpareStringMax) std::string().swap(f.name);
+    if (f.value.capacity() > kSpareStringMax) std::string().swap(f.value);
+  }
+  SpareFields::Give(fields_, kSpareFieldsMin, kSpareFieldsMax);
 }
 
 void HeaderMap::Reserve(size_t n) {
@@ -118,41 +125,57 @@ void HeaderMap::Reserve(size_t n) {
   fields_.reserve(n);
 }
 
+std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
+  for (const Field& f : *this) {
+    if (SameName(f.name, name)) return std::string_view(f.value);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> HeaderMap::GetAll(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const Field& f : *this) {
+    if (SameName(f.name, name)) out.emplace_back(f.value);
+  }
+  return out;
+}
+
+size_t HeaderMap::Count(std::string_view name) const {
+  return std::count_if(begin(), end(), [&](const Field& f) { return SameName(f.name, name); });
+}
+
 void HeaderMap::Add(std::string_view name, std::string_view value) {
-  // Filters and the proxy add a few fields to a parsed head sized for what
-  // arrived: grow by more than one step so that they cost one reallocation.
-  if (fields_.size() == fields_.capacity())
-    Reserve(std::max<size_t>(kSpareFieldsMin, fields_.size() * 2));
-  // Built in place: a temporary Field would copy short (inline) strings twice.
-  Field& f = fields_.emplace_back();
+  if (size_ == fields_.size()) {
+    // Filters and the proxy add a few fields to a parsed head sized for what
+    // arrived: grow by more than one step so that they cost one reallocation.
+    if (size_ == fields_.capacity()) Reserve(std::max<size_t>(kSpareFieldsMin, size_ * 2));
+    // Reserve may have brought spare entries from an earlier head.
+    if (size_ == fields_.size()) fields_.emplace_back();
+  }
+  // Assigned in place: a spare entry's strings keep their buffers.
+  Field& f = fields_[size_++];
   f.name.assign(name);
   f.value.assign(value);
 }
 
 void HeaderMap::Set(std::string_view name, std::string_view value) {
-  auto it = std::find_if(fields_.begin(), fields_.end(),
-                         [&](const Field& f) { return SameName(f.name, name); });
-  if (it == fields_.end()) {
+  size_t i = 0;
+  while (i < size_ && !SameName(fields_[i].name, name)) ++i;
+  if (i == size_) {
     Add(name, value);
     return;
   }
-  it->value.assign(value);
+  fields_[i].value.assign(value);
   // Drop later duplicates so exactly one field remains.
-  fields_.erase(
-      std::remove_if(it + 1, fields_.end(), [&](const Field& f) { return SameName(f.name, name); }),
-      fields_.end());
+  Compact(i + 1, [&](const Field& f) { return SameName(f.name, name); });
 }
 
 size_t HeaderMap::Remove(std::string_view name) {
-  size_t before = fields_.size();
-  fields_.erase(std::remove_if(fields_.begin(), fields_.end(),
-                               [&](const Field& f) { return SameName(f.name, name); }),
-                fields_.end());
-  return before - fields_.size();
+  return Compact(0, [&](const Field& f) { return SameName(f.name, name); });
 }
 
 bool HeaderMap::HasToken(std::string_view name, std::string_view token) const {
-  for (const Field& f : fields_) {
+  for (const Field& f : *this) {
     if (!SameName(f.name, name)) continue;
     for (absl::string_view part : absl::StrSplit(f.value, ',')) {
       part = absl::StripAsciiWhitespace(part);
@@ -164,7 +187,7 @@ bool HeaderMap::HasToken(std::string_view name, std::string_view token) const {
 
 size_t HeaderMap::ByteSize() const {
   size_t n = 0;
-  for (const Field& f : fields_) n += f.name.size() + f.value.size() + 4;  // ": " + CRLF
+  for (const Field& f : *this) n += f.name.size() + f.value.size() + 4;  // ": " + CRLF
   return n;
 }
 

@@ -1,5 +1,5 @@
-// Per-thread caches of emptied containers (strings, vectors) whose capacity
-// the next request can reuse.
+// Per-thread caches of containers (strings, vectors) whose capacity the next
+// request can reuse.
 //
 // Heads and output buffers are made and dropped once per request; their
 // capacity is about the same every time. Handing the emptied container to the
@@ -30,11 +30,14 @@ class SpareCache {
     --cache.count_;
     return true;
   }
-  // Empties `in` and keeps it for a later Take if its capacity is within
-  // [min_capacity, max_capacity] and there is room; `in` is left empty.
+  // Keeps `in` as it is, elements included, for a later Take if its capacity
+  // is within [min_capacity, max_capacity] and there is room; `in` is left
+  // empty either way. Callers empty what should not be handed on.
   static void Give(T& in, size_t min_capacity, size_t max_capacity) {
-    in.clear();
-    if (closed_ || in.capacity() < min_capacity || in.capacity() > max_capacity) return;
+    if (closed_ || in.capacity() < min_capacity || in.capacity() > max_capacity) {
+      T().swap(in);
+      return;
+    }
     SpareCache& cache = ForThread();
     if (cache.count_ == kMax) return;
     cache.spares_[cache.count_++] = std::move(in);

@@ -22,7 +22,7 @@ TEST_CASE("a given container's capacity is handed to the next take on the thread
   CHECK(a.empty());
   std::vector<int> b;
   REQUIRE(Spares::Take(b, 50));
-  CHECK(b.empty());
+  CHECK(b == std::vector<int>{7});  // handed on as it was given
   CHECK(b.capacity() >= 100);
   CHECK(b.data() == storage);
   std::vector<int> c;
@@ -75,10 +75,32 @@ TEST_CASE("a header map reuses the field storage of a destroyed one") {
   HeaderMap next;
   next.Reserve(8);
   CHECK(next.empty());
-  CHECK(next.fields().capacity() >= 8);
   CHECK(next.fields().data() == storage);
   next.Add("a", "1");
+  CHECK(next.size() == 1);
   CHECK(next.Get("a") == "1");
+  CHECK_FALSE(next.Has("host"));  // the earlier map's field is not live here
+}
+
+TEST_CASE("removed header fields leave no trace and their slots are reused") {
+  HeaderMap h{{"a", "1"}, {"b", "a value longer than sixteen bytes"}, {"c", "3"}, {"b", "4"}};
+  CHECK(h.Remove("B") == 2);
+  CHECK(h.size() == 2);
+  CHECK(h == HeaderMap{{"a", "1"}, {"c", "3"}});
+  h.Add("d", "another value longer than sixteen");
+  h.Set("a", "x");
+  CHECK(h == HeaderMap{{"a", "x"}, {"c", "3"}, {"d", "another value longer than sixteen"}});
+  HeaderMap copy = h;
+  CHECK(copy == h);
+  HeaderMap moved = std::move(copy);
+  CHECK(moved == h);
+  CHECK(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from maps are empty
+  h.Clear();
+  CHECK(h.empty());
+  CHECK(h.begin() == h.end());
+  CHECK_FALSE(h.Get("c").has_value());
+  h.Add("e", "5");
+  CHECK(h == HeaderMap{{"e", "5"}});
 }
 
 }  // namespace
