@@ -349,9 +349,10 @@ FilterStatus RateLimitFilter::OnResponseHeaders(FilterContext& ctx) {
   if (shown.empty()) return FilterStatus::kContinue;
   HeaderMap& h = response->headers;
   if (shared_.headers == RateLimitHeaders::kIetf || shared_.headers == RateLimitHeaders::kBoth) {
-    std::string policy, state;
-    policy.reserve(48 * shown.size());
-    state.reserve(48 * shown.size());
+    // Built in per-thread buffers: the map copies the values anyway.
+    thread_local std::string policy, state;
+    policy.clear();
+    state.clear();
     for (const Result* r : shown) {
       const RateDecision& d = *r->decision;
       absl::StrAppend(&policy, policy.empty() ? "" : ", ", "\"", r->rule->spec.name,
@@ -359,8 +360,13 @@ FilterStatus RateLimitFilter::OnResponseHeaders(FilterContext& ctx) {
       absl::StrAppend(&state, state.empty() ? "" : ", ", "\"", r->rule->spec.name,
                       "\";r=", d.remaining, ";t=", CeilSeconds(d.reset));
     }
-    h.Set("ratelimit-policy", policy);
-    h.Set("ratelimit", state);
+    // One pass drops what the upstream sent under these names.
+    h.RemoveIf([](std::string_view n) {
+      return (n.size() == 9 && EqualsIgnoreCase(n, "ratelimit")) ||
+             (n.size() == 16 && EqualsIgnoreCase(n, "ratelimit-policy"));
+    });
+    h.Add("ratelimit-policy", policy);
+    h.Add("ratelimit", state);
   }
   if (shared_.headers == RateLimitHeaders::kLegacy || shared_.headers == RateLimitHeaders::kBoth) {
     // The most restrictive rule: a refusing one with the longest wait, else

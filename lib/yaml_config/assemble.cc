@@ -18,38 +18,43 @@ namespace gateway {
 namespace {
 
 // 32 lower-case hex digits of 128 random bits. Per request: no printf.
-std::string NewRequestId() {
+// 128 random bits in hex.
+void NewRequestId(char (&id)[32]) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
   for (int half = 0; half < 2; ++half) {
     uint64_t bits = rng();
     for (int i = 15; i >= 0; --i, bits >>= 4) id[half * 16 + i] = kHex[bits & 0xf];
   }
-  return id;
 }
 
 class RequestIdFilter final : public Filter {
  public:
   FilterStatus OnRequestHeaders(FilterContext& ctx) override {
-    auto existing = ctx.request().headers.Get("x-request-id");
-    if (existing) {
-      id_ = std::string(*existing);
+    HeaderMap& h = ctx.request().headers;
+    if (auto existing = h.Get("x-request-id")) {
+      received_ = std::string(*existing);
+      id_ = received_;
     } else {
-      id_ = NewRequestId();
-      ctx.request().headers.Set("x-request-id", id_);
+      // Generated into the filter itself: no allocation, and the field is
+      // known to be absent.
+      NewRequestId(generated_);
+      id_ = std::string_view(generated_, sizeof(generated_));
+      h.Add("x-request-id", id_);
     }
     return FilterStatus::kContinue;
   }
   FilterStatus OnResponseHeaders(FilterContext& ctx) override {
-    if (ctx.response() != nullptr && !ctx.response()->headers.Has("x-request-id") && !id_.empty()) {
-      ctx.response()->headers.Set("x-request-id", id_);
+    if (ctx.response() != nullptr && !id_.empty() && !ctx.response()->headers.Has("x-request-id")) {
+      ctx.response()->headers.Add("x-request-id", id_);
     }
     return FilterStatus::kContinue;
   }
 
  private:
-  std::string id_;
+  char generated_[32];
+  std::string received_;
+  std::string_view id_;  // into generated_ or received_
 };
 
 // Answers every request with {"service":..,"instance":..,"path":..}.

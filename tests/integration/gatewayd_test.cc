@@ -28,6 +28,33 @@ std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& targe
   return client->ReadResponse(absl::Seconds(5));
 }
 
+TEST_CASE("request_id gives each request a fresh 128-bit hex id and keeps one the client sent") {
+  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/quickstart.yaml");
+  REQUIRE(config.ok());
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 1});
+  REQUIRE(running.ok());
+  uint16_t port = (*running)->ports().at(0);
+  std::set<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = Fetch(port, "/api/users/1");
+    REQUIRE(r.has_value());
+    std::optional<std::string> id = r->Header("x-request-id");
+    REQUIRE(id.has_value());
+    CHECK(id->size() == 32);
+    CHECK(id->find_first_not_of("0123456789abcdef") == std::string::npos);
+    ids.insert(*id);
+  }
+  CHECK(ids.size() == 3);
+
+  auto client = itest::TestClient::Connect(port);
+  REQUIRE(client != nullptr);
+  REQUIRE(client->Send(itest::Get("/api/users/1", {"X-Request-Id: from-the-client-0123456789"})));
+  auto r = client->ReadResponse(absl::Seconds(5));
+  REQUIRE(r.has_value());
+  CHECK(r->Header("x-request-id") == std::optional<std::string>("from-the-client-0123456789"));
+}
+
 TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown services") {
   auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/quickstart.yaml");
   INFO(config.status().message());

@@ -99,6 +99,36 @@ TEST_CASE("an exhausted rule answers 429 with a JSON body, Retry-After and RateL
   CHECK(later.status() == 200);
 }
 
+TEST_CASE("RateLimit headers from further down the chain are replaced, other fields kept") {
+  // Runs before the limiter in the response phase, as an upstream's own
+  // headers would arrive.
+  struct Stale final : Filter {
+    FilterStatus OnResponseHeaders(FilterContext& ctx) override {
+      HeaderMap& h = ctx.response()->headers;
+      h.Add("RateLimit", "\"upstream\";r=7;t=1");
+      h.Add("x-kept", "1");
+      h.Add("ratelimit-policy", "\"upstream\";q=9;w=1");
+      h.Add("RATELIMIT", "again");
+      return FilterStatus::kContinue;
+    }
+  };
+  Clocks clocks;
+  PipelineHarness h(
+      Pipe({Limit({.rules = {{.name = "per-ip",
+                              .local = FixedWindowConfig{.limit = 2, .window = absl::Minutes(1)},
+                              .key = {RateLimitKeyPart::ClientIp()}}},
+                   .clock = &clocks.limiter}),
+            MakeFilterFactory("stale", [](const Route&) { return std::make_unique<Stale>(); })}));
+  auto& ex = h.Send(Request("GET", "/x"));
+  h.RunUntilIdle();
+  CHECK(ex.status() == 200);
+  CHECK(ex.headers().Count("ratelimit") == 1);
+  CHECK(ex.headers().Count("ratelimit-policy") == 1);
+  CHECK(Header(ex, "ratelimit-policy") == "\"per-ip\";q=2;w=60");
+  CHECK(Header(ex, "ratelimit") == "\"per-ip\";r=1;t=60");
+  CHECK(Header(ex, "x-kept") == "1");
+}
+
 TEST_CASE("legacy headers describe the most restrictive rule") {
   Clocks clocks;
   RateLimitFilterConfig config{
