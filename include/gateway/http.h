@@ -17,12 +17,19 @@
 #include <vector>
 
 namespace gateway {
+namespace internal {
+struct HeaderMapAccess;
+}  // namespace internal
 
 // An ordered multimap of header fields. Names compare case-insensitively and
 // keep the spelling they arrived with; the order of fields is preserved.
 //
-// Values are stored as received (without surrounding whitespace). The map does
-// not validate names or values: the codec rejects invalid bytes on input, and
+// Values are stored as received (without surrounding whitespace). The map
+// accepts any bytes: the codec rejects invalid ones on input, and on output
+// drops a field whose name is not a token or whose value holds CR, LF, NUL or
+// another control character (surrounding whitespace is trimmed). The map notes
+// whether every field it was given is clean, so that heads nobody added a bad
+// field to are written without checking each field again.
 // `IsValidHeaderName`/`IsValidHeaderValue` are available for filters that build
 // headers from untrusted data.
 class HeaderMap {
@@ -36,7 +43,9 @@ class HeaderMap {
   HeaderMap() = default;
   HeaderMap(const HeaderMap& other);
   HeaderMap(HeaderMap&& other) noexcept
-      : fields_(std::move(other.fields_)), size_(std::exchange(other.size_, 0)) {}
+      : fields_(std::move(other.fields_)),
+        size_(std::exchange(other.size_, 0)),
+        clean_(std::exchange(other.clean_, true)) {}
   HeaderMap& operator=(const HeaderMap& other);
   HeaderMap& operator=(HeaderMap&& other) noexcept;
   // Hands the field storage of a typical head to the next map of this thread.
@@ -64,7 +73,10 @@ class HeaderMap {
   size_t RemoveIf(Pred pred) {
     return Compact(0, [&](const Field& f) { return pred(std::string_view(f.name)); });
   }
-  void Clear() { size_ = 0; }
+  void Clear() {
+    size_ = 0;
+    clean_ = true;
+  }
   void Reserve(size_t n);
 
   // True if any comma-separated element of any `name` field equals `token`
@@ -86,6 +98,11 @@ class HeaderMap {
   }
 
  private:
+  friend struct internal::HeaderMapAccess;
+
+  // Appends without looking at the bytes.
+  void Append(std::string_view name, std::string_view value);
+
   // Removes the fields from `from` on for which `drop(field)` is true. The
   // removed ones move behind the live ones, where their strings keep their
   // capacity for later Adds.
@@ -107,6 +124,9 @@ class HeaderMap {
   // longer than the inline string buffer rarely costs an allocation.
   std::vector<Field> fields_;
   size_t size_ = 0;
+  // Every field was checked valid when it was added, so the encoder can copy
+  // them without looking (removals keep it; an invalid Add clears it).
+  bool clean_ = true;
 };
 
 // Case-insensitive ASCII comparison, as HTTP field names need.

@@ -37,6 +37,7 @@
 #include "absl/base/attributes.h"
 #include "codec/http1_syntax.h"
 #include "common/block_cache.h"
+#include "common/header_map_access.h"
 #include "gateway/codec.h"
 #include "gateway/http.h"
 
@@ -91,6 +92,18 @@ size_t FieldsBound(const HeaderMap& headers) {
 // encoder, and a field that could split the message (bad name, CR/LF/NUL in
 // the value) is dropped rather than written.
 char* PutFields(const HeaderMap& headers, char* p) {
+  if (HeaderMapAccess::Clean(headers)) {
+    // Every field was checked when it was added (by the parser or HeaderMap).
+    for (const HeaderMap::Field& f : headers) {
+      if (IsFramingField(f.name)) continue;
+      p = Put(p, f.name);
+      p[0] = ':';
+      p[1] = ' ';
+      p = Put(p + 2, f.value);
+      p = PutCrLf(p);
+    }
+    return p;
+  }
   for (const HeaderMap::Field& f : headers) {
     if (IsFramingField(f.name)) continue;
     std::string_view value = TrimOws(f.value);
@@ -824,7 +837,10 @@ int Http1Codec::OnHeaderValueComplete() {
       }
       break;
   }
-  (section_ == Section::kTrailers ? trailers_ : head_headers()).Add(name_.get(), v);
+  // Checked above: IsFieldName when the name completed, IsFieldValue and
+  // TrimOws here.
+  HeaderMapAccess::AddChecked(section_ == Section::kTrailers ? trailers_ : head_headers(),
+                              name_.get(), v);
   name_.Clear();
   value_.Clear();
   return 0;

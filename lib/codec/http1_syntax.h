@@ -11,76 +11,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/field_syntax.h"
 
 namespace gateway::internal {
-
-// Bits of the character class table.
-inline constexpr uint8_t kTokenChar = 1;  // tchar: field names, methods
-inline constexpr uint8_t kFieldChar = 2;  // VCHAR, obs-text, SP, HTAB: inside field values
-inline constexpr uint8_t kHostChar = 4;   // unreserved, sub-delims, '%': reg-name and IPv4
-
-namespace syntax_detail {
-constexpr std::array<uint8_t, 256> MakeCharClass() {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    uint8_t bits = 0;
-    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (alnum) bits |= kTokenChar | kHostChar;
-    switch (c) {
-      case '!':
-      case '#':
-      case '$':
-      case '%':
-      case '&':
-      case '\'':
-      case '*':
-      case '+':
-      case '-':
-      case '.':
-      case '^':
-      case '_':
-      case '`':
-      case '|':
-      case '~':
-        bits |= kTokenChar;
-        break;
-      default:
-        break;
-    }
-    switch (c) {
-      case '-':
-      case '.':
-      case '_':
-      case '~':
-      case '!':
-      case '$':
-      case '&':
-      case '\'':
-      case '(':
-      case ')':
-      case '*':
-      case '+':
-      case ',':
-      case ';':
-      case '=':
-      case '%':
-        bits |= kHostChar;
-        break;
-      default:
-        break;
-    }
-    if ((c > 0x20 && c != 0x7f) || c == ' ' || c == '\t') bits |= kFieldChar;
-    t[static_cast<size_t>(c)] = bits;
-  }
-  return t;
-}
-}  // namespace syntax_detail
-
-inline constexpr std::array<uint8_t, 256> kCharClass = syntax_detail::MakeCharClass();
-
-inline bool HasClass(char c, uint8_t bits) {
-  return (kCharClass[static_cast<unsigned char>(c)] & bits) != 0;
-}
 
 namespace syntax_detail {
 bool ScanLineEndsLong(std::string_view s, bool& prev_cr, uint32_t& lfs);
@@ -123,25 +56,6 @@ inline bool ScanLineEnds(std::string_view s, bool& prev_cr, uint32_t& lfs) {
   }
   if (s.size() >= 8) return syntax_detail::ScanLineEndsLong(s, prev_cr, lfs);
   return syntax_detail::ScanLineEndsShort(s, prev_cr, lfs);
-}
-
-// field-name = token (non-empty, tchar only: no whitespace, no colon).
-// Inline, like TrimOws: both run for every field parsed and every field encoded.
-inline bool IsFieldName(std::string_view s) {
-  uint8_t all = s.empty() ? 0 : kTokenChar;
-  for (char c : s) all &= kCharClass[static_cast<unsigned char>(c)];
-  return all != 0;
-}
-// A field value with OWS already removed: no CR, LF, NUL or other control
-// characters except HTAB.
-bool IsFieldValue(std::string_view s);
-// Removes leading and trailing SP / HTAB.
-inline std::string_view TrimOws(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return s.substr(b, e - b);
 }
 
 // uri-host [ ":" port ]: a non-empty reg-name / IPv4 address or a bracketed

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/field_syntax.h"
+#include "common/header_map_access.h"
 #include "common/spare_cache.h"
 
 namespace gateway {
@@ -89,16 +91,17 @@ HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::stri
   for (const auto& [name, value] : fields) Add(name, value);
 }
 
-HeaderMap::HeaderMap(const HeaderMap& other) {
+HeaderMap::HeaderMap(const HeaderMap& other) : clean_(other.clean_) {
   Reserve(other.size_);
-  for (const Field& f : other) Add(f.name, f.value);
+  for (const Field& f : other) Append(f.name, f.value);
 }
 
 HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   if (this == &other) return *this;
   size_ = 0;
   Reserve(other.size_);
-  for (const Field& f : other) Add(f.name, f.value);
+  for (const Field& f : other) Append(f.name, f.value);
+  clean_ = other.clean_;
   return *this;
 }
 
@@ -106,6 +109,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this == &other) return *this;
   fields_ = std::move(other.fields_);
   size_ = std::exchange(other.size_, 0);
+  clean_ = std::exchange(other.clean_, true);
   return *this;
 }
 
@@ -145,6 +149,11 @@ size_t HeaderMap::Count(std::string_view name) const {
 }
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
+  if (clean_ && !internal::IsCleanField(name, value)) clean_ = false;
+  Append(name, value);
+}
+
+void HeaderMap::Append(std::string_view name, std::string_view value) {
   if (size_ == fields_.size()) {
     // Filters and the proxy add a few fields to a parsed head sized for what
     // arrived: grow by more than one step so that they cost one reallocation.
@@ -165,6 +174,7 @@ void HeaderMap::Set(std::string_view name, std::string_view value) {
     Add(name, value);
     return;
   }
+  if (clean_ && !internal::IsCleanField(name, value)) clean_ = false;
   fields_[i].value.assign(value);
   // Drop later duplicates so exactly one field remains.
   Compact(i + 1, [&](const Field& f) { return SameName(f.name, name); });

@@ -284,5 +284,33 @@ TEST_CASE("a parsed request re-encodes to an equivalent request") {
   CHECK(wire == original);
 }
 
+TEST_CASE("fields a filter adds or sets to a parsed head are still checked when encoded") {
+  // A parsed head is written without re-checking its fields; a field added
+  // or changed afterwards must not slip through with it.
+  Harness server(CodecMode::kServer);
+  server.Feed("GET /a HTTP/1.1\r\nHost: api\r\nX-Kept: 1\r\nX-Set: 2\r\n\r\n");
+  REQUIRE(server.sink.requests.size() == 1);
+  Encoder e;
+  RequestHead added = server.sink.requests[0];
+  added.headers.Add("X-Evil", "a\r\nX-Smuggled: 1");
+  added.headers.Add("X-Fine", "3");
+  std::string wire;
+  e.codec->EncodeRequestHead(added, Framing::kNone, 0, wire);
+  CHECK(wire == "GET /a HTTP/1.1\r\nHost: api\r\nX-Kept: 1\r\nX-Set: 2\r\nX-Fine: 3\r\n\r\n");
+
+  RequestHead set = server.sink.requests[0];
+  set.headers.Set("X-Set", std::string_view("b\0c", 3));
+  wire.clear();
+  e.codec->EncodeRequestHead(set, Framing::kNone, 0, wire);
+  CHECK(wire == "GET /a HTTP/1.1\r\nHost: api\r\nX-Kept: 1\r\n\r\n");
+
+  RequestHead padded = server.sink.requests[0];
+  padded.headers.Add("Bad Name", "v");
+  padded.headers.Add("X-Padded", " v ");
+  wire.clear();
+  e.codec->EncodeRequestHead(padded, Framing::kNone, 0, wire);
+  CHECK(wire == "GET /a HTTP/1.1\r\nHost: api\r\nX-Kept: 1\r\nX-Set: 2\r\nX-Padded: v\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace gateway::codec_test
