@@ -445,6 +445,9 @@ void UpstreamRequest::Cancel() {
 }
 
 void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
+  // The stream re-states this after every step of the response; only a
+  // change matters (an attempt's lease takes the current state when it comes).
+  if (enabled == read_enabled_) return;
   read_enabled_ = enabled;
   if (lease_) lease_->SetReadEnabled(enabled);
   // A slow client is not the upstream's fault: no idle clock while paused.
