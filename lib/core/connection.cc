@@ -629,6 +629,13 @@ void Connection::EndCycle() {
   head_bytes_seen_ = !pending_.empty();
   if (write_queue_bytes_ < kOutputHighWatermark) {
     if (codec_ != nullptr) codec_->Resume();
+    if (pending_.empty() && !in_process_ && (codec_ == nullptr || !codec_->paused())) {
+      // Nothing buffered to parse and not inside the codec: what ProcessInput
+      // would do on the next turn, done now.
+      ReleaseIdleState();
+      UpdateReading();
+      return;
+    }
     ScheduleProcess();
   }
   ReleaseIdleState();
