@@ -45,11 +45,14 @@ class HeaderMap {
   HeaderMap(HeaderMap&& other) noexcept
       : fields_(std::move(other.fields_)),
         size_(std::exchange(other.size_, 0)),
-        clean_(std::exchange(other.clean_, true)) {}
+        clean_(std::exchange(other.clean_, true)),
+        long_strings_(std::exchange(other.long_strings_, false)) {}
   HeaderMap& operator=(const HeaderMap& other);
   HeaderMap& operator=(HeaderMap&& other) noexcept;
   // Hands the field storage of a typical head to the next map of this thread.
-  ~HeaderMap();
+  ~HeaderMap() {
+    if (fields_.capacity() != 0) Recycle();
+  }
   HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
   // The first value of `name`, or nullopt. The view is valid until the map is
@@ -102,6 +105,7 @@ class HeaderMap {
 
   // Appends without looking at the bytes.
   void Append(std::string_view name, std::string_view value);
+  void Recycle();
 
   // Removes the fields from `from` on for which `drop(field)` is true. The
   // removed ones move behind the live ones, where their strings keep their
@@ -127,6 +131,8 @@ class HeaderMap {
   // Every field was checked valid when it was added, so the encoder can copy
   // them without looking (removals keep it; an invalid Add clears it).
   bool clean_ = true;
+  // A name or value longer than what spare entries keep was stored.
+  bool long_strings_ = false;
 };
 
 // Case-insensitive ASCII comparison, as HTTP field names need.

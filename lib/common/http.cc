@@ -110,15 +110,18 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   fields_ = std::move(other.fields_);
   size_ = std::exchange(other.size_, 0);
   clean_ = std::exchange(other.clean_, true);
+  long_strings_ = std::exchange(other.long_strings_, false);
   return *this;
 }
 
-HeaderMap::~HeaderMap() {
+void HeaderMap::Recycle() {
   if (fields_.capacity() < kSpareFieldsMin || fields_.capacity() > kSpareFieldsMax) return;
-  // Kept strings are bounded: long ones (cookies, tokens) are freed now.
-  for (Field& f : fields_) {
-    if (f.name.capacity() > kSpareStringMax) std::string().swap(f.name);
-    if (f.value.capacity() > kSpareStringMax) std::string().swap(f.value);
+  if (long_strings_) {
+    // Kept strings are bounded: long ones (cookies, tokens) are freed now.
+    for (Field& f : fields_) {
+      if (f.name.capacity() > kSpareStringMax) std::string().swap(f.name);
+      if (f.value.capacity() > kSpareStringMax) std::string().swap(f.value);
+    }
   }
   SpareFields::Give(fields_, kSpareFieldsMin, kSpareFieldsMax);
 }
@@ -162,6 +165,7 @@ void HeaderMap::Append(std::string_view name, std::string_view value) {
     if (size_ == fields_.size()) fields_.emplace_back();
   }
   // Assigned in place: a spare entry's strings keep their buffers.
+  if (name.size() > kSpareStringMax || value.size() > kSpareStringMax) long_strings_ = true;
   Field& f = fields_[size_++];
   f.name.assign(name);
   f.value.assign(value);
@@ -175,6 +179,7 @@ void HeaderMap::Set(std::string_view name, std::string_view value) {
     return;
   }
   if (clean_ && !internal::IsCleanField(name, value)) clean_ = false;
+  if (value.size() > kSpareStringMax) long_strings_ = true;
   fields_[i].value.assign(value);
   // Drop later duplicates so exactly one field remains.
   Compact(i + 1, [&](const Field& f) { return SameName(f.name, name); });

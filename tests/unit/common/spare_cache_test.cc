@@ -103,5 +103,23 @@ TEST_CASE("removed header fields leave no trace and their slots are reused") {
   CHECK(h == HeaderMap{{"e", "5"}});
 }
 
+TEST_CASE("spare header entries keep short strings' buffers and drop long ones") {
+  const std::string long_value(200, 'x');
+  const char* short_buffer = nullptr;
+  {
+    HeaderMap done;
+    done.Reserve(8);
+    done.Add("x-a", "a value of more than fifteen");  // heap, short enough to keep
+    done.Add("cookie", long_value);
+    short_buffer = done.fields()[0].value.data();
+  }
+  HeaderMap next;
+  next.Reserve(8);
+  next.Add("x-b", "another of more than fifteen");
+  CHECK(next.fields()[0].value.data() == short_buffer);  // no new allocation
+  next.Add("x-c", "1");
+  CHECK(next.fields()[1].value.capacity() < long_value.size());  // the long one was freed
+}
+
 }  // namespace
 }  // namespace gateway::internal
