@@ -50,8 +50,7 @@ constexpr int kFail = -1;
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsFramingField(std::string_view name) {
-  return (name.size() == 14 && EqualsIgnoreCase(name, "content-length")) ||
-         (name.size() == 17 && EqualsIgnoreCase(name, "transfer-encoding"));
+  return NameIs(name, "content-length") || NameIs(name, "transfer-encoding");
 }
 
 // The encoders size their output first, grow it once and then write through
@@ -757,16 +756,16 @@ int Http1Codec::OnHeaderFieldComplete() {
   field_kind_ = FieldKind::kOther;
   switch (n.size()) {
     case 4:
-      if (EqualsIgnoreCase(n, "host")) field_kind_ = FieldKind::kHost;
+      if (NameIs(n, "host")) field_kind_ = FieldKind::kHost;
       break;
     case 6:
-      if (EqualsIgnoreCase(n, "expect")) field_kind_ = FieldKind::kExpect;
+      if (NameIs(n, "expect")) field_kind_ = FieldKind::kExpect;
       break;
     case 14:
-      if (EqualsIgnoreCase(n, "content-length")) field_kind_ = FieldKind::kContentLength;
+      if (NameIs(n, "content-length")) field_kind_ = FieldKind::kContentLength;
       break;
     case 17:
-      if (EqualsIgnoreCase(n, "transfer-encoding")) field_kind_ = FieldKind::kTransferEncoding;
+      if (NameIs(n, "transfer-encoding")) field_kind_ = FieldKind::kTransferEncoding;
       break;
     default:
       break;
@@ -1102,7 +1101,7 @@ void Http1Codec::EncodeRequestHead(const RequestHead& head, Framing framing, uin
   size_t fields_bound = 0;
   for (const HeaderMap::Field& f : head.headers) {
     fields_bound += f.name.size() + f.value.size() + 4;
-    has_host = has_host || (f.name.size() == 4 && EqualsIgnoreCase(f.name, "host"));
+    has_host = has_host || NameIs(f.name, "host");
   }
   const bool add_host = !head.authority.empty() && !has_host && IsFieldValue(head.authority);
   // Method SP target " HTTP/1.x" CRLF, Host, fields, framing, CRLF.

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace gateway::internal {
@@ -96,6 +97,28 @@ inline std::string_view TrimOws(std::string_view s) {
   while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
   return s.substr(b, e - b);
+}
+
+// `name` equals `lower`, a lower-case literal of letters, digits and '-',
+// ignoring case. Setting bit 5 of a byte folds the case of a letter and maps
+// nothing else onto a letter, a digit or '-' but control characters (CR onto
+// '-'), which no field name holds; with a letters-only literal any `name`
+// may be given.
+inline bool NameIs(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  constexpr uint64_t kFold = 0x2020202020202020ULL;
+  size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | kFold) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    if (static_cast<char>(name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
 }
 
 // A field the encoder may write as it is: a valid name, and a value with no

@@ -219,5 +219,29 @@ TEST_CASE("line ends: random gaps agree with a byte walk") {
   }
 }
 
+TEST_CASE("NameIs matches a field name in any case and nothing else") {
+  CHECK(NameIs("Content-Length", "content-length"));
+  CHECK(NameIs("CONTENT-LENGTH", "content-length"));
+  CHECK(NameIs("transfer-Encoding", "transfer-encoding"));
+  CHECK(NameIs("HoSt", "host"));
+  CHECK(NameIs("x-1", "x-1"));
+  CHECK_FALSE(NameIs("hosts", "host"));
+  CHECK_FALSE(NameIs("hast", "host"));
+  CHECK_FALSE(NameIs("content_length", "content-length"));  // '_' is a tchar, not '-'
+  CHECK_FALSE(NameIs("Content-Lengti", "content-length"));  // the tail after 8 bytes
+  CHECK_FALSE(NameIs("Contant-Length", "content-length"));  // the first 8 bytes
+  // Every tchar against every literal byte: a match only for the same letter
+  // in either case, or the same digit or '-'.
+  const std::string_view literal_bytes = "abcdefghijklmnopqrstuvwxyz0123456789-";
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    if (!IsFieldName(std::string_view(&ch, 1))) continue;
+    for (char l : literal_bytes) {
+      const bool same = ch == l || (l >= 'a' && l <= 'z' && ch == l - 32);
+      CHECK(NameIs(std::string_view(&ch, 1), std::string_view(&l, 1)) == same);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gateway::internal
