@@ -83,7 +83,7 @@ namespace {
 constexpr size_t kSpareFieldsMin = 8;
 constexpr size_t kSpareFieldsMax = 32;
 constexpr size_t kSpareStringMax = 64;
-using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 256>;
+using SpareFields = internal::SpareCache<std::vector<HeaderMap::Field>, 1024>;
 }  // namespace
 
 HeaderMap::HeaderMap(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {

@@ -24,7 +24,7 @@ constexpr size_t kOutputHighWatermark = 64 * 1024;
 // Output buffers of idle connections are handed to the next response of the
 // thread rather than freed, from this size up (a head and a small body).
 constexpr size_t kSpareOutputMin = 256;
-using SpareOutput = SpareCache<std::string, 256>;
+using SpareOutput = SpareCache<std::string, 1024>;
 // Queued response bytes above which a streamed upstream response stops reading.
 constexpr size_t kOutputBlockedWatermark = 256 * 1024;
 // How long the rest of a request body is read and discarded after an early reply.
