@@ -79,14 +79,13 @@ TcpConnection::TcpConnection(TcpPool* pool, HostPtr host, size_t high_watermark,
 
 TcpConnection::~TcpConnection() { Close(true); }
 
-int TcpConnection::Connect(uv_loop_t* loop, const sockaddr* addr, absl::Duration timeout) {
-  int rc = timer_.Init(loop, uv_timer_init);
-  if (rc == 0) rc = tcp_.Init(loop, uv_tcp_init);
+int TcpConnection::Connect(Dispatcher& dispatcher, const sockaddr* addr, absl::Duration timeout) {
+  int rc = tcp_.Init(dispatcher.loop(), uv_tcp_init);
   if (rc != 0) {
     closed_ = true;
     return rc;
   }
-  timer_->data = this;
+  timer_ = dispatcher.CreateTimer([this] { OnTimer(); });
   tcp_->data = this;
   // Counted from the connect on, so least-connections balancing sees hosts
   // that are slow to accept as busy.
@@ -111,7 +110,7 @@ void TcpConnection::OnConnect(uv_connect_t* req, int status) {
   delete r;
   if (self == nullptr) return;
   self->connect_req_ = nullptr;
-  uv_timer_stop(self->timer_.get());
+  self->timer_->Disable();
   if (status == 0) uv_tcp_nodelay(self->tcp_.get(), 1);
   self->pool_->OnConnected(self, status);
 }
@@ -122,7 +121,7 @@ void TcpConnection::Lease() {
   callbacks_ = nullptr;
   read_enabled_ = true;
   close_notified_ = false;
-  uv_timer_stop(timer_.get());
+  timer_->Disable();
   UpdateReading();
 }
 
@@ -267,32 +266,25 @@ void TcpConnection::OnWriteDone(WriteReq* req, int status) {
 }
 
 void TcpConnection::ArmTimer(absl::Duration delay) {
-  if (!timer_) return;
+  if (timer_ == nullptr) return;
   if (delay == absl::InfiniteDuration()) {
-    uv_timer_stop(timer_.get());
+    timer_->Disable();
     return;
   }
-  // The loop's cached time may be a whole iteration old: refresh it, or
-  // timeouts armed late in a busy iteration would fire that much early. Round
-  // up for the same reason.
-  if (delay > absl::ZeroDuration()) uv_update_time(timer_->loop);
-  auto ms = absl::ToInt64Milliseconds(delay + absl::Microseconds(999));
-  uv_timer_start(timer_.get(), &TcpConnection::OnTimer, static_cast<uint64_t>(ms), 0);
+  timer_->Enable(delay);
 }
 
-void TcpConnection::OnTimer(uv_timer_t* timer) {
-  auto* self = static_cast<TcpConnection*>(timer->data);
-  if (self == nullptr) return;
-  if (self->closed_) {
-    self->NotifyClosed();
+void TcpConnection::OnTimer() {
+  if (closed_) {
+    NotifyClosed();
     return;
   }
-  switch (self->state_) {
+  switch (state_) {
     case State::kConnecting:
-      self->pool_->OnConnectTimeout(self);
+      pool_->OnConnectTimeout(this);
       return;
     case State::kIdle:
-      self->pool_->OnIdleTimeout(self);
+      pool_->OnIdleTimeout(this);
       return;
     case State::kLeased:
       return;
@@ -311,7 +303,7 @@ void TcpConnection::NotifyClosed() {
 }
 
 void TcpConnection::Close(bool reset) {
-  if (timer_) uv_timer_stop(timer_.get());
+  if (timer_ != nullptr) timer_->Disable();
   if (closed_) return;
   closed_ = true;
   close_reset_ = reset;
@@ -336,7 +328,7 @@ void TcpConnection::Orphan() {
   pool_ = nullptr;
   callbacks_ = nullptr;
   Close(true);
-  timer_.Close();
+  timer_.reset();
 }
 
 TcpPool::TcpPool(Dispatcher& dispatcher, const PoolOptions& options,
@@ -473,7 +465,7 @@ void TcpPool::Connect(uint64_t id, HostState& state,
   state.connections.push_back(std::move(owned));
   connection->pending_id = id;
   pending.connection = connection;
-  int rc = connection->Connect(loop_, reinterpret_cast<const sockaddr*>(&addr),
+  int rc = connection->Connect(dispatcher_, reinterpret_cast<const sockaddr*>(&addr),
                                options_.connect_timeout);
   if (rc != 0) {
     ++stats_.connect_failures;

@@ -53,7 +53,7 @@ class TcpConnection final : public UpstreamConnection {
 
   // Starts a non-blocking connect to `addr` with a timeout; returns a libuv
   // error code if the attempt could not even start (the connection is then closed).
-  int Connect(uv_loop_t* loop, const sockaddr* addr, absl::Duration timeout);
+  int Connect(Dispatcher& dispatcher, const sockaddr* addr, absl::Duration timeout);
   // The cluster-wide connection slot this connection holds until it closes.
   void HoldSlot(ConcurrencyLimits::Permit slot) { slot_.emplace(std::move(slot)); }
   // Hands the connection to a new lease; it keeps reading (see UpdateReading).
@@ -84,7 +84,7 @@ class TcpConnection final : public UpstreamConnection {
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void OnConnect(uv_connect_t* req, int status);
-  static void OnTimer(uv_timer_t* timer);
+  void OnTimer();
   void OnWriteDone(WriteReq* req, int status);
   void HandleData(std::string_view data);
   void HandleReadEnd(ssize_t status);
@@ -103,8 +103,10 @@ class TcpConnection final : public UpstreamConnection {
   const size_t low_watermark_;
   UvHandle<uv_tcp_t> tcp_;
   // Connect timeout, idle timeout or a deferred close notification: a
-  // connection needs at most one of them at a time.
-  UvHandle<uv_timer_t> timer_;
+  // connection needs at most one of them at a time. A dispatcher timer: a
+  // connection parked and leased again per request re-arms and cancels it
+  // without a libuv call.
+  std::unique_ptr<Timer> timer_;
   ConnectReq* connect_req_ = nullptr;
   std::vector<WriteReq*> writes_;
   size_t write_queue_bytes_ = 0;
