@@ -288,7 +288,24 @@ class Http1Codec final : public Codec {
     gap_len_ = 0;
     gap_lfs_ = 0;
   }
-  bool ScanTo(const char* to);
+  bool ScanTo(const char* to) {
+    // Most gaps are the ": " before a value or the CRLF after it, between
+    // header fields: settled inline. Everything else takes ScanGap.
+    const char* from = scan_pos_;
+    if (to - from == 2 && !prev_cr_ && section_ == Section::kHeaders && !status_check_pending_) {
+      const auto a = static_cast<unsigned char>(from[0]);
+      const auto b = static_cast<unsigned char>(from[1]);
+      const bool crlf = a == '\r' && b == '\n';
+      if (crlf || (a > '\r' && b > '\r')) {
+        gap_lfs_ += crlf ? 1 : 0;
+        gap_len_ += 2;
+        scan_pos_ = to;
+        return !count_bytes_ || CountHeaderBytes(2);
+      }
+    }
+    return ScanGap(to);
+  }
+  bool ScanGap(const char* to);
   ABSL_ATTRIBUTE_NOINLINE bool LineEndFault(const char* from, const char* to);
   void LineEndError();
   bool CountHeaderBytes(size_t n) {
@@ -600,7 +617,7 @@ void Http1Codec::LineEndError() {
        prev_cr_ ? "CR not followed by LF" : "LF without CR");
 }
 
-bool Http1Codec::ScanTo(const char* to) {
+bool Http1Codec::ScanGap(const char* to) {
   const char* from = scan_pos_;
   const size_t n = static_cast<size_t>(to - from);
   if (!ScanLineEnds(std::string_view(from, n), prev_cr_, gap_lfs_)) [[unlikely]] {
