@@ -182,6 +182,7 @@ EOF
       [[ -s "$work/idle.status" ]] && break
       sleep 0.1
     done
+    sleep 2  # as run.sh: connections free their codec after a second idle
     after="$(rss)"
     kill -USR1 "$idle_pid" 2>/dev/null || true
     wait "$idle_pid" 2>/dev/null || true

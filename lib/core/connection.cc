@@ -27,6 +27,9 @@ constexpr size_t kSpareOutputMin = 256;
 using SpareOutput = SpareCache<std::string, 1024>;
 // Queued response bytes above which a streamed upstream response stops reading.
 constexpr size_t kOutputBlockedWatermark = 256 * 1024;
+// How long a keep-alive connection keeps its codec and buffers after a
+// response before it frees them (see ReleaseIdleState).
+constexpr absl::Duration kIdleStateHold = absl::Seconds(1);
 // How long the rest of a request body is read and discarded after an early reply.
 constexpr absl::Duration kLingerTimeout = absl::Seconds(5);
 
@@ -77,6 +80,15 @@ Codec& Connection::codec() {
 }
 
 void Connection::ReleaseIdleState() {
+  // A connection between requests that has already served more than one
+  // keeps its codec and buffers for the first part of the keep-alive wait: a
+  // busy client's next request usually comes sooner, and making them again
+  // per request costs more than the memory.
+  if (read_timer_kind_ == ReadTimer::kIdleWait) return;
+  FreeIdleState();
+}
+
+void Connection::FreeIdleState() {
   // Only at a request boundary with nothing buffered or half-parsed: a fresh
   // codec then behaves exactly like the old one resumed. Never inside the
   // codec's own callbacks (in_process_).
@@ -157,7 +169,9 @@ void Connection::HandleRead(std::string_view data) {
   }
   if (!head_bytes_seen_ && !in_request_) {
     head_bytes_seen_ = true;
-    if (read_timer_kind_ == ReadTimer::kKeepalive) ArmReadTimer(ReadTimer::kHeader);
+    if (read_timer_kind_ == ReadTimer::kIdleWait || read_timer_kind_ == ReadTimer::kKeepalive) {
+      ArmReadTimer(ReadTimer::kHeader);
+    }
   }
   if (pending_.empty() && !codec().paused() && !in_process_) {
     // Fast path: parse straight from the loop's read buffer.
@@ -625,7 +639,11 @@ void Connection::EndCycle() {
     CloseWhenFlushed();
     return;
   }
-  ArmReadTimer(pending_.empty() ? ReadTimer::kKeepalive : ReadTimer::kHeader);
+  // Only a connection that has come back for more keeps its idle state a
+  // while: most one-off connections would hold it for nothing.
+  ArmReadTimer(!pending_.empty() ? ReadTimer::kHeader
+               : requests_ > 1   ? ReadTimer::kIdleWait
+                                 : ReadTimer::kKeepalive);
   head_bytes_seen_ = !pending_.empty();
   if (write_queue_bytes_ < kOutputHighWatermark) {
     if (codec_ != nullptr) codec_->Resume();
@@ -653,6 +671,14 @@ void Connection::ArmReadTimer(ReadTimer which) {
       break;
     case ReadTimer::kBodyIdle:
       d = t.body_idle;
+      break;
+    case ReadTimer::kIdleWait:
+      if (t.keepalive_idle <= kIdleStateHold) {
+        read_timer_kind_ = ReadTimer::kKeepalive;
+        d = t.keepalive_idle;
+      } else {
+        d = kIdleStateHold;
+      }
       break;
     case ReadTimer::kKeepalive:
       d = t.keepalive_idle;
@@ -688,6 +714,13 @@ void Connection::OnReadTimer() {
       }
       Close();
       return;
+    case ReadTimer::kIdleWait: {
+      // Still idle: free the codec and buffers, then wait out the rest.
+      read_timer_kind_ = ReadTimer::kKeepalive;
+      FreeIdleState();
+      read_timer_->Enable(server_.options().timeouts.keepalive_idle - kIdleStateHold);
+      return;
+    }
     case ReadTimer::kKeepalive:
     case ReadTimer::kLinger:
       CloseWhenFlushed();

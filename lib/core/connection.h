@@ -52,7 +52,9 @@ class Connection final : public CodecSink, public StreamHost {
 
  private:
   struct WriteReq;
-  enum class ReadTimer { kNone, kHeader, kBodyIdle, kKeepalive, kLinger };
+  // kIdleWait: the first part of the keep-alive wait, at whose end the idle
+  // state is freed; kKeepalive: the rest of it.
+  enum class ReadTimer { kNone, kHeader, kBodyIdle, kIdleWait, kKeepalive, kLinger };
 
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -78,6 +80,7 @@ class Connection final : public CodecSink, public StreamHost {
   // Sends what is in out_ at the end of this loop turn, so a head and the
   // body bytes produced by the same upstream read go out in one write.
   void ScheduleFlush();
+  void FreeIdleState();
   void TakeOutputBuffer();
   // Passes buffered client bytes into the tunnel (after a 101).
   void PumpTunnel();

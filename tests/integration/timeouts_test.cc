@@ -145,6 +145,36 @@ TEST_CASE("an idle keep-alive connection is closed after the keep-alive timeout"
   CHECK(server->stats().active_connections == 0);
 }
 
+TEST_CASE("a reused keep-alive connection frees its idle state after a second and still serves") {
+  // Past its first request a connection keeps its codec for a second of
+  // keep-alive wait (kIdleWait), then frees it and waits out the rest.
+  ServerOptions options = LoopbackOptions();
+  options.timeouts.keepalive_idle = absl::Milliseconds(1600);
+  auto server = StartServer(options);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  std::string body;
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->RoundTrip(Get("/a"));
+    REQUIRE(r.has_value());
+    REQUIRE(r->status == 200);
+    body = r->body;
+  }
+  // Across the switch to the second stage: still open, and the request after
+  // it is parsed by a fresh codec.
+  CHECK(client->StaysSilent(absl::Milliseconds(1200)));
+  auto r = client->RoundTrip(Get("/a"));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->body == body);
+  // Idle again: the whole keep-alive timeout passes (both stages) before the close.
+  SteadyTime idle_since = std::chrono::steady_clock::now();
+  CHECK(client->WaitForClose(absl::Seconds(4)));
+  absl::Duration waited = ElapsedSince(idle_since);
+  CHECK(waited >= absl::Milliseconds(1580));
+  CHECK(waited < absl::Milliseconds(3000));
+}
+
 TEST_CASE("slowloris clients do not delay a concurrent normal client") {
   ServerOptions options = LoopbackOptions();
   options.timeouts.header = absl::Seconds(5);  // the slow clients stay for the whole test
