@@ -5,6 +5,7 @@
 #   bench/macro/profile.sh callgrind [CONNS]   instructions per proxied request
 #   bench/macro/profile.sh strace [CONNS]      syscalls per proxied request, by name
 #   bench/macro/profile.sh idle [N]            KiB of RSS per idle keep-alive connection
+#   bench/macro/profile.sh cpu [CONNS]         user and system CPU per request under wrk
 #
 # Uses the same origin (nginx, ~100-byte body) and gatewayd config as run.sh,
 # with the gatewayd already built in build/ (GATEWAY_BUILD_DIR). The load is
@@ -190,5 +191,25 @@ EOF
       "$(python3 -c "print(f'{($after - $before) / $n:.2f}')") KiB per idle connection"
     stop_gatewayd
     ;;
-  *) die "unknown mode '$mode' (callgrind, strace or idle)" ;;
+  cpu)
+    # User and system CPU per request under wrk (closed loop, 8 s after a 2 s
+    # warm-up), the proxy on CPU 0 and wrk on CPU 1 when there are two.
+    command -v wrk >/dev/null || die "wrk not found"
+    pin_proxy=() pin_load=()
+    if (($(nproc) >= 2)); then pin_proxy=(taskset -c 0) pin_load=(taskset -c 1); fi
+    run_gatewayd "${pin_proxy[@]}"
+    ticks() { local s f; s="$(cat "/proc/$gw_pid/stat")"; read -r -a f <<<"${s##*) }"; echo "${f[11]} ${f[12]}"; }
+    "${pin_load[@]}" wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$gw_port/" >/dev/null
+    read -r u0 s0 < <(ticks)
+    requests="$("${pin_load[@]}" wrk -t1 -c"$conns" -d8s "http://127.0.0.1:$gw_port/" |
+      awk '/requests in/ { print $1 }')"
+    read -r u1 s1 < <(ticks)
+    stop_gatewayd
+    python3 -c "
+n, hz = $requests, $(getconf CLK_TCK)
+user, system = ($u1 - $u0) / hz / n * 1e6, ($s1 - $s0) / hz / n * 1e6
+print(f'$proxy, $conns connections, {n} requests: user {user:.2f} + system {system:.2f}'
+      f' = {user + system:.2f} us of CPU per request ({system / (user + system):.0%} system)')"
+    ;;
+  *) die "unknown mode '$mode' (callgrind, strace, idle or cpu)" ;;
 esac
