@@ -91,22 +91,16 @@ size_t FieldsBound(const HeaderMap& headers) {
 // encoder, and a field that could split the message (bad name, CR/LF/NUL in
 // the value) is dropped rather than written.
 char* PutFields(const HeaderMap& headers, char* p) {
-  if (HeaderMapAccess::Clean(headers)) {
-    // Every field was checked when it was added (by the parser or HeaderMap).
-    for (const HeaderMap::Field& f : headers) {
-      if (IsFramingField(f.name)) continue;
-      p = Put(p, f.name);
-      p[0] = ':';
-      p[1] = ' ';
-      p = Put(p + 2, f.value);
-      p = PutCrLf(p);
-    }
-    return p;
-  }
+  // A map whose every field was checked when it was added (by the parser or
+  // HeaderMap) is copied without checking again.
+  const bool checked = HeaderMapAccess::Clean(headers);
   for (const HeaderMap::Field& f : headers) {
     if (IsFramingField(f.name)) continue;
-    std::string_view value = TrimOws(f.value);
-    if (!IsFieldName(f.name) || !IsFieldValue(value)) continue;
+    std::string_view value = f.value;
+    if (!checked) {
+      value = TrimOws(value);
+      if (!IsFieldName(f.name) || !IsFieldValue(value)) continue;
+    }
     p = Put(p, f.name);
     p[0] = ':';
     p[1] = ' ';

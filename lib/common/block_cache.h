@@ -5,11 +5,12 @@
 // when a burst of requests ends together it frees many of each at once (one
 // or two per busy connection: hundreds at a few hundred connections): more
 // than malloc's per-thread cache holds, so the next burst takes malloc's slow
-// paths. The bound, 1024 blocks, covers a burst at 512 busy connections;
-// malloc would keep most of that memory in its free lists anyway. A class routes its operator new/delete through BlockCache<Class> to
+// paths. A class routes its operator new/delete through BlockCache<Class> to
 // keep up to kMaxBlocks freed blocks of its own size per thread. Blocks of
 // other sizes (derived classes) go straight to the heap. Memory is bounded:
 // kMaxBlocks * sizeof(T) per thread and class, freed when the thread exits.
+// The default bound, 1024 blocks, covers a burst at 512 busy connections;
+// malloc would keep most of that memory in its free lists anyway.
 #ifndef GATEWAY_LIB_COMMON_BLOCK_CACHE_H_
 #define GATEWAY_LIB_COMMON_BLOCK_CACHE_H_
 

@@ -32,38 +32,9 @@ namespace {
 inline bool SameName(std::string_view a, std::string_view b) {
   return a.size() == b.size() && EqualsIgnoreCase(a, b);
 }
-
-// RFC 9110 tchar.
-bool IsTokenChar(unsigned char c) {
-  if (absl::ascii_isalnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 }  // namespace
 
-bool IsValidHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); });
-}
+bool IsValidHeaderName(std::string_view name) { return internal::IsFieldName(name); }
 
 bool IsValidHeaderValue(std::string_view value) {
   for (char c : value) {
@@ -115,7 +86,6 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
 }
 
 void HeaderMap::Recycle() {
-  if (fields_.capacity() < kSpareFieldsMin || fields_.capacity() > kSpareFieldsMax) return;
   if (long_strings_) {
     // Kept strings are bounded: long ones (cookies, tokens) are freed now.
     for (Field& f : fields_) {

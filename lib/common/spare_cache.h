@@ -34,14 +34,15 @@ class SpareCache {
   // is within [min_capacity, max_capacity] and there is room; `in` is left
   // empty either way. Callers empty what should not be handed on.
   static void Give(T& in, size_t min_capacity, size_t max_capacity) {
-    if (closed_ || in.capacity() < min_capacity || in.capacity() > max_capacity) {
-      T().swap(in);
-      return;
+    if (!closed_ && in.capacity() >= min_capacity && in.capacity() <= max_capacity) {
+      SpareCache& cache = ForThread();
+      if (cache.count_ < kMax) {
+        cache.spares_[cache.count_++] = std::move(in);
+        in = T();
+        return;
+      }
     }
-    SpareCache& cache = ForThread();
-    if (cache.count_ == kMax) return;
-    cache.spares_[cache.count_++] = std::move(in);
-    in = T();
+    T().swap(in);
   }
 
   ~SpareCache() {

@@ -66,7 +66,7 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, R
       head_(head),
       cluster_(match.cluster()),
       sink_(sink) {
-  if (head_.path != match.rewritten_path) head_.path = match.rewritten_path;
+  head_.path = match.rewritten_path;
   has_body_ = head_.HasBody();
   chunked_ = head_.chunked;
   request_complete_ = !has_body_;

@@ -18,7 +18,6 @@ namespace gateway {
 namespace {
 
 // 32 lower-case hex digits of 128 random bits. Per request: no printf.
-// 128 random bits in hex.
 void NewRequestId(char (&id)[32]) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static constexpr char kHex[] = "0123456789abcdef";
