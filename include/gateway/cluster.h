@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "gateway/clock.h"
 #include "gateway/cluster_resilience.h"
+#include "gateway/hash_policy.h"
 #include "gateway/health_check.h"
 #include "gateway/load_balancer.h"
 #include "gateway/upstream.h"
@@ -68,6 +69,11 @@ struct ClusterSpec {
   std::string name;
   std::vector<EndpointSpec> endpoints;
   LbOptions lb;
+  // The hash key of requests whose route has no `hash_policy` of its own
+  // (gateway/hash_policy.h). Only with a hashing `lb.policy` (UsesHashKey);
+  // kRouteCapture is per route and not allowed here. Empty: the client
+  // address.
+  std::vector<HashPolicy> hash_policy;
   PoolOptions pool;
   // How often DNS names are resolved again.
   absl::Duration dns_refresh = absl::Seconds(30);

@@ -22,7 +22,9 @@ namespace gateway {
 
 struct LbContext {
   // Key for hashing balancers (consistent hash, Maglev, IP hash). Balancers
-  // that need one fall back to their unhashed behaviour without it.
+  // that need one fall back to their unhashed behaviour (a random pick)
+  // without it. The proxy always sets it for them: from the hash policy
+  // (gateway/hash_policy.h), else from the client address.
   std::optional<uint64_t> hash_key;
   // Hosts already tried for this request; avoided while another choice exists.
   std::span<const Host* const> attempted;
@@ -47,6 +49,10 @@ enum class LbPolicy {
   kMaglev,              // Maglev lookup table
   kIpHash,              // hash of the client address (key supplied by the caller)
 };
+
+// True for the policies that pick by `LbContext::hash_key`: kRingHash,
+// kMaglev and kIpHash.
+bool UsesHashKey(LbPolicy policy);
 
 struct LbOptions {
   LbPolicy policy = LbPolicy::kRoundRobin;

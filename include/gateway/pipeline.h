@@ -64,8 +64,9 @@ class PipelineBuilder {
     proxy_options_ = std::move(options);
     return *this;
   }
-  // Fails if no router was given, a factory is null, or the proxy options are
-  // invalid.
+  // Fails if no router was given, a factory is null, the proxy options are
+  // invalid, or a route with a hash_policy names a cluster whose balancer
+  // does not hash.
   absl::StatusOr<std::shared_ptr<const Pipeline>> Build();
 
  private:

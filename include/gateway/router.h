@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/circuit_breaker.h"
+#include "gateway/hash_policy.h"
 #include "gateway/http.h"
 #include "gateway/route_policy.h"
 
@@ -163,6 +164,11 @@ struct RouteSpec {
   // and shared by every worker; a reload starts it afresh, closed. Its name
   // defaults to the route's.
   BreakerConfig breaker;
+  // What the hashing balancers (ip_hash, ring_hash, maglev) key this route's
+  // requests by, tried in order (gateway/hash_policy.h); empty: the cluster's
+  // `hash_policy`. Only for cluster routes; a kRouteCapture must name a
+  // capture of `path`. A cluster whose balancer does not hash ignores it.
+  std::vector<HashPolicy> hash_policy;
 
   // Checks the spec on its own (patterns compile, one action, valid statuses).
   absl::Status Validate() const;
@@ -291,6 +297,11 @@ class RouteBuilder {
   }
   RouteBuilder& UpstreamTimeout(UpstreamTimeouts t) {
     spec_.upstream_timeouts = t;
+    return *this;
+  }
+  // Appends a hash policy (RouteSpec::hash_policy).
+  RouteBuilder& Hash(HashPolicy h) {
+    spec_.hash_policy.push_back(std::move(h));
     return *this;
   }
   RouteBuilder& Breaker(BreakerConfig b) {

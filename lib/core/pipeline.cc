@@ -34,6 +34,21 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> PipelineBuilder::Build() {
     }
   }
   if (absl::Status s = proxy_options_.Validate(); !s.ok()) return s;
+  if (clusters_ != nullptr) {
+    // A route's hash policy on a cluster that does not hash would look like
+    // affinity and do nothing. Clusters named by a capture are only known
+    // per request; there the policy is ignored.
+    for (const auto& route : router_->routes()) {
+      const RouteSpec& spec = route->spec();
+      if (spec.hash_policy.empty() || spec.cluster.empty()) continue;
+      const ClusterSpec* cluster = clusters_->Find(spec.cluster);
+      if (cluster != nullptr && !UsesHashKey(cluster->lb.policy)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("route '", spec.name, "': hash_policy: cluster '", spec.cluster,
+                         "' does not balance by hash (ip_hash, ring_hash or maglev)"));
+      }
+    }
+  }
   auto p = std::shared_ptr<Pipeline>(new Pipeline());
   p->clusters_ = clusters_;
   p->proxy_options_ = proxy_options_;

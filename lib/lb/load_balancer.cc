@@ -164,6 +164,11 @@ class TableFactory final : public LoadBalancerFactory {
 
 }  // namespace
 
+bool UsesHashKey(LbPolicy policy) {
+  return policy == LbPolicy::kRingHash || policy == LbPolicy::kMaglev ||
+         policy == LbPolicy::kIpHash;
+}
+
 absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeLoadBalancerFactory(
     const LbOptions& options) {
   if (absl::Status status = Validate(options); !status.ok()) return status;

@@ -1,5 +1,6 @@
 #include "gateway/client_address.h"
 
+#include <span>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -54,25 +55,40 @@ bool IsAddress(std::string_view s) {
 
 }  // namespace
 
-std::string ClientAddress(const ConnectionInfo& peer, const HeaderMap& headers,
-                          const AddressRanges& trusted_proxies) {
-  std::string_view client = peer.peer_address;
-  if (!trusted_proxies.Contains(client)) return std::string(client);
-  // Every X-Forwarded-For field, in order, as one list.
-  std::vector<std::string_view> hops;
-  for (std::string_view field : headers.GetAll("x-forwarded-for")) {
-    for (absl::string_view e : absl::StrSplit(absl::string_view(field.data(), field.size()), ',')) {
+namespace internal {
+
+std::string_view FindClientAddress(std::string_view peer, const HeaderMap& headers,
+                                   const AddressRanges& trusted_proxies) {
+  std::string_view client = peer;
+  if (!trusted_proxies.Contains(client)) return client;
+  // Every X-Forwarded-For field, in order, is one list; it is walked from its
+  // right end without being split into a copy, so hashing a client address
+  // costs no allocation.
+  const std::span<const HeaderMap::Field> fields = headers.fields();
+  for (auto f = fields.rbegin(); f != fields.rend(); ++f) {
+    if (!EqualsIgnoreCase(f->name, "x-forwarded-for")) continue;
+    std::string_view rest = f->value;
+    while (!rest.empty()) {
+      const size_t comma = rest.rfind(',');
+      absl::string_view e(rest.data(), rest.size());
+      if (comma != std::string_view::npos) e.remove_prefix(comma + 1);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
       e = absl::StripAsciiWhitespace(e);
-      if (!e.empty()) hops.emplace_back(e.data(), e.size());
+      if (e.empty()) continue;
+      std::string_view hop = StripPort(std::string_view(e.data(), e.size()));
+      if (!IsAddress(hop)) return client;  // garbage: keep the last hop we could believe
+      client = hop;
+      if (!trusted_proxies.Contains(hop)) return client;
     }
   }
-  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    std::string_view hop = StripPort(*it);
-    if (!IsAddress(hop)) break;  // garbage: keep the last hop we could believe
-    client = hop;
-    if (!trusted_proxies.Contains(hop)) break;
-  }
-  return std::string(client);
+  return client;
+}
+
+}  // namespace internal
+
+std::string ClientAddress(const ConnectionInfo& peer, const HeaderMap& headers,
+                          const AddressRanges& trusted_proxies) {
+  return std::string(internal::FindClientAddress(peer.peer_address, headers, trusted_proxies));
 }
 
 }  // namespace gateway

@@ -339,6 +339,23 @@ absl::Status ClusterSpec::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("cluster '", name, "': dns_refresh must be at least 1s"));
   }
+  if (!hash_policy.empty() && !UsesHashKey(lb.policy)) {
+    // Accepted, it would look like affinity and do nothing.
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster '", name,
+                     "': hash_policy needs a balancer that hashes (ip_hash, ring_hash or maglev)"));
+  }
+  for (size_t i = 0; i < hash_policy.size(); ++i) {
+    if (hash_policy[i].kind == HashPolicy::Kind::kRouteCapture) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", name, "': hash_policy[", i,
+                       "].route_capture: captures differ between routes; set it on the route"));
+    }
+    if (absl::Status s = hash_policy[i].Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", name, "': hash_policy[", i, "].", s.message()));
+    }
+  }
   if (absl::Status s = pool.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': pool: ", s.message()));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/client_address.h"
 #include "gateway/filter.h"
 #include "gateway/http.h"
 #include "gateway/proxy.h"
@@ -49,6 +50,11 @@ void ApplyMutations(const HeaderMutations& m, HeaderMap& headers);
 // own forwarding headers are kept and extended.
 void AddForwardingHeaders(const ProxyOptions& options, bool trusted, const ConnectionInfo& peer,
                           std::string_view original_host, HeaderMap& headers);
+
+// The client address behind `peer` (see gateway/client_address.h), as a view
+// into `peer` or `headers`: valid while both are.
+std::string_view FindClientAddress(std::string_view peer, const HeaderMap& headers,
+                                   const AddressRanges& trusted_proxies);
 
 }  // namespace gateway::internal
 

@@ -16,6 +16,7 @@
 #include "gateway/http.h"
 #include "gateway/router.h"
 #include "re2/re2.h"
+#include "router/query_param.h"
 
 namespace gateway::internal {
 
@@ -133,12 +134,6 @@ class FieldCondition {
   std::string value_;
   std::shared_ptr<const RE2> regex_;
 };
-
-// Looks up the first query parameter whose percent-decoded name is `name`, and
-// returns its decoded value ('+' is a space). Malformed escapes stay literal.
-// The view may point into `scratch`.
-std::optional<std::string_view> FindQueryParam(std::string_view query, std::string_view name,
-                                               std::string* scratch);
 
 class RewriteRule {
  public:

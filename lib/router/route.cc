@@ -161,6 +161,21 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
           "cluster_from_capture: the path has no capture '", spec.cluster_from_capture, "'"));
     }
   }
+  if (!spec.hash_policy.empty() && !to_cluster) {
+    return absl::InvalidArgumentError("hash_policy: only a cluster route balances");
+  }
+  for (size_t i = 0; i < spec.hash_policy.size(); ++i) {
+    const HashPolicy& h = spec.hash_policy[i];
+    if (absl::Status s = h.Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("hash_policy[", i, "].", s.message()));
+    }
+    const auto& names = c.path.capture_names();
+    if (h.kind == HashPolicy::Kind::kRouteCapture &&
+        std::find(names.begin(), names.end(), h.name) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "hash_policy[", i, "].route_capture: the path has no capture '", h.name, "'"));
+    }
+  }
   if (absl::Status s = spec.retry.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("retry.", s.message()));
   }
