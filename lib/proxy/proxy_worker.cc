@@ -9,7 +9,7 @@ ProxyWorker::ProxyWorker(Dispatcher& dispatcher, std::shared_ptr<ClusterManager>
       options_(std::move(options)),
       rng_(std::random_device{}()) {
   // Options were validated when the pipeline was built.
-  auto trusted = AddressSet::Parse(options_.trusted_proxies);
+  auto trusted = AddressRanges::Parse(options_.trusted_proxies);
   if (trusted.ok()) trusted_ = *std::move(trusted);
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "gateway/client_address.h"
 #include "gateway/cluster.h"
 #include "gateway/dispatcher.h"
 #include "gateway/load_balancer.h"
@@ -43,6 +44,7 @@ class ProxyWorker {
   Dispatcher& dispatcher() { return dispatcher_; }
   const ProxyOptions& options() const { return options_; }
   bool IsTrusted(std::string_view peer) const { return trusted_.Contains(peer); }
+  const AddressRanges& trusted_proxies() const { return trusted_; }
   const ClusterManager& clusters() const { return *clusters_; }
 
   // Retry budget: requests and retries in flight on this worker.
@@ -51,6 +53,7 @@ class ProxyWorker {
 
   // Uniform in [0, 1).
   double Random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+  uint64_t RandomBits() { return rng_(); }
 
   void CloseIdle();
 
@@ -58,7 +61,7 @@ class ProxyWorker {
   Dispatcher& dispatcher_;
   std::shared_ptr<ClusterManager> clusters_;
   ProxyOptions options_;
-  AddressSet trusted_;
+  AddressRanges trusted_;
   absl::flat_hash_map<std::string, std::unique_ptr<ClusterLocal>> locals_;
   std::mt19937_64 rng_;
 };

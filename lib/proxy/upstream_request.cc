@@ -64,8 +64,13 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, R
       route_object_(*match.route),
       route_(match.route->spec()),
       head_(head),
+      peer_(peer),
       cluster_(match.cluster()),
       sink_(sink) {
+  // Found now (Start reports an unknown cluster) because the hash key needs
+  // the cluster's balancer and the head before it is edited below.
+  local_ = worker_.Get(cluster_);
+  ComputeHashKey(match, peer);
   head_.path = match.rewritten_path;
   has_body_ = head_.HasBody();
   chunked_ = head_.chunked;
@@ -92,8 +97,22 @@ UpstreamRequest::~UpstreamRequest() {
   if (counted_request_) --worker_.active_requests;
 }
 
+void UpstreamRequest::ComputeHashKey(const RouteMatch& match, const ConnectionInfo& peer) {
+  if (local_ == nullptr || !UsesHashKey(local_->spec->lb.policy)) return;
+  const std::vector<HashPolicy>& policies =
+      route_.hash_policy.empty() ? local_->spec->hash_policy : route_.hash_policy;
+  const HashKeyInput input{.peer_address = peer.peer_address,
+                           .headers = &head_.headers,
+                           .query = head_.query,
+                           .captures = match.captures,
+                           .trusted_proxies = &worker_.trusted_proxies()};
+  hash_ = gateway::ComputeHashKey(policies, input, [this] { return worker_.RandomBits(); });
+  // A hashing balancer without a key would pick at random: the client
+  // address keeps a client on one host at least.
+  if (!hash_.key.has_value()) hash_.key = ClientIpHashKey(input);
+}
+
 void UpstreamRequest::Start() {
-  local_ = worker_.Get(cluster_);
   if (local_ == nullptr) {
     Fail(LocalReply::Json(404, "unknown_cluster",
                           absl::StrCat("no upstream service named '", cluster_, "'")));
@@ -211,6 +230,13 @@ void UpstreamRequest::FailOrFallback(LocalReply reply) {
   request_slot_.reset();
   cluster_ = spec.cluster;
   local_ = other;
+  if (!hash_.key.has_value() && UsesHashKey(local_->spec->lb.policy)) {
+    // The request's own fields were computed for the first cluster, which
+    // did not hash; its forwarding headers still name the same client.
+    hash_.key = ClientIpHashKey({.peer_address = peer_.peer_address,
+                                 .headers = &head_.headers,
+                                 .trusted_proxies = &worker_.trusted_proxies()});
+  }
   attempted_.clear();
   attempted_owned_.clear();
   if (Admit()) StartAttempt();
@@ -233,6 +259,7 @@ void UpstreamRequest::StartAttempt() {
   HostPtr host;
   if (local_->balancer != nullptr) {
     LbContext ctx;
+    ctx.hash_key = hash_.key;
     ctx.attempted = {attempted_.data(), attempted_.size()};
     host = local_->balancer->Pick(ctx);
   }
@@ -672,6 +699,7 @@ void UpstreamRequest::PrepareResponseHeaders(HeaderMap& headers, std::string_vie
     headers.Add("upgrade", upgrade);
   }
   ApplyMutations(route_.response_headers, headers);
+  if (hash_.generated_cookie != nullptr) headers.Add("set-cookie", hash_.SetCookie());
   if (!worker_.options().via.empty()) {
     std::string via(headers.Get("via").value_or(""));
     headers.Set("via", absl::StrCat(via, via.empty() ? "" : ", ", "1.1 ", worker_.options().via));

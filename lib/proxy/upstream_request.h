@@ -18,6 +18,7 @@
 #include "gateway/codec.h"
 #include "gateway/concurrency_limit.h"
 #include "gateway/filter.h"
+#include "gateway/hash_policy.h"
 #include "gateway/router.h"
 #include "gateway/upstream_pool.h"
 #include "proxy/proxy_worker.h"
@@ -109,6 +110,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void MarkDone();
   // Fail, unless the cluster's fallback covers `reply.flag`.
   void FailOrFallback(LocalReply reply);
+  // The balancer's key for this request (hash_), from the request as the
+  // client sent it; nothing unless the cluster's balancer hashes.
+  void ComputeHashKey(const RouteMatch& match, const ConnectionInfo& peer);
   void StartAttempt();
   void OnPoolReady(PoolResult result);
   void WriteBody(std::string_view data);
@@ -135,7 +139,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   ProxyWorker& worker_;
   const Route& route_object_;
   const RouteSpec& route_;
-  RequestHead& head_;  // the stream's head, edited into the upstream request
+  RequestHead& head_;           // the stream's head, edited into the upstream request
+  const ConnectionInfo& peer_;  // the client connection's, which outlives the stream
   std::string cluster_;
   UpstreamResponseSink& sink_;
 
@@ -155,6 +160,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   std::shared_ptr<const OutlierDetector::MonitorSet> monitors_;
   OutlierDetector::HostMonitor* monitor_ = nullptr;  // the current attempt's host
   bool fallback_used_ = false;
+  // Computed once, before the head is edited; every attempt picks with it.
+  HashKeyResult hash_;
   bool sent_any_ = false;  // some attempt wrote request bytes
   // Inline room for a first try and one retry: no allocation per request.
   absl::InlinedVector<const Host*, 2> attempted_;
