@@ -2,6 +2,8 @@
 // try block of LoadConfigString and errors become absl::Status.
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -199,6 +202,8 @@ class Parser {
                                 OutlierDetectionConfig* out);
   absl::Status Fallback(const YAML::Node& node, const std::string& path, FallbackSpec* out);
   absl::Status Route(const YAML::Node& node, const std::string& path, RouteSpec* out);
+  absl::Status HashPolicies(const YAML::Node& node, const std::string& path,
+                            std::vector<HashPolicy>* out);
   absl::Status Match(const YAML::Node& node, const std::string& path, RouteSpec* out);
   absl::Status Mutations(const YAML::Node& node, const std::string& path, HeaderMutations* out);
   absl::Status Pairs(const YAML::Node& node, const std::string& path,
@@ -341,8 +346,8 @@ bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
 absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out) {
   if (auto s = ExpectMap(
           node, path,
-          {"name", "endpoints", "lb", "pool", "dns_refresh", "health_check", "failure_classifier",
-           "circuit_breaker", "limits", "outlier_detection", "fallback"});
+          {"name", "endpoints", "lb", "hash_policy", "pool", "dns_refresh", "health_check",
+           "failure_classifier", "circuit_breaker", "limits", "outlier_detection", "fallback"});
       !s.ok())
     return s;
   if (!node["name"]) return Error(node, Join(path, "name"), "missing");
@@ -407,6 +412,19 @@ absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, Cl
       if (n["seed"]) {
         if (auto s = Uint64(n["seed"], Join(p, "seed"), &out->lb.seed); !s.ok()) return s;
       }
+    }
+  }
+  if (const YAML::Node& n = node["hash_policy"]) {
+    std::string p = Join(path, "hash_policy");
+    if (auto s = HashPolicies(n, p, &out->hash_policy); !s.ok()) return s;
+    for (size_t i = 0; i < out->hash_policy.size(); ++i) {
+      if (out->hash_policy[i].kind == HashPolicy::Kind::kRouteCapture) {
+        return Error(n[i]["route_capture"], Join(Index(p, i), "route_capture"),
+                     "captures differ between routes; set it in the route's hash_policy");
+      }
+    }
+    if (!UsesHashKey(out->lb.policy)) {
+      return Error(n, p, "needs an lb policy that hashes (ip_hash, ring_hash or maglev)");
     }
   }
   if (const YAML::Node& n = node["pool"]) {
@@ -940,7 +958,7 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
           node, path,
           {"name", "priority", "match", "cluster", "cluster_from_capture", "direct_response",
            "redirect", "rewrite", "timeout", "retry", "upstream_timeouts", "host_rewrite",
-           "request_headers", "response_headers", "upgrades", "circuit_breaker"});
+           "request_headers", "response_headers", "upgrades", "circuit_breaker", "hash_policy"});
       !s.ok())
     return s;
   if (node["name"]) {
@@ -1058,6 +1076,9 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
     if (auto s = Breaker(n, Join(path, "circuit_breaker"), /*route=*/true, &out->breaker); !s.ok())
       return s;
   }
+  if (const YAML::Node& n = node["hash_policy"]) {
+    if (auto s = HashPolicies(n, Join(path, "hash_policy"), &out->hash_policy); !s.ok()) return s;
+  }
   if (node["upgrades"]) {
     out->upgrades.clear();
     if (auto s = StringList(node["upgrades"], Join(path, "upgrades"), &out->upgrades); !s.ok())
@@ -1090,6 +1111,83 @@ absl::Status Parser::Route(const YAML::Node& node, const std::string& path, Rout
                            &out->response_headers);
         !s.ok())
       return s;
+  }
+  return absl::OkStatus();
+}
+
+// - client_ip: true
+// - header: x-user-id
+// - cookie: session        (ttl: 1h and path: / make the gateway set it)
+// - query_parameter: user
+// - route_capture: id
+absl::Status Parser::HashPolicies(const YAML::Node& node, const std::string& path,
+                                  std::vector<HashPolicy>* out) {
+  if (!node.IsSequence()) return Error(node, path, "expected a list of hash policies");
+  static constexpr std::pair<const char*, HashPolicy::Kind> kKinds[] = {
+      {"client_ip", HashPolicy::Kind::kClientIp},
+      {"header", HashPolicy::Kind::kHeader},
+      {"cookie", HashPolicy::Kind::kCookie},
+      {"query_parameter", HashPolicy::Kind::kQueryParameter},
+      {"route_capture", HashPolicy::Kind::kRouteCapture}};
+  out->clear();
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& e = node[i];
+    std::string p = Index(path, i);
+    if (auto s = ExpectMap(
+            e, p,
+            {"client_ip", "header", "cookie", "query_parameter", "route_capture", "ttl", "path"});
+        !s.ok())
+      return s;
+    HashPolicy policy;
+    const char* kind_key = nullptr;
+    for (const auto& [key, kind] : kKinds) {
+      if (!e[key]) continue;
+      if (kind_key != nullptr) {
+        return Error(e[key], Join(p, key),
+                     absl::StrCat("one policy per entry; ", kind_key, " is already set"));
+      }
+      kind_key = key;
+      policy.kind = kind;
+      if (kind == HashPolicy::Kind::kClientIp) {
+        bool on = false;
+        if (auto s = Bool(e[key], Join(p, key), &on); !s.ok()) return s;
+        if (!on) return Error(e[key], Join(p, key), "only \"true\" is meaningful");
+      } else {
+        if (auto s = String(e[key], Join(p, key), &policy.name); !s.ok()) return s;
+        if (policy.name.empty()) return Error(e[key], Join(p, key), "the name must not be empty");
+      }
+    }
+    if (kind_key == nullptr) {
+      return Error(e, p,
+                   "expected one of client_ip, header, cookie, query_parameter, route_capture");
+    }
+    for (const char* key : {"ttl", "path"}) {
+      if (e[key] && policy.kind != HashPolicy::Kind::kCookie) {
+        return Error(e[key], Join(p, key), absl::StrCat("only a cookie policy has a ", key));
+      }
+    }
+    if (e["ttl"]) {
+      policy.cookie_ttl.emplace();
+      if (auto s = Duration(e["ttl"], Join(p, "ttl"), &*policy.cookie_ttl); !s.ok()) return s;
+    }
+    if (e["path"]) {
+      if (!e["ttl"]) {
+        return Error(e["path"], Join(p, "path"),
+                     "only a cookie the gateway sets (with a ttl) has a path");
+      }
+      if (auto s = String(e["path"], Join(p, "path"), &policy.cookie_path); !s.ok()) return s;
+    }
+    if (auto s = policy.Validate(); !s.ok()) {
+      // Validate names "ttl", "path" or the kind, which are this entry's keys.
+      std::string message(s.message());
+      for (const char* key : {"ttl", "path", kind_key}) {
+        if (absl::StartsWith(message, absl::StrCat(key, ":")) && e[key]) {
+          return Error(e[key], Join(p, key), message.substr(std::strlen(key) + 2));
+        }
+      }
+      return Error(e, p, message);
+    }
+    out->push_back(std::move(policy));
   }
   return absl::OkStatus();
 }
@@ -1195,13 +1293,44 @@ absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
       if (!names.insert(spec.name).second) {
         return Error(n[i], Join(p, "name"), absl::StrCat("duplicate route \"", spec.name, "\""));
       }
-      if (auto s = spec.Validate(); !s.ok()) return Error(n[i], p, std::string(s.message()));
+      if (auto s = spec.Validate(); !s.ok()) {
+        // "route 'r': hash_policy[2].route_capture: ..." points at that key.
+        std::string message(s.message());
+        if (const YAML::Node& h = n[i]["hash_policy"];
+            h && h.IsSequence() && message.find(": hash_policy") != std::string::npos) {
+          std::string rest = message.substr(message.find(": hash_policy") + 2);
+          const size_t colon = rest.find(": ");
+          std::string key = rest.substr(0, colon);  // hash_policy[2].route_capture
+          // Nodes are references: assigning one would write into the tree.
+          auto at = [&]() -> YAML::Node {
+            size_t index = 0;
+            if (std::sscanf(key.c_str(), "hash_policy[%zu]", &index) != 1 || index >= h.size()) {
+              return h;
+            }
+            YAML::Node entry = h[index];
+            const size_t dot = key.find("].");
+            if (dot == std::string::npos || !entry.IsMap()) return entry;
+            YAML::Node field = entry[key.substr(dot + 2)];
+            return field ? field : entry;
+          };
+          return Error(at(), Join(p, key), rest.substr(colon + 2));
+        }
+        return Error(n[i], p, message);
+      }
       if (!spec.cluster.empty()) {
-        bool known = false;
-        for (const auto& c : config->clusters) known |= c.name == spec.cluster;
-        if (!known) {
+        const ClusterSpec* cluster = nullptr;
+        for (const auto& c : config->clusters) {
+          if (c.name == spec.cluster) cluster = &c;
+        }
+        if (cluster == nullptr) {
           return Error(n[i]["cluster"], Join(p, "cluster"),
                        absl::StrCat("unknown cluster \"", spec.cluster, "\""));
+        }
+        if (!spec.hash_policy.empty() && !UsesHashKey(cluster->lb.policy)) {
+          return Error(n[i]["hash_policy"], Join(p, "hash_policy"),
+                       absl::StrCat("cluster \"", spec.cluster,
+                                    "\" does not balance by hash (use ip_hash, ring_hash or "
+                                    "maglev), so no key would be used"));
         }
       }
       config->routes.push_back(std::move(spec));

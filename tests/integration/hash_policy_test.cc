@@ -1,0 +1,278 @@
+// Hash policies end to end: gatewayd's assembly (StartFromConfig) with two
+// workers and demo upstreams, real loopback connections, one test per policy,
+// and the share of keys a consistent hash moves when a host leaves on reload.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gateway/yaml_config.h"
+#include "integration/test_client.h"
+
+namespace gateway {
+namespace {
+
+// Three "users" instances; each cluster balances over all three with another
+// balancer, each route keys requests with another policy.
+constexpr char kConfig[] = R"(
+workers: 2
+listeners: [{address: 127.0.0.1, port: 18080}]
+proxy: {trusted_proxies: [127.0.0.1]}
+demo_upstreams:
+  - {name: users-1, port: 19201, service: users}
+  - {name: users-2, port: 19202, service: users}
+  - {name: users-3, port: 19203, service: users}
+clusters:
+  - name: by_ip
+    lb: ip_hash
+    endpoints: &three
+      - {address: 127.0.0.1, port: 19201}
+      - {address: 127.0.0.1, port: 19202}
+      - {address: 127.0.0.1, port: 19203}
+  - {name: ring, lb: ring_hash, endpoints: *three}
+  - {name: maglev, lb: maglev, endpoints: *three}
+  - name: sessions
+    lb: ring_hash
+    hash_policy: [{cookie: sid, ttl: 1h, path: /}]
+    endpoints: *three
+routes:
+  - {name: ip, match: {prefix: /ip}, cluster: by_ip}
+  - name: header
+    match: {prefix: /header}
+    cluster: ring
+    hash_policy: [{header: x-user}]
+  - name: cookie
+    match: {prefix: /cookie}
+    cluster: maglev
+    hash_policy: [{cookie: session}]
+  - {name: generated, match: {prefix: /generated}, cluster: sessions}
+  - name: query
+    match: {prefix: /query}
+    cluster: ring
+    hash_policy: [{query_parameter: user}]
+  - name: capture
+    match: {template: "/capture/{user}/**"}
+    cluster: maglev
+    hash_policy: [{route_capture: user}]
+)";
+
+constexpr int kConnections = 8;  // spread over both workers by SO_REUSEPORT
+constexpr int kRequests = 1000;
+
+std::unique_ptr<ConfiguredGateway> Start(const std::string& yaml) {
+  auto config = LoadConfigString(yaml, "hash_policy_test.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 2});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  return *std::move(running);
+}
+
+// The demo instance named in a response body, "" if none.
+std::string InstanceOf(const itest::HttpResponse& r) {
+  const std::string marker = "\"instance\":\"";
+  size_t at = r.body.find(marker);
+  if (at == std::string::npos) return "";
+  at += marker.size();
+  return r.body.substr(at, r.body.find('"', at) - at);
+}
+
+// Keep-alive connections, used in turn; every request must get a 200 from an
+// instance.
+class Clients {
+ public:
+  Clients(uint16_t port, int connections) {
+    for (int i = 0; i < connections; ++i) {
+      clients_.push_back(itest::TestClient::Connect(port));
+      REQUIRE(clients_.back() != nullptr);
+    }
+  }
+  itest::HttpResponse Fetch(const std::string& request) {
+    itest::TestClient& c = *clients_[next_++ % clients_.size()];
+    REQUIRE(c.Send(request));
+    auto r = c.ReadResponse(absl::Seconds(5));
+    REQUIRE(r.has_value());
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+    REQUIRE(!InstanceOf(*r).empty());
+    return *std::move(r);
+  }
+  std::string Instance(const std::string& request) { return InstanceOf(Fetch(request)); }
+
+ private:
+  std::vector<std::unique_ptr<itest::TestClient>> clients_;
+  size_t next_ = 0;
+};
+
+// kRequests requests for one key, over kConnections connections: the
+// instances that answered, counted.
+std::map<std::string, int> OneKey(Clients& clients, const std::function<std::string()>& request) {
+  std::map<std::string, int> seen;
+  for (int i = 0; i < kRequests; ++i) ++seen[clients.Instance(request())];
+  return seen;
+}
+
+// 30 keys, 3 requests each on different connections: every key sticks to one
+// instance, and the keys do not all share one.
+void ManyKeysSpread(Clients& clients, const std::function<std::string(int)>& request) {
+  std::set<std::string> all;
+  for (int key = 0; key < 30; ++key) {
+    std::set<std::string> mine;
+    for (int i = 0; i < 3; ++i) mine.insert(clients.Instance(request(key)));
+    INFO("key " << key);
+    CHECK(mine.size() == 1);
+    all.insert(mine.begin(), mine.end());
+  }
+  CHECK(all.size() > 1);
+}
+
+TEST_CASE("ip_hash without a hash policy keeps 1000 requests of one client on one instance") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  auto seen = OneKey(clients, [] { return itest::Get("/ip/1"); });
+  INFO("instances: " << seen.size());
+  CHECK(seen.size() == 1);
+  // Behind the trusted proxy (127.0.0.1) the client is the X-Forwarded-For
+  // address: different clients spread, each one sticks.
+  ManyKeysSpread(clients, [](int key) {
+    return itest::Get("/ip/1", {absl::StrCat("X-Forwarded-For: 10.0.", key, ".7")});
+  });
+}
+
+TEST_CASE("a header hash policy keeps 1000 requests with one header value on one instance") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  auto seen = OneKey(clients, [] { return itest::Get("/header/1", {"X-User: alice"}); });
+  CHECK(seen.size() == 1);
+  ManyKeysSpread(clients,
+                 [](int key) { return itest::Get("/header/1", {absl::StrCat("X-User: u", key)}); });
+}
+
+TEST_CASE("a cookie hash policy keeps 1000 requests with one cookie on one instance") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  auto seen =
+      OneKey(clients, [] { return itest::Get("/cookie/1", {"Cookie: theme=dark; session=abc"}); });
+  CHECK(seen.size() == 1);
+  ManyKeysSpread(clients, [](int key) {
+    return itest::Get("/cookie/1", {absl::StrCat("Cookie: session=s", key)});
+  });
+}
+
+TEST_CASE("a generated cookie sticks from the first request: same instance for the 1000 after") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  std::set<std::string> firsts;
+  for (int client = 0; client < 20; ++client) {
+    itest::HttpResponse first = clients.Fetch(itest::Get("/generated/1"));
+    std::optional<std::string> set_cookie = first.Header("set-cookie");
+    REQUIRE(set_cookie.has_value());
+    // sid=<16 hex digits>; Path=/; Max-Age=3600; HttpOnly
+    INFO(*set_cookie);
+    REQUIRE(set_cookie->size() > 20);
+    CHECK(set_cookie->substr(0, 4) == "sid=");
+    CHECK(set_cookie->find_first_not_of("0123456789abcdef", 4) == 20);
+    CHECK(set_cookie->substr(20) == "; Path=/; Max-Age=3600; HttpOnly");
+    const std::string cookie = set_cookie->substr(0, 20);
+    firsts.insert(InstanceOf(first));
+    const int follow_ups = client == 0 ? kRequests : 5;
+    std::set<std::string> later;
+    for (int i = 0; i < follow_ups; ++i) {
+      itest::HttpResponse r = clients.Fetch(itest::Get("/generated/1", {"Cookie: " + cookie}));
+      CHECK(!r.Header("set-cookie").has_value());  // the client has one
+      later.insert(InstanceOf(r));
+    }
+    CHECK(later == std::set<std::string>{InstanceOf(first)});
+  }
+  CHECK(firsts.size() > 1);  // new clients get new cookies, spread over the instances
+}
+
+TEST_CASE("a query parameter hash policy keeps 1000 requests with one value on one instance") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  auto seen = OneKey(clients, [] { return itest::Get("/query/1?page=2&user=alice"); });
+  CHECK(seen.size() == 1);
+  // Decoded like route matching: "al%69ce" is "alice".
+  CHECK(clients.Instance(itest::Get("/query/1?user=al%69ce")) == seen.begin()->first);
+  ManyKeysSpread(clients, [](int key) { return itest::Get(absl::StrCat("/query/1?user=u", key)); });
+}
+
+TEST_CASE("a route capture hash policy keeps 1000 requests with one capture on one instance") {
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  auto seen = OneKey(clients, [] { return itest::Get("/capture/alice/profile"); });
+  CHECK(seen.size() == 1);
+  // Another path under the same capture value: the same instance.
+  CHECK(clients.Instance(itest::Get("/capture/alice/orders/7")) == seen.begin()->first);
+  ManyKeysSpread(clients,
+                 [](int key) { return itest::Get(absl::StrCat("/capture/u", key, "/profile")); });
+}
+
+// Ten demo upstreams behind one cluster keyed by a header.
+std::string TenHosts(const std::string& policy, int hosts) {
+  std::string yaml = "workers: 2\nlisteners: [{address: 127.0.0.1, port: 18081}]\n";
+  absl::StrAppend(&yaml, "demo_upstreams:\n");
+  for (int i = 0; i < 10; ++i) {
+    absl::StrAppend(&yaml, "  - {name: u", i, ", port: ", 19300 + i, ", service: users}\n");
+  }
+  absl::StrAppend(&yaml, "clusters:\n  - name: users\n    lb: ", policy,
+                  "\n    hash_policy: [{header: x-user}]\n    endpoints:\n");
+  for (int i = 0; i < hosts; ++i) {
+    absl::StrAppend(&yaml, "      - {address: 127.0.0.1, port: ", 19300 + i, "}\n");
+  }
+  absl::StrAppend(&yaml, "routes:\n  - {match: {prefix: /}, cluster: users}\n");
+  return yaml;
+}
+
+TEST_CASE("removing one of ten hosts on reload moves about a tenth of the keys") {
+  for (const char* policy : {"ring_hash", "maglev"}) {
+    INFO(policy);
+    auto gw = Start(TenHosts(policy, 10));
+    constexpr int kKeys = 1000;
+    auto map_keys = [&] {
+      Clients clients(gw->ports().at(0), 4);
+      std::vector<std::string> where;
+      for (int key = 0; key < kKeys; ++key) {
+        where.push_back(clients.Instance(itest::Get("/k", {absl::StrCat("X-User: key-", key)})));
+      }
+      return where;
+    };
+    const std::vector<std::string> before = map_keys();
+    // What SIGHUP does in gatewayd: load the file again and apply it.
+    auto smaller = LoadConfigString(TenHosts(policy, 9), "hash_policy_test.yaml");
+    REQUIRE(smaller.ok());
+    REQUIRE(gw->Reload(*smaller, FilterRegistry::WithBuiltins()).ok());
+    const std::vector<std::string> after = map_keys();
+
+    int moved = 0, on_removed = 0, survivors_moved = 0;
+    for (int key = 0; key < kKeys; ++key) {
+      CHECK(after[key] != "u9");
+      if (before[key] == "u9") ++on_removed;
+      if (before[key] != after[key]) {
+        ++moved;
+        if (before[key] != "u9") ++survivors_moved;
+      }
+    }
+    const double share = static_cast<double>(moved) / kKeys;
+    UNSCOPED_INFO(policy << ": moved " << moved << " of " << kKeys << " keys (" << on_removed
+                         << " were on the removed host, " << survivors_moved << " others)");
+    CHECK(share > 0.04);
+    CHECK(share < 0.20);
+    CHECK(moved >= on_removed);
+    // Keys on the hosts that stayed mostly stay (ring: all; Maglev: nearly all).
+    CHECK(survivors_moved <= (kKeys - on_removed) / 50);
+    gw->Drain(absl::Seconds(1));
+    gw->Wait();
+  }
+}
+
+}  // namespace
+}  // namespace gateway
