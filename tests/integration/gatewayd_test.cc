@@ -1,5 +1,5 @@
-// gatewayd's assembly (StartFromConfig) on examples/gatewayd/quickstart.yaml
-// and resilience.yaml, with every port replaced by a free one, and
+// gatewayd's assembly (StartFromConfig) on examples/gatewayd/quickstart.yaml,
+// resilience.yaml and sticky.yaml, with every port replaced by a free one, and
 // `gatewayd --check` on the example configs.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gateway/yaml_config.h"
 #include "integration/fault_upstream.h"
@@ -21,10 +22,11 @@ namespace {
 
 const std::string kSourceDir = GATEWAY_SOURCE_DIR;
 
-std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& target) {
+std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& target,
+                                         std::vector<std::string> extra = {}) {
   auto client = itest::TestClient::Connect(port);
   if (!client) return std::nullopt;
-  if (!client->Send(itest::Get(target))) return std::nullopt;
+  if (!client->Send(itest::Get(target, std::move(extra)))) return std::nullopt;
   return client->ReadResponse(absl::Seconds(5));
 }
 
@@ -114,6 +116,45 @@ TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown service
   (*running)->Wait();
 }
 
+TEST_CASE("sticky.yaml: repeated requests from one client always name the same instance") {
+  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/sticky.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  CHECK(config->workers == 2);
+  // The file's own worker count; only the ports are replaced by free ones.
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(), {.ephemeral_ports = true});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  REQUIRE((*running)->runtime().workers() == 2);
+  uint16_t port = (*running)->ports().at(0);
+
+  auto instance = [&](const std::vector<std::string>& extra) {
+    auto r = Fetch(port, "/api/users/1", extra);
+    REQUIRE(r.has_value());
+    REQUIRE(r->status == 200);
+    CHECK_THAT(r->body, Catch::Contains("\"service\":\"users\""));
+    size_t at = r->body.find("\"instance\":\"");
+    REQUIRE(at != std::string::npos);
+    return r->body.substr(at + 12, r->body.find('"', at + 12) - at - 12);
+  };
+  // A new connection per request, as repeated curl runs make.
+  std::set<std::string> seen;
+  for (int i = 0; i < 40; ++i) seen.insert(instance({}));
+  INFO("instances: " << seen.size());
+  CHECK(seen.size() == 1);
+  // The x-user-id header comes first in the cluster's hash_policy: users spread.
+  std::set<std::string> users;
+  for (int u = 0; u < 20; ++u) {
+    std::string first = instance({"X-User-Id: user-" + std::to_string(u)});
+    CHECK(instance({"X-User-Id: user-" + std::to_string(u)}) == first);
+    users.insert(first);
+  }
+  CHECK(users.size() > 1);
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
+}
+
 // Runs `gatewayd --check <config>`: its exit status (-1 if it did not exit)
 // and, in `output`, what it printed on stdout and stderr.
 int RunCheck(const std::string& binary, const std::string& config, std::string* output) {
@@ -146,8 +187,8 @@ TEST_CASE("gatewayd --check accepts every example config") {
     WARN("gatewayd not built, skipping: " << binary);
     return;
   }
-  for (const char* name :
-       {"quickstart.yaml", "rate_limit.yaml", "redis_rate_limit.yaml", "resilience.yaml"}) {
+  for (const char* name : {"quickstart.yaml", "rate_limit.yaml", "redis_rate_limit.yaml",
+                           "resilience.yaml", "sticky.yaml"}) {
     std::string output;
     int status = RunCheck(binary, kSourceDir + "/examples/gatewayd/" + name, &output);
     INFO(name << ": " << output);
