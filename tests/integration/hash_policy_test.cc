@@ -1,7 +1,18 @@
 // Hash policies end to end: gatewayd's assembly (StartFromConfig) with two
 // workers and demo upstreams, real loopback connections, one test per policy,
-// and the share of keys a consistent hash moves when a host leaves on reload.
+// and the share of keys a consistent hash moves when a host leaves on reload
+// (in-process, and the gatewayd binary on SIGHUP).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 
 #include <functional>
 #include <map>
@@ -216,61 +227,190 @@ TEST_CASE("a route capture hash policy keeps 1000 requests with one capture on o
                  [](int key) { return itest::Get(absl::StrCat("/capture/u", key, "/profile")); });
 }
 
-// Ten demo upstreams behind one cluster keyed by a header.
-std::string TenHosts(const std::string& policy, int hosts) {
-  std::string yaml = "workers: 2\nlisteners: [{address: 127.0.0.1, port: 18081}]\n";
+// Ten demo upstreams (u0..u9) behind one cluster keyed by a header; the
+// first `hosts` of them are its endpoints.
+std::string TenHosts(const std::string& policy, int hosts, uint16_t listener = 18081,
+                     const std::vector<uint16_t>& demo_ports = {}) {
+  auto port = [&](int i) { return demo_ports.empty() ? 19300 + i : demo_ports[i]; };
+  std::string yaml =
+      absl::StrCat("workers: 2\nlisteners: [{address: 127.0.0.1, port: ", listener, "}]\n");
   absl::StrAppend(&yaml, "demo_upstreams:\n");
   for (int i = 0; i < 10; ++i) {
-    absl::StrAppend(&yaml, "  - {name: u", i, ", port: ", 19300 + i, ", service: users}\n");
+    absl::StrAppend(&yaml, "  - {name: u", i, ", port: ", port(i), ", service: users}\n");
   }
   absl::StrAppend(&yaml, "clusters:\n  - name: users\n    lb: ", policy,
                   "\n    hash_policy: [{header: x-user}]\n    endpoints:\n");
   for (int i = 0; i < hosts; ++i) {
-    absl::StrAppend(&yaml, "      - {address: 127.0.0.1, port: ", 19300 + i, "}\n");
+    absl::StrAppend(&yaml, "      - {address: 127.0.0.1, port: ", port(i), "}\n");
   }
   absl::StrAppend(&yaml, "routes:\n  - {match: {prefix: /}, cluster: users}\n");
   return yaml;
+}
+
+constexpr int kKeys = 1000;
+
+// The instance of each of kKeys keys.
+std::vector<std::string> MapKeys(uint16_t port) {
+  Clients clients(port, 4);
+  std::vector<std::string> where;
+  for (int key = 0; key < kKeys; ++key) {
+    where.push_back(clients.Instance(itest::Get("/k", {absl::StrCat("X-User: key-", key)})));
+  }
+  return where;
+}
+
+// u9 left between `before` and `after`: about a tenth of the keys moved,
+// and the keys of the hosts that stayed mostly did not.
+void CheckOneTenthMoved(const std::string& policy, const std::vector<std::string>& before,
+                        const std::vector<std::string>& after) {
+  int moved = 0, on_removed = 0, survivors_moved = 0;
+  for (int key = 0; key < kKeys; ++key) {
+    CHECK(after[key] != "u9");
+    if (before[key] == "u9") ++on_removed;
+    if (before[key] != after[key]) {
+      ++moved;
+      if (before[key] != "u9") ++survivors_moved;
+    }
+  }
+  const double share = static_cast<double>(moved) / kKeys;
+  UNSCOPED_INFO(policy << ": moved " << moved << " of " << kKeys << " keys (" << on_removed
+                       << " were on the removed host, " << survivors_moved << " others)");
+  CHECK(share > 0.04);
+  CHECK(share < 0.20);
+  CHECK(moved >= on_removed);
+  // Ring: none of them; Maglev: a few.
+  CHECK(survivors_moved <= (kKeys - on_removed) / 50);
 }
 
 TEST_CASE("removing one of ten hosts on reload moves about a tenth of the keys") {
   for (const char* policy : {"ring_hash", "maglev"}) {
     INFO(policy);
     auto gw = Start(TenHosts(policy, 10));
-    constexpr int kKeys = 1000;
-    auto map_keys = [&] {
-      Clients clients(gw->ports().at(0), 4);
-      std::vector<std::string> where;
-      for (int key = 0; key < kKeys; ++key) {
-        where.push_back(clients.Instance(itest::Get("/k", {absl::StrCat("X-User: key-", key)})));
-      }
-      return where;
-    };
-    const std::vector<std::string> before = map_keys();
-    // What SIGHUP does in gatewayd: load the file again and apply it.
+    const std::vector<std::string> before = MapKeys(gw->ports().at(0));
+    // What gatewayd does on SIGHUP: load the file again and apply it.
     auto smaller = LoadConfigString(TenHosts(policy, 9), "hash_policy_test.yaml");
     REQUIRE(smaller.ok());
     REQUIRE(gw->Reload(*smaller, FilterRegistry::WithBuiltins()).ok());
-    const std::vector<std::string> after = map_keys();
-
-    int moved = 0, on_removed = 0, survivors_moved = 0;
-    for (int key = 0; key < kKeys; ++key) {
-      CHECK(after[key] != "u9");
-      if (before[key] == "u9") ++on_removed;
-      if (before[key] != after[key]) {
-        ++moved;
-        if (before[key] != "u9") ++survivors_moved;
-      }
-    }
-    const double share = static_cast<double>(moved) / kKeys;
-    UNSCOPED_INFO(policy << ": moved " << moved << " of " << kKeys << " keys (" << on_removed
-                         << " were on the removed host, " << survivors_moved << " others)");
-    CHECK(share > 0.04);
-    CHECK(share < 0.20);
-    CHECK(moved >= on_removed);
-    // Keys on the hosts that stayed mostly stay (ring: all; Maglev: nearly all).
-    CHECK(survivors_moved <= (kKeys - on_removed) / 50);
+    CheckOneTenthMoved(policy, before, MapKeys(gw->ports().at(0)));
     gw->Drain(absl::Seconds(1));
     gw->Wait();
+  }
+}
+
+// Distinct free loopback ports: all bound to port 0 at once, then released
+// for gatewayd to take.
+std::vector<uint16_t> FreePorts(int n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < n; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    fds.push_back(fd);
+    ports.push_back(ntohs(a.sin_port));
+  }
+  for (int fd : fds) close(fd);
+  return ports;
+}
+
+// A gatewayd process on a config file, its output in a file. Stopped (by its
+// pid: SIGTERM, then SIGKILL if it does not exit) when destroyed.
+class GatewaydProcess {
+ public:
+  explicit GatewaydProcess(const std::string& config) {
+    char log[] = "/tmp/hash_policy_gatewayd_XXXXXX";
+    log_fd_ = mkstemp(log);
+    REQUIRE(log_fd_ >= 0);
+    log_ = log;
+    const std::string binary = GATEWAYD_BINARY;
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(log_fd_, STDOUT_FILENO);
+      dup2(log_fd_, STDERR_FILENO);
+      execl(binary.c_str(), binary.c_str(), config.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~GatewaydProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      if (!itest::Eventually([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; },
+                             absl::Seconds(10))) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
+    }
+    if (log_fd_ >= 0) close(log_fd_);
+    unlink(log_.c_str());
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string Output() const {
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    for (off_t at = 0; (n = pread(log_fd_, buf, sizeof(buf), at)) > 0; at += n) out.append(buf, n);
+    return out;
+  }
+  // Waits until the output holds `text` `count` times.
+  bool WaitFor(const std::string& text, int count = 1) {
+    return itest::Eventually(
+        [&] {
+          std::string out = Output();
+          int found = 0;
+          for (size_t at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) {
+            ++found;
+          }
+          return found >= count;
+        },
+        absl::Seconds(10));
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int log_fd_ = -1;
+  std::string log_;
+};
+
+void WriteFile(const std::string& path, const std::string& text) {
+  FILE* f = fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  REQUIRE(fwrite(text.data(), 1, text.size(), f) == text.size());
+  REQUIRE(fclose(f) == 0);
+}
+
+TEST_CASE("gatewayd reloaded by SIGHUP without one of ten hosts moves about a tenth of the keys") {
+  const std::string binary = GATEWAYD_BINARY;
+  if (access(binary.c_str(), X_OK) != 0) {
+    WARN("gatewayd not built, skipping: " << binary);
+    return;
+  }
+  for (const char* policy : {"ring_hash", "maglev"}) {
+    INFO(policy);
+    std::vector<uint16_t> ports = FreePorts(11);
+    const uint16_t listener = ports.back();
+    ports.pop_back();
+    char dir[] = "/tmp/hash_policy_config_XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string config = std::string(dir) + "/gateway.yaml";
+    WriteFile(config, TenHosts(policy, 10, listener, ports));
+    {
+      GatewaydProcess gatewayd(config);
+      INFO(gatewayd.Output());
+      REQUIRE(gatewayd.WaitFor("listening on"));
+      const std::vector<std::string> before = MapKeys(listener);
+      WriteFile(config, TenHosts(policy, 9, listener, ports));
+      gatewayd.Signal(SIGHUP);
+      REQUIRE(gatewayd.WaitFor("gatewayd: reloaded"));
+      CheckOneTenthMoved(policy, before, MapKeys(listener));
+    }
+    unlink(config.c_str());
+    rmdir(dir);
   }
 }
 
