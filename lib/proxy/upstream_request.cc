@@ -231,8 +231,8 @@ void UpstreamRequest::FailOrFallback(LocalReply reply) {
   cluster_ = spec.cluster;
   local_ = other;
   if (!hash_.key.has_value() && UsesHashKey(local_->spec->lb.policy)) {
-    // The request's own fields were computed for the first cluster, which
-    // did not hash; its forwarding headers still name the same client.
+    // The first cluster did not hash, so no key was made; the forwarding
+    // headers added since then still lead to the same client address.
     hash_.key = ClientIpHashKey({.peer_address = peer_.peer_address,
                                  .headers = &head_.headers,
                                  .trusted_proxies = &worker_.trusted_proxies()});

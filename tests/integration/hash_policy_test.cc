@@ -48,12 +48,16 @@ clusters:
       - {address: 127.0.0.1, port: 19203}
   - {name: ring, lb: ring_hash, endpoints: *three}
   - {name: maglev, lb: maglev, endpoints: *three}
+  - name: down
+    endpoints: [{address: 127.0.0.1, port: 1}]
+    fallback: {cluster: by_ip}
   - name: sessions
     lb: ring_hash
     hash_policy: [{cookie: sid, ttl: 1h, path: /}]
     endpoints: *three
 routes:
   - {name: ip, match: {prefix: /ip}, cluster: by_ip}
+  - {name: fallback, match: {prefix: /fallback}, cluster: down}
   - name: header
     match: {prefix: /header}
     cluster: ring
@@ -225,6 +229,19 @@ TEST_CASE("a route capture hash policy keeps 1000 requests with one capture on o
   CHECK(clients.Instance(itest::Get("/capture/alice/orders/7")) == seen.begin()->first);
   ManyKeysSpread(clients,
                  [](int key) { return itest::Get(absl::StrCat("/capture/u", key, "/profile")); });
+}
+
+TEST_CASE("a fallback cluster that hashes keys the request by its client address") {
+  // "down" balances round robin (no key) and refuses connections; its
+  // fallback, by_ip, still keeps each client on one instance.
+  auto gw = Start(kConfig);
+  Clients clients(gw->ports().at(0), kConnections);
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) seen.insert(clients.Instance(itest::Get("/fallback/1")));
+  CHECK(seen.size() == 1);
+  ManyKeysSpread(clients, [](int key) {
+    return itest::Get("/fallback/1", {absl::StrCat("X-Forwarded-For: 10.1.", key, ".7")});
+  });
 }
 
 // Ten demo upstreams (u0..u9) behind one cluster keyed by a header; the
