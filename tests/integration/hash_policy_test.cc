@@ -17,12 +17,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "gateway/yaml_config.h"
 #include "integration/test_client.h"
 
@@ -35,6 +36,7 @@ constexpr char kConfig[] = R"(
 workers: 2
 listeners: [{address: 127.0.0.1, port: 18080}]
 proxy: {trusted_proxies: [127.0.0.1]}
+filters: [worker_probe]
 demo_upstreams:
   - {name: users-1, port: 19201, service: users}
   - {name: users-2, port: 19202, service: users}
@@ -77,15 +79,42 @@ routes:
     hash_policy: [{route_capture: user}]
 )";
 
-constexpr int kConnections = 8;  // spread over both workers by SO_REUSEPORT
+// Spread over both workers by SO_REUSEPORT (all on one: a chance of 2^-15).
+constexpr int kConnections = 16;
 constexpr int kRequests = 1000;
+
+// The worker threads that ran a request, as seen by the "worker_probe" filter.
+std::mutex workers_mu;
+std::set<std::thread::id> workers_seen;
+
+size_t WorkersSeen() {
+  std::lock_guard<std::mutex> lock(workers_mu);
+  return workers_seen.size();
+}
+
+class WorkerProbe final : public Filter {
+ public:
+  FilterStatus OnRequestHeaders(FilterContext&) override {
+    std::lock_guard<std::mutex> lock(workers_mu);
+    workers_seen.insert(std::this_thread::get_id());
+    return FilterStatus::kContinue;
+  }
+};
 
 std::unique_ptr<ConfiguredGateway> Start(const std::string& yaml) {
   auto config = LoadConfigString(yaml, "hash_policy_test.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 2});
+  FilterRegistry registry = FilterRegistry::WithBuiltins();
+  registry.Register("worker_probe", []() -> absl::StatusOr<std::shared_ptr<const FilterFactory>> {
+    return MakeFilterFactory("worker_probe",
+                             [](const Route&) { return std::make_unique<WorkerProbe>(); });
+  });
+  {
+    std::lock_guard<std::mutex> lock(workers_mu);
+    workers_seen.clear();
+  }
+  auto running = StartFromConfig(*config, registry, {.ephemeral_ports = true, .workers = 2});
   INFO(running.status().message());
   REQUIRE(running.ok());
   return *std::move(running);
@@ -132,6 +161,7 @@ class Clients {
 std::map<std::string, int> OneKey(Clients& clients, const std::function<std::string()>& request) {
   std::map<std::string, int> seen;
   for (int i = 0; i < kRequests; ++i) ++seen[clients.Instance(request())];
+  CHECK(WorkersSeen() == 2);  // both workers' balancers agreed
   return seen;
 }
 
@@ -208,6 +238,7 @@ TEST_CASE("a generated cookie sticks from the first request: same instance for t
     CHECK(later == std::set<std::string>{InstanceOf(first)});
   }
   CHECK(firsts.size() > 1);  // new clients get new cookies, spread over the instances
+  CHECK(WorkersSeen() == 2);
 }
 
 TEST_CASE("a query parameter hash policy keeps 1000 requests with one value on one instance") {
