@@ -590,12 +590,11 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
     return;
   }
   if (!response_bytes_) {
-    bool reused = lease_reused_;
-    EndAttempt(false);
     // A kept-alive connection the upstream had already closed: the request
     // never reached it. Retry once on another connection if replaying is safe.
-    if (reused && !stale_retry_used_ && !replay_overflow_ &&
+    if (lease_reused_ && !stale_retry_used_ && !replay_overflow_ &&
         (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
+      EndAttempt(false);
       stale_retry_used_ = true;
       // Not the host's fault: the attempt's permits go back unjudged.
       route_permit_.reset();
@@ -604,7 +603,10 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
       ScheduleAttempt(absl::ZeroDuration());
       return;
     }
+    // Before EndAttempt, which lets go of the host's outlier monitor: a reset
+    // is judged by outlier detection exactly as by the breakers.
     RecordOutcome({.result = CallResult::kReset});
+    EndAttempt(false);
     if (MaybeRetry(Failure::kReset)) return;
     Fail(LocalReply::Json(502, "upstream_reset",
                           "upstream closed the connection before responding"));
