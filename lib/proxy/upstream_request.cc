@@ -412,6 +412,9 @@ void UpstreamRequest::WriteBody(std::string_view data) {
   } else {
     lease_->Write(data);  // Content-Length framing adds nothing: no copy
   }
+  // Upload progress is upstream activity (and with nothing left queued, the
+  // wait is for the client again).
+  ArmIdleTimer();
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
@@ -427,6 +430,7 @@ void UpstreamRequest::FinishRequestBody() {
   }
   request_sent_ = true;
   ArmResponseTimer();
+  ArmIdleTimer();  // the upstream owes the answer now, no longer the client its body
 }
 
 void UpstreamRequest::OnUpstreamWritable() {
@@ -465,10 +469,19 @@ void UpstreamRequest::SendTunnel(std::string_view data) {
   }
 }
 
+bool UpstreamRequest::WaitingForClient() const {
+  return !tunnel_ && !request_sent_ && lease_ && lease_->write_queue_bytes() == 0;
+}
+
 void UpstreamRequest::ArmIdleTimer() {
   absl::Duration idle =
       tunnel_ ? route_.upstream_timeouts.tunnel_idle : route_.upstream_timeouts.idle;
-  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration()) return;
+  // Zero means no idle timeout: that also stops an HTTP idle timer armed
+  // before a 101 made the exchange a tunnel.
+  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration() || WaitingForClient()) {
+    if (idle_timer_ != nullptr) idle_timer_->Disable();
+    return;
+  }
   if (!tunnel_ && !headers_passed_ && response_timer_ != nullptr && response_timer_->enabled() &&
       route_.upstream_timeouts.response_headers <= idle) {
     // Until the response head the response timer, which is no later, watches
@@ -477,22 +490,32 @@ void UpstreamRequest::ArmIdleTimer() {
     return;
   }
   if (idle_timer_ == nullptr) {
-    idle_timer_ = worker_.dispatcher().CreateTimer([this] {
-      if (done_) return;
-      if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
-      EndAttempt(false);
-      if (tunnel_) {
-        MarkDone();
-        sink_.OnUpstreamAborted("tunnel_idle_timeout");
-      } else if (!headers_passed_) {
-        Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
-      } else {
-        MarkDone();
-        sink_.OnUpstreamAborted("upstream_idle_timeout");
-      }
-    });
+    idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimeout(); });
   }
+  idle_write_mark_ = lease_->write_queue_bytes();
   idle_timer_->Enable(idle);
+}
+
+void UpstreamRequest::OnIdleTimeout() {
+  if (done_ || !lease_) return;
+  // Queued request bytes that went out meanwhile are progress: an upstream
+  // that reads a large upload slowly is not idle. Checked here rather than
+  // per completed write, which would cost a timer update per write.
+  if (lease_->write_queue_bytes() < idle_write_mark_) {
+    ArmIdleTimer();
+    return;
+  }
+  if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
+  EndAttempt(false);
+  if (tunnel_) {
+    MarkDone();
+    sink_.OnUpstreamAborted("tunnel_idle_timeout");
+  } else if (!headers_passed_) {
+    Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
+  } else {
+    MarkDone();
+    sink_.OnUpstreamAborted("upstream_idle_timeout");
+  }
 }
 
 void UpstreamRequest::ArmResponseTimer() {

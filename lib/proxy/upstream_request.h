@@ -124,8 +124,14 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void HandlePendingAction(bool leftover, bool closed);
   void Fail(LocalReply reply);
   void ArmResponseTimer();
-  // (Re)starts the idle timer while an exchange runs and the response is read.
+  // (Re)starts the idle timer while the exchange waits on the upstream and
+  // the response is read; stops it otherwise.
   void ArmIdleTimer();
+  void OnIdleTimeout();
+  // Every request byte received so far is handed to the upstream and the
+  // rest is still to come from the client: a pause is the client's, which
+  // the connection's body idle timeout judges, not the upstream's.
+  bool WaitingForClient() const;
   void EncodeHead(const Host& host, std::string& out);
   // Checks a 101 against the offered protocols and sets the tunnel's headers.
   bool AcceptUpgrade(ResponseHead& head);
@@ -205,6 +211,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> try_timer_;
   std::unique_ptr<Timer> idle_timer_;
+  // The upstream write queue when the idle timer was armed: if it shrank by
+  // the time the timer fires, the upstream was taking request bytes.
+  size_t idle_write_mark_ = 0;
 };
 
 }  // namespace gateway::internal
