@@ -318,7 +318,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
                        chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
   }
   if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
-  lease_->Write(out);
+  WriteUpstream(out);
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
     // the body streams and cannot be replayed.
@@ -403,18 +403,24 @@ const HeaderMap* UpstreamRequest::RequestTrailers() const {
   return request_trailers_.empty() ? nullptr : &request_trailers_;
 }
 
+void UpstreamRequest::WriteUpstream(std::string_view data) {
+  written_ += data.size();
+  lease_->Write(data);
+}
+
 void UpstreamRequest::WriteBody(std::string_view data) {
   if (data.empty() || !lease_) return;
+  bool was_queued = lease_->write_queue_bytes() > 0;
   if (chunked_) {
     std::string& out = Scratch();
     codec_->EncodeBody(data, Codec::Framing::kChunked, out);
-    lease_->Write(out);
+    WriteUpstream(out);
   } else {
-    lease_->Write(data);  // Content-Length framing adds nothing: no copy
+    WriteUpstream(data);  // Content-Length framing adds nothing: no copy
   }
-  // Upload progress is upstream activity (and with nothing left queued, the
-  // wait is for the client again).
-  ArmIdleTimer();
+  // Bytes the upstream has yet to take start its idle clock; bytes queued
+  // behind others it has not taken yet are no progress of its own.
+  if (!was_queued) ArmIdleTimer();
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
@@ -426,7 +432,7 @@ void UpstreamRequest::FinishRequestBody() {
   if (chunked_) {
     std::string& out = Scratch();
     codec_->EncodeChunkedEnd(RequestTrailers(), out);
-    lease_->Write(out);
+    WriteUpstream(out);
   }
   request_sent_ = true;
   ArmResponseTimer();
@@ -462,7 +468,7 @@ void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
 void UpstreamRequest::SendTunnel(std::string_view data) {
   if (done_ || !tunnel_ || !lease_ || data.empty()) return;
   ArmIdleTimer();
-  lease_->Write(data);
+  WriteUpstream(data);
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
@@ -492,7 +498,7 @@ void UpstreamRequest::ArmIdleTimer() {
   if (idle_timer_ == nullptr) {
     idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimeout(); });
   }
-  idle_write_mark_ = lease_->write_queue_bytes();
+  idle_taken_mark_ = written_ - lease_->write_queue_bytes();
   idle_timer_->Enable(idle);
 }
 
@@ -501,7 +507,7 @@ void UpstreamRequest::OnIdleTimeout() {
   // Queued request bytes that went out meanwhile are progress: an upstream
   // that reads a large upload slowly is not idle. Checked here rather than
   // per completed write, which would cost a timer update per write.
-  if (lease_->write_queue_bytes() < idle_write_mark_) {
+  if (written_ - lease_->write_queue_bytes() > idle_taken_mark_) {
     ArmIdleTimer();
     return;
   }

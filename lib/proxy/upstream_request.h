@@ -111,6 +111,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void FailOrFallback(LocalReply reply);
   void StartAttempt();
   void OnPoolReady(PoolResult result);
+  // Every request byte goes upstream through here (see written_).
+  void WriteUpstream(std::string_view data);
   void WriteBody(std::string_view data);
   void FinishRequestBody();
   const HeaderMap* RequestTrailers() const;
@@ -211,9 +213,11 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> try_timer_;
   std::unique_ptr<Timer> idle_timer_;
-  // The upstream write queue when the idle timer was armed: if it shrank by
-  // the time the timer fires, the upstream was taking request bytes.
-  size_t idle_write_mark_ = 0;
+  // Bytes given to the upstream connections; less what is still queued, the
+  // bytes the upstream took. If that grew between arming the idle timer and
+  // its firing, the upstream was taking request bytes: not idle.
+  uint64_t written_ = 0;
+  uint64_t idle_taken_mark_ = 0;
 };
 
 }  // namespace gateway::internal
