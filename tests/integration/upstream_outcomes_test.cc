@@ -254,6 +254,46 @@ routes:
   CHECK(up.accepted() == kRounds + (kRounds - replied_early));
 }
 
+TEST_CASE("an upstream that stops taking an upload gets 504 after its idle timeout and is counted") {
+  // Reads nothing of the body for 20 s: the gateway's writes queue up, the
+  // client's body is paused, and the wait is on the upstream.
+  FaultUpstream up({.receive_buffer = 64 * 1024, .faults = {"X-Fault-Read-Delay-Ms: 20000"}});
+  REQUIRE(up.ok());
+  auto gw = StartGatewayd(R"yaml(
+listeners: [{address: 127.0.0.1, port: 8080}]
+server:
+  timeouts: {body_idle: 10s}
+clusters:
+  - name: up
+    endpoints: [{address: 127.0.0.1, port: {PORT}}]
+    circuit_breaker: {type: consecutive, failure_threshold: 1, open_timeout: 1m}
+routes:
+  - name: upload
+    cluster: up
+    retry: {max_retries: 0}
+    upstream_timeouts: {idle: 500ms}
+)yaml",
+                          {{"PORT", Port(up)}});
+  constexpr size_t kBody = 16 * 1024 * 1024;
+  const std::string request = absl::StrCat("POST /upload HTTP/1.1\r\nHost: test.local\r\n",
+                                           "Content-Length: ", kBody, "\r\n\r\n",
+                                           std::string(kBody, 'x'));
+  auto client = TestClient::Connect(gw->port());
+  REQUIRE(client != nullptr);
+  SteadyTime start = std::chrono::steady_clock::now();
+  std::thread sender([&, fd = client->fd()] { SendUntilRefused(fd, request); });
+  auto r = client->ReadResponse(absl::Seconds(8));
+  sender.join();
+  REQUIRE(r.has_value());
+  INFO(r->body);
+  CHECK(r->status == 504);
+  CHECK(HasFlag(*r, "upstream_idle_timeout"));
+  CHECK(ElapsedSince(start) < absl::Seconds(5));
+  CHECK(up.request_body_bytes() == 0);
+  // The upstream's timeout, judged as the upstream's failure.
+  CHECK(gw->resilience("up").breaker->state() == BreakerState::kOpen);
+}
+
 TEST_CASE("a host that resets every request is ejected, then returns after its ejection time") {
   FaultUpstream good1({.name = "good1"});
   FaultUpstream good2({.name = "good2"});
