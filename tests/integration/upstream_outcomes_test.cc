@@ -220,9 +220,9 @@ routes:
 )yaml",
                           {{"PORT", Port(up)}});
   constexpr size_t kBody = 4 * 1024 * 1024;
-  const std::string request = absl::StrCat("POST /upload HTTP/1.1\r\nHost: test.local\r\n",
-                                           "Content-Length: ", kBody, "\r\n\r\n",
-                                           std::string(kBody, 'x'));
+  const std::string request =
+      absl::StrCat("POST /upload HTTP/1.1\r\nHost: test.local\r\n", "Content-Length: ", kBody,
+                   "\r\n\r\n", std::string(kBody, 'x'));
   constexpr int kRounds = 50;
   int relayed = 0, clean = 0, replied_early = 0;
   for (int i = 0; i < kRounds; ++i) {
@@ -254,7 +254,8 @@ routes:
   CHECK(up.accepted() == kRounds + (kRounds - replied_early));
 }
 
-TEST_CASE("an upstream that stops taking an upload gets 504 after its idle timeout and is counted") {
+TEST_CASE(
+    "an upstream that stops taking an upload gets 504 after its idle timeout and is counted") {
   // Reads nothing of the body for 20 s: the gateway's writes queue up, the
   // client's body is paused, and the wait is on the upstream.
   FaultUpstream up({.receive_buffer = 64 * 1024, .faults = {"X-Fault-Read-Delay-Ms: 20000"}});
@@ -275,9 +276,9 @@ routes:
 )yaml",
                           {{"PORT", Port(up)}});
   constexpr size_t kBody = 16 * 1024 * 1024;
-  const std::string request = absl::StrCat("POST /upload HTTP/1.1\r\nHost: test.local\r\n",
-                                           "Content-Length: ", kBody, "\r\n\r\n",
-                                           std::string(kBody, 'x'));
+  const std::string request =
+      absl::StrCat("POST /upload HTTP/1.1\r\nHost: test.local\r\n", "Content-Length: ", kBody,
+                   "\r\n\r\n", std::string(kBody, 'x'));
   auto client = TestClient::Connect(gw->port());
   REQUIRE(client != nullptr);
   SteadyTime start = std::chrono::steady_clock::now();
