@@ -39,7 +39,10 @@ struct UpstreamTimeouts {
   // From the request being fully sent (or started, for streamed bodies) to the
   // response head: 504. Zero: none.
   absl::Duration response_headers = absl::Seconds(15);
-  // Longest gap between upstream reads or writes once the exchange runs.
+  // Longest gap between upstream reads or writes (request bytes the upstream
+  // took) while the exchange waits on the upstream. Not while every request
+  // byte received is sent and the rest of the body is still to come from the
+  // client: the server's body idle timeout judges the client then. Zero: none.
   absl::Duration idle = absl::Seconds(60);
   // Per attempt, from acquire to the end of the response. Zero: none.
   absl::Duration per_try = absl::ZeroDuration();

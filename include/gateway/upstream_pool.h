@@ -48,7 +48,10 @@ class UpstreamConnection {
   // Starts delivering events to `callbacks` (which must outlive the lease or
   // be replaced by nullptr first). Reading starts when callbacks are set.
   virtual void SetCallbacks(UpstreamConnectionCallbacks* callbacks) = 0;
-  // Queues bytes; returns false if the connection is already closed.
+  // Queues bytes; returns false if the connection is already closed or a
+  // write failed. After a failed write nothing more is sent, but bytes the
+  // upstream sent before (an early answer) are still delivered; the closure
+  // is reported once they are.
   virtual bool Write(std::string_view data) = 0;
   // Bytes queued but not yet handed to the kernel.
   virtual size_t write_queue_bytes() const = 0;

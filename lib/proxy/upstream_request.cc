@@ -345,7 +345,7 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
                        chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
   }
   if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
-  lease_->Write(out);
+  WriteUpstream(out);
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
     // the body streams and cannot be replayed.
@@ -430,15 +430,24 @@ const HeaderMap* UpstreamRequest::RequestTrailers() const {
   return request_trailers_.empty() ? nullptr : &request_trailers_;
 }
 
+void UpstreamRequest::WriteUpstream(std::string_view data) {
+  written_ += data.size();
+  lease_->Write(data);
+}
+
 void UpstreamRequest::WriteBody(std::string_view data) {
   if (data.empty() || !lease_) return;
+  bool was_queued = lease_->write_queue_bytes() > 0;
   if (chunked_) {
     std::string& out = Scratch();
     codec_->EncodeBody(data, Codec::Framing::kChunked, out);
-    lease_->Write(out);
+    WriteUpstream(out);
   } else {
-    lease_->Write(data);  // Content-Length framing adds nothing: no copy
+    WriteUpstream(data);  // Content-Length framing adds nothing: no copy
   }
+  // Bytes the upstream has yet to take start its idle clock; bytes queued
+  // behind others it has not taken yet are no progress of its own.
+  if (!was_queued) ArmIdleTimer();
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
@@ -450,10 +459,11 @@ void UpstreamRequest::FinishRequestBody() {
   if (chunked_) {
     std::string& out = Scratch();
     codec_->EncodeChunkedEnd(RequestTrailers(), out);
-    lease_->Write(out);
+    WriteUpstream(out);
   }
   request_sent_ = true;
   ArmResponseTimer();
+  ArmIdleTimer();  // the upstream owes the answer now, no longer the client its body
 }
 
 void UpstreamRequest::OnUpstreamWritable() {
@@ -485,17 +495,26 @@ void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
 void UpstreamRequest::SendTunnel(std::string_view data) {
   if (done_ || !tunnel_ || !lease_ || data.empty()) return;
   ArmIdleTimer();
-  lease_->Write(data);
+  WriteUpstream(data);
   if (lease_->above_high_watermark() && body_writable_) {
     body_writable_ = false;
     sink_.OnUpstreamBodyWritable(false);
   }
 }
 
+bool UpstreamRequest::WaitingForClient() const {
+  return !tunnel_ && !request_sent_ && lease_ && lease_->write_queue_bytes() == 0;
+}
+
 void UpstreamRequest::ArmIdleTimer() {
   absl::Duration idle =
       tunnel_ ? route_.upstream_timeouts.tunnel_idle : route_.upstream_timeouts.idle;
-  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration()) return;
+  // Zero means no idle timeout: that also stops an HTTP idle timer armed
+  // before a 101 made the exchange a tunnel.
+  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration() || WaitingForClient()) {
+    if (idle_timer_ != nullptr) idle_timer_->Disable();
+    return;
+  }
   if (!tunnel_ && !headers_passed_ && response_timer_ != nullptr && response_timer_->enabled() &&
       route_.upstream_timeouts.response_headers <= idle) {
     // Until the response head the response timer, which is no later, watches
@@ -504,22 +523,32 @@ void UpstreamRequest::ArmIdleTimer() {
     return;
   }
   if (idle_timer_ == nullptr) {
-    idle_timer_ = worker_.dispatcher().CreateTimer([this] {
-      if (done_) return;
-      if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
-      EndAttempt(false);
-      if (tunnel_) {
-        MarkDone();
-        sink_.OnUpstreamAborted("tunnel_idle_timeout");
-      } else if (!headers_passed_) {
-        Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
-      } else {
-        MarkDone();
-        sink_.OnUpstreamAborted("upstream_idle_timeout");
-      }
-    });
+    idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimeout(); });
   }
+  idle_taken_mark_ = written_ - lease_->write_queue_bytes();
   idle_timer_->Enable(idle);
+}
+
+void UpstreamRequest::OnIdleTimeout() {
+  if (done_ || !lease_) return;
+  // Queued request bytes that went out meanwhile are progress: an upstream
+  // that reads a large upload slowly is not idle. Checked here rather than
+  // per completed write, which would cost a timer update per write.
+  if (written_ - lease_->write_queue_bytes() > idle_taken_mark_) {
+    ArmIdleTimer();
+    return;
+  }
+  if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
+  EndAttempt(false);
+  if (tunnel_) {
+    MarkDone();
+    sink_.OnUpstreamAborted("tunnel_idle_timeout");
+  } else if (!headers_passed_) {
+    Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
+  } else {
+    MarkDone();
+    sink_.OnUpstreamAborted("upstream_idle_timeout");
+  }
 }
 
 void UpstreamRequest::ArmResponseTimer() {
@@ -617,12 +646,11 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
     return;
   }
   if (!response_bytes_) {
-    bool reused = lease_reused_;
-    EndAttempt(false);
     // A kept-alive connection the upstream had already closed: the request
     // never reached it. Retry once on another connection if replaying is safe.
-    if (reused && !stale_retry_used_ && !replay_overflow_ &&
+    if (lease_reused_ && !stale_retry_used_ && !replay_overflow_ &&
         (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
+      EndAttempt(false);
       stale_retry_used_ = true;
       // Not the host's fault: the attempt's permits go back unjudged.
       route_permit_.reset();
@@ -631,7 +659,10 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
       ScheduleAttempt(absl::ZeroDuration());
       return;
     }
+    // Before EndAttempt, which lets go of the host's outlier monitor: a reset
+    // is judged by outlier detection exactly as by the breakers.
     RecordOutcome({.result = CallResult::kReset});
+    EndAttempt(false);
     if (MaybeRetry(Failure::kReset)) return;
     Fail(LocalReply::Json(502, "upstream_reset",
                           "upstream closed the connection before responding"));

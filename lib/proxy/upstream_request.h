@@ -115,6 +115,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void ComputeHashKey(const RouteMatch& match, const ConnectionInfo& peer);
   void StartAttempt();
   void OnPoolReady(PoolResult result);
+  // Every request byte goes upstream through here (see written_).
+  void WriteUpstream(std::string_view data);
   void WriteBody(std::string_view data);
   void FinishRequestBody();
   const HeaderMap* RequestTrailers() const;
@@ -128,8 +130,14 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void HandlePendingAction(bool leftover, bool closed);
   void Fail(LocalReply reply);
   void ArmResponseTimer();
-  // (Re)starts the idle timer while an exchange runs and the response is read.
+  // (Re)starts the idle timer while the exchange waits on the upstream and
+  // the response is read; stops it otherwise.
   void ArmIdleTimer();
+  void OnIdleTimeout();
+  // Every request byte received so far is handed to the upstream and the
+  // rest is still to come from the client: a pause is the client's, which
+  // the connection's body idle timeout judges, not the upstream's.
+  bool WaitingForClient() const;
   void EncodeHead(const Host& host, std::string& out);
   // Checks a 101 against the offered protocols and sets the tunnel's headers.
   bool AcceptUpgrade(ResponseHead& head);
@@ -212,6 +220,11 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> try_timer_;
   std::unique_ptr<Timer> idle_timer_;
+  // Bytes given to the upstream connections; less what is still queued, the
+  // bytes the upstream took. If that grew between arming the idle timer and
+  // its firing, the upstream was taking request bytes: not idle.
+  uint64_t written_ = 0;
+  uint64_t idle_taken_mark_ = 0;
 };
 
 }  // namespace gateway::internal

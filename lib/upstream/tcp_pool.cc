@@ -212,12 +212,14 @@ void TcpConnection::HandleReadEnd(ssize_t status) {
     pool_->OnIdleLost(this);
     return;
   }
-  Close(status != UV_EOF);
+  // After a failed write the socket was reset, even if the read that ends
+  // it reports a plain end of stream (the write took the error).
+  Close(status != UV_EOF || write_failed_);
   NotifyClosed();
 }
 
 bool TcpConnection::Write(std::string_view data) {
-  if (closed_) return false;
+  if (closed_ || write_failed_) return false;
   if (data.empty()) return true;
   if (write_queue_bytes_ == 0) {
     // Usually the kernel takes everything at once and nothing is copied.
@@ -227,7 +229,7 @@ bool TcpConnection::Write(std::string_view data) {
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
     } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-      FailLater();
+      WriteFailed();
       return false;
     }
   }
@@ -242,7 +244,7 @@ bool TcpConnection::Write(std::string_view data) {
   });
   if (rc != 0) {
     delete w;
-    FailLater();
+    WriteFailed();
     return false;
   }
   writes_.push_back(w);
@@ -255,8 +257,7 @@ void TcpConnection::OnWriteDone(WriteReq* req, int status) {
   write_queue_bytes_ -= req->data.size();
   std::erase(writes_, req);
   if (status < 0) {
-    Close(true);
-    NotifyClosed();
+    WriteFailed();
     return;
   }
   if (above_high_ && (write_queue_bytes_ < low_watermark_ || write_queue_bytes_ == 0)) {
@@ -294,6 +295,27 @@ void TcpConnection::OnTimer() {
 void TcpConnection::FailLater() {
   Close(true);
   ArmTimer(absl::ZeroDuration());
+}
+
+void TcpConnection::WriteFailed() {
+  // EPIPE or ECONNRESET: the upstream closed or reset the connection, often
+  // right after answering early (413, 401, 400) without reading the whole
+  // request. That answer is already in the socket and readable after the
+  // reset, so the connection is not closed here: reading drains it to its
+  // end (a bounded amount: the socket takes no more), and only the read's
+  // end reports the closure. Until then the user may still be writing; those
+  // bytes are dropped. The connection is never reused (reusable()).
+  if (write_failed_) return;
+  write_failed_ = true;
+  // Queued writes will not be sent; libuv frees them when the handle closes.
+  for (WriteReq* w : writes_) w->owner = nullptr;
+  writes_.clear();
+  write_queue_bytes_ = 0;
+  above_high_ = false;
+  if (!reading_ && !(state_ == State::kLeased && !read_enabled_)) {
+    // Nothing would ever report the end: fail the usual way.
+    FailLater();
+  }
 }
 
 void TcpConnection::NotifyClosed() {

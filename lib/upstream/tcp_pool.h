@@ -72,7 +72,7 @@ class TcpConnection final : public UpstreamConnection {
   bool closed() const { return closed_; }
   size_t requests() const { return requests_; }
   // Healthy enough to go back to the idle list.
-  bool reusable() const { return !closed_ && write_queue_bytes_ == 0; }
+  bool reusable() const { return !closed_ && !write_failed_ && write_queue_bytes_ == 0; }
 
   // The Acquire waiting for this connect, or 0 (none, or cancelled).
   uint64_t pending_id = 0;
@@ -93,6 +93,9 @@ class TcpConnection final : public UpstreamConnection {
   // Closes, then tells the callbacks on a later turn (for failures found
   // inside a user's call, which must not call back into the user).
   void FailLater();
+  // A write failed: nothing more is written, but reading goes on until the
+  // socket's end, whose report (HandleReadEnd) tells the callbacks.
+  void WriteFailed();
   // Tells the callbacks, once, that a leased connection died. Callers return
   // right after: the user may destroy the lease (and this) inside.
   void NotifyClosed();
@@ -121,6 +124,7 @@ class TcpConnection final : public UpstreamConnection {
   bool above_high_ = false;
   bool close_reset_ = false;
   bool close_notified_ = false;
+  bool write_failed_ = false;  // see WriteFailed
 };
 
 class TcpPool final : public UpstreamPool {

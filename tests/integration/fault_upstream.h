@@ -19,6 +19,10 @@
 //                                  the peer closes
 //   X-Fault-Read-Delay-Ms: N       the request body is read only after N ms, or
 //                                  once the test calls ReleaseReadDelays()
+//   X-Fault-Answer-Before-Body: 1  the answer right after the request head, the
+//                                  body unread, then close (an RST, since input
+//                                  is left unread), as a server refusing an
+//                                  upload (413, 401) does
 //   X-Fault-Reset-After: N         the first N bytes of the answer, then RST
 //   X-Fault-Fin-Before-Length: 1   head and half the Content-Length body, then FIN
 //   X-Fault-Missing-Last-Chunk: 1  chunked body without its last chunk, then FIN
@@ -32,6 +36,9 @@
 //   X-Fault-Body-On-204: 1         a 204 followed by body bytes
 //   X-Fault-Body-On-304: 1         a 304 followed by body bytes
 //   X-Fault-Body-On-Head: 1        the body even though the request is a HEAD
+//
+// `Options::faults` lines apply to every request as if it carried them, so
+// one upstream of a cluster can misbehave while the others do not.
 //
 // After garbage, a bad head or an oversized head the upstream keeps the
 // connection open until the peer closes it: a 502 then proves the gateway
@@ -164,6 +171,8 @@ class FaultUpstream {
     absl::Duration io_timeout = absl::Seconds(10);
     int send_buffer = 0;     // SO_SNDBUF of accepted sockets; 0 keeps the default
     int receive_buffer = 0;  // SO_RCVBUF of accepted sockets; 0 keeps the default
+    // "X-Fault-Name: value" lines added to every request (see the banner).
+    std::vector<std::string> faults;
   };
 
   FaultUpstream() : FaultUpstream(Options{}) {}
@@ -385,6 +394,12 @@ class FaultUpstream {
                                    line.data() + colon + 1, line.size() - colon - 1))));
     }
     in.erase(0, end + 4);
+    for (const std::string& line : o_.faults) {
+      size_t colon = line.find(':');
+      req.headers.emplace_back(line.substr(0, colon),
+                               std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+    }
+    if (req.Has("x-fault-answer-before-body")) return Io::kOk;
     if (uint64_t ms = req.Number("x-fault-read-delay-ms", 0); ms > 0) {
       Io io = Delay(fd, absl::Milliseconds(ms), &reads_released_);
       if (io != Io::kOk) return io;
@@ -520,6 +535,8 @@ class FaultUpstream {
         return "Not Modified";
       case 404:
         return "Not Found";
+      case 413:
+        return "Content Too Large";
       case 500:
         return "Internal Server Error";
       case 503:
@@ -647,6 +664,7 @@ class FaultUpstream {
     if (one_write) body_bytes_sent_ += body;
     if (budget.has_value()) return Next::kReset;
     if (fin_early || missing_last_chunk || close_delimited) return Next::kClose;
+    if (req.Has("x-fault-answer-before-body")) return Next::kClose;
     return Next::kKeep;
   }
 

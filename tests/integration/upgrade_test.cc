@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/yaml_config.h"
 #include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
@@ -289,6 +290,50 @@ TEST_CASE("a busy tunnel outlives the route deadline and the upstream idle timeo
     REQUIRE(ReadEcho(*client, msg));
   }
   CHECK_FALSE(client->closed());
+}
+
+TEST_CASE("a busy tunnel with tunnel_idle 0 outlives many HTTP idle timeouts of its route") {
+  EchoUpstream up({});
+  // gatewayd's assembly: tunnel_idle 0 is YAML's "no idle timeout".
+  auto config = LoadConfigString(absl::StrCat(R"yaml(
+listeners: [{address: 127.0.0.1, port: 8080}]
+clusters:
+  - name: ws
+    endpoints: [{address: 127.0.0.1, port: )yaml",
+                                              up.port(), R"yaml(}]
+routes:
+  - name: ws
+    cluster: ws
+    upstream_timeouts: {idle: 200ms, tunnel_idle: 0}
+)yaml"),
+                                 "tunnel.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  REQUIRE(config->routes.at(0).upstream_timeouts.tunnel_idle == absl::ZeroDuration());
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 1});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  auto client = TestClient::Connect((*running)->ports().at(0));
+  REQUIRE(client->Send(UpgradeRequest("/chat")));
+  auto r = client->ReadResponse();
+  REQUIRE(r);
+  REQUIRE(r->status == 101);
+  // Bytes every 100 ms for 1.2 s, six times the HTTP idle timeout ...
+  for (int i = 0; i < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string msg = absl::StrCat("tick-", i);
+    REQUIRE(client->Send(msg));
+    REQUIRE(ReadEcho(*client, msg));
+  }
+  // ... and, with no tunnel idle timeout at all, a silence of three of them.
+  CHECK(client->StaysSilent(absl::Milliseconds(600)));
+  REQUIRE(client->Send("still-there"));
+  CHECK(ReadEcho(*client, "still-there"));
+  CHECK_FALSE(client->closed());
+  client.reset();
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
 }
 
 TEST_CASE("megabytes pass through a tunnel both ways intact") {
