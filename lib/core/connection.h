@@ -61,6 +61,14 @@ class Connection final : public CodecSink, public StreamHost {
   void HandleRead(std::string_view data);
   void HandleEof();
   void ProcessInput();
+  // Feeds `data` to the codec, starting pipelined requests while
+  // NextRequestAllowed(); returns the bytes consumed.
+  size_t FeedCodec(std::string_view data);
+  bool NextRequestAllowed() const;
+  // A burst: the pipelined requests a connection starts before it yields to
+  // the loop (see kMaxRequestsPerBurst in the .cc).
+  void StartBurst();
+  bool BurstSpent() const;
   void ScheduleProcess();
   void EndCycle();
   void Write(std::string_view data);
@@ -107,6 +115,8 @@ class Connection final : public CodecSink, public StreamHost {
   size_t send_progress_mark_ = 0;
 
   size_t requests_ = 0;
+  int burst_left_ = 0;        // requests this connection may still start before yielding
+  size_t burst_written_ = 0;  // response bytes written in the current burst
   bool closed_ = false;
   bool reading_ = false;
   bool in_process_ = false;
