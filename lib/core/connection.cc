@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/header_map_access.h"
 #include "common/spare_cache.h"
 #include "core/gateway_impl.h"
 
@@ -334,6 +335,8 @@ void Connection::OnTrailers(HeaderMap trailers) {
   if (stream_ != nullptr && !stream_done_) stream_->OnRequestTrailers(std::move(trailers));
 }
 
+void Connection::OnFieldDropped(std::string_view) { server_.CountUnderscoreHeaderDropped(); }
+
 void Connection::OnMessageComplete() {
   message_complete_ = true;
   // Strict ordering: the next pipelined request is parsed only after this
@@ -350,6 +353,7 @@ void Connection::OnMessageComplete() {
 }
 
 void Connection::OnError(const CodecError& error) {
+  if (error.flag == "underscore_in_header") server_.CountUnderscoreRequestRejected();
   if (stream_ != nullptr && !stream_done_) {
     if (stream_->response_started()) {
       // Part of a response is on the wire: all we can do is cut it.
@@ -382,6 +386,7 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   head.status = reply.status;
   head.headers = std::move(reply.headers);
   head.headers.Add("connection", "close");
+  AddDate(head);
   close_after_response_ = true;
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
@@ -423,6 +428,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   }
   // Edited in place: copying every header of every response costs more.
   head.version_minor = 1;
+  if (head.status >= 200) AddDate(head);
   head.headers.Remove("connection");
   if (!keep_alive) {
     head.headers.Add("connection", "close");
@@ -452,6 +458,14 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   } else {
     ScheduleFlush();
   }
+}
+
+void Connection::AddDate(ResponseHead& head) {
+  // RFC 9110 6.6.1: an origin with a clock sends Date on its own responses,
+  // and a proxy adds one to a response that arrives without; an upstream's
+  // own Date is passed on unchanged.
+  if (head.headers.Has("date")) return;
+  HeaderMapAccess::AddChecked(head.headers, "date", server_.Date());
 }
 
 void Connection::WriteResponseTrailers(const HeaderMap& trailers) {

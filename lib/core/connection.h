@@ -36,6 +36,7 @@ class Connection final : public CodecSink, public StreamHost {
   void OnRequestHead(RequestHead head) override;
   void OnBody(std::string_view chunk) override;
   void OnTrailers(HeaderMap trailers) override;
+  void OnFieldDropped(std::string_view name) override;
   void OnMessageComplete() override;
   void OnError(const CodecError& error) override;
 
@@ -78,6 +79,8 @@ class Connection final : public CodecSink, public StreamHost {
   // kernel's send queue. Its shrinking is what counts as send progress.
   size_t UnsentBytes() const;
   void SendErrorAndClose(int status, std::string_view flag, std::string_view reason);
+  // Adds the gateway's Date to a final response head that has none.
+  void AddDate(ResponseHead& head);
   // Ends the in-flight stream with `outcome` when the connection itself is
   // about to answer with an error (SendErrorAndClose).
   void AbortStreamForErrorReply(RequestOutcome outcome);
