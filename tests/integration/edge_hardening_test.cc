@@ -23,9 +23,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/testing/harness.h"
 #include "gateway/yaml_config.h"
 #include "integration/fault_upstream.h"
 #include "integration/test_client.h"
+#include "integration/test_server.h"
 
 namespace gateway {
 namespace {
@@ -335,6 +337,32 @@ TEST_CASE("proxied responses keep the upstream's Date and get one when it sends 
   auto undated = client->RoundTrip(itest::Get("/up/undated"));
   REQUIRE(undated.has_value());
   CheckDate(*undated);
+}
+
+TEST_CASE("Date follows the server's clock and changes with its second") {
+  testing::ManualClock clock;  // Tue, 14 Nov 2023 22:13:20 GMT
+  ServerOptions options = itest::LoopbackOptions();
+  options.clock = &clock;
+  auto router = Router::Build({RouteBuilder("all").Prefix("/").Respond(200, "ok").Build()});
+  REQUIRE(router.ok());
+  auto pipeline = PipelineBuilder{}.Routes(*router).Build();
+  REQUIRE(pipeline.ok());
+  auto server = itest::TestServer::Start(std::move(options), *pipeline);
+  REQUIRE(server.ok());
+  auto client = TestClient::Connect((*server)->port());
+  REQUIRE(client != nullptr);
+  auto date = [&]() -> std::optional<std::string> {
+    auto r = client->RoundTrip(itest::Get("/"));
+    if (!r.has_value()) return std::nullopt;
+    return r->Header("date");
+  };
+  CHECK(date() == "Tue, 14 Nov 2023 22:13:20 GMT");
+  clock.Advance(absl::Milliseconds(999));
+  CHECK(date() == "Tue, 14 Nov 2023 22:13:20 GMT");
+  clock.Advance(absl::Milliseconds(1));
+  CHECK(date() == "Tue, 14 Nov 2023 22:13:21 GMT");
+  clock.Advance(absl::Hours(48));
+  CHECK(date() == "Thu, 16 Nov 2023 22:13:21 GMT");
 }
 
 int RunCheck(const std::string& yaml, std::string* output) {
