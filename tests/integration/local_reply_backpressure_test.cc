@@ -42,6 +42,21 @@ class GatewaydProcess {
     p->config_path_ = path;
     if (write(fd, yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) return nullptr;
     close(fd);
+    // A sanitizer build would keep freed memory in its quarantine, and RSS
+    // would measure that instead of what the gateway holds.
+    std::vector<std::string> env;
+    std::string asan = "ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("ASAN_OPTIONS=", 0) == 0) {
+        asan = absl::StrCat(*e, ":", asan.substr(13));
+      } else {
+        env.emplace_back(*e);
+      }
+    }
+    env.push_back(asan);
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int out[2];
     if (pipe(out) != 0) return nullptr;
     p->pid_ = fork();
@@ -50,7 +65,7 @@ class GatewaydProcess {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       close(out[1]);
-      execl(GATEWAYD_BINARY, GATEWAYD_BINARY, path, static_cast<char*>(nullptr));
+      execle(GATEWAYD_BINARY, GATEWAYD_BINARY, path, static_cast<char*>(nullptr), envp.data());
       _exit(127);
     }
     close(out[1]);
