@@ -26,6 +26,16 @@
 
 namespace gateway {
 
+// What a server codec does with a request header (or trailer) field whose name
+// contains '_'. Such a name is valid HTTP, but servers and frameworks that
+// fold '_' into '-' (CGI, many app servers) would read `Transfer_Encoding` or
+// `Content_Length` as the framing field the gateway never saw.
+enum class HeadersWithUnderscores {
+  kAllow,   // passed on like any other field
+  kDrop,    // left out of the head; CodecSink::OnFieldDropped is told
+  kReject,  // 400 with flag "underscore_in_header"
+};
+
 // Input limits, on by default. Each is enforced as bytes arrive, before any
 // buffering past the limit.
 struct CodecLimits {
@@ -33,6 +43,12 @@ struct CodecLimits {
   size_t max_header_bytes = 32 * 1024;         // names + values + separators: 431
   size_t max_header_count = 100;               // 431
   uint64_t max_body_bytes = 16 * 1024 * 1024;  // per request: 413 (responses are not limited)
+  // One chunk-size line of a chunked body: the size, its extensions and their
+  // separators, without the CRLF. Requests: 400 (flag "invalid_framing");
+  // responses (client mode): 502. llhttp itself takes extensions of any length.
+  size_t max_chunk_line_bytes = 4 * 1024;
+  // Server mode only; responses keep every field.
+  HeadersWithUnderscores headers_with_underscores = HeadersWithUnderscores::kDrop;
 };
 
 enum class CodecMode {
@@ -64,6 +80,10 @@ class CodecSink {
   virtual void OnBody(std::string_view chunk) = 0;
   // Trailer fields of a chunked message, before OnMessageComplete.
   virtual void OnTrailers(HeaderMap trailers) {}
+  // A field the limits say to drop (HeadersWithUnderscores::kDrop) was left
+  // out of the head or trailers being parsed. `name` is valid only during the
+  // call, which comes before that head's OnRequestHead (or OnTrailers).
+  virtual void OnFieldDropped(std::string_view name) {}
   // The current message ended; the next bytes belong to the next message.
   virtual void OnMessageComplete() = 0;
   // The input is invalid; nothing more will be parsed.

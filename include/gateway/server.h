@@ -69,6 +69,11 @@ struct GatewayStats {
   uint64_t active_connections = 0;
   uint64_t requests = 0;  // request heads parsed
   uint64_t active_requests = 0;
+  // Header and trailer fields whose name contains '_' (CodecLimits::
+  // headers_with_underscores): left out under kDrop, and requests answered
+  // 400 under kReject.
+  uint64_t underscore_headers_dropped = 0;
+  uint64_t underscore_requests_rejected = 0;
 };
 
 class Gateway {

@@ -24,7 +24,10 @@
 // head after the HTTP version (rest of the status line, field lines with their
 // CRLFs, the blank line) counts against `max_header_bytes`; trailers count from
 // their first field. Blank lines before a message and the fixed parts of the
-// request line are not buffered and not counted.
+// request line are not buffered and not counted. Chunk-size lines (size and
+// extensions, which llhttp takes at any length and this codec never hands
+// out) are gap bytes too, so the same walk measures them against
+// `max_chunk_line_bytes`.
 #include <llhttp.h>
 
 #include <charconv>
@@ -247,7 +250,14 @@ class Http1Codec final : public Codec {
   };
   // Why a callback returned HPE_PAUSED.
   enum class Stop : uint8_t { kNone, kHeadEnd, kTrailersEnd, kSink, kConnectionEnd };
-  enum class FieldKind : uint8_t { kOther, kHost, kContentLength, kTransferEncoding, kExpect };
+  enum class FieldKind : uint8_t {
+    kOther,
+    kHost,
+    kContentLength,
+    kTransferEncoding,
+    kExpect,
+    kDropped,  // parsed and checked, but left out (HeadersWithUnderscores::kDrop)
+  };
 
   static Http1Codec& Self(llhttp_t* p) { return *static_cast<Http1Codec*>(p->data); }
   static const llhttp_settings_t& Settings();
@@ -300,6 +310,8 @@ class Http1Codec final : public Codec {
     return ScanGap(to);
   }
   bool ScanGap(const char* to);
+  bool CheckChunkLines(const char* from, const char* to);
+  ABSL_ATTRIBUTE_NOINLINE bool ChunkLineTooLong();
   ABSL_ATTRIBUTE_NOINLINE bool LineEndFault(const char* from, const char* to);
   void LineEndError();
   bool CountHeaderBytes(size_t n) {
@@ -371,7 +383,8 @@ class Http1Codec final : public Codec {
   uint32_t gap_lfs_ = 0;      // line breaks in the gap since the last span
   const char* scan_pos_ = nullptr;
   size_t gap_len_ = 0;
-  char gap_buf_[8] = {};  // first bytes of the current gap (request/status line checks)
+  size_t chunk_line_ = 0;  // bytes of the chunk-size line walked so far
+  char gap_buf_[8] = {};   // first bytes of the current gap (request/status line checks)
 };
 
 const llhttp_settings_t& Http1Codec::Settings() {
@@ -624,7 +637,33 @@ bool Http1Codec::ScanGap(const char* to) {
   }
   gap_len_ += n;
   scan_pos_ = to;
+  // Before the first trailer field the gap is still chunk framing.
+  if (section_ == Section::kChunked || (section_ == Section::kTrailers && !trailer_fields_)) {
+    if (!CheckChunkLines(from, to)) return false;
+  }
   return !count_bytes_ || CountHeaderBytes(n);
+}
+
+bool Http1Codec::CheckChunkLines(const char* from, const char* to) {
+  // Each line that ends in this gap is measured without its CRLF (the walk
+  // above made sure a CR precedes every LF); the one still open is measured
+  // as it grows, so an endless extension is refused once it is too long.
+  const size_t max = limits_.max_chunk_line_bytes;
+  while (const void* found = std::memchr(from, '\n', static_cast<size_t>(to - from))) {
+    const char* lf = static_cast<const char*>(found);
+    if (chunk_line_ + static_cast<size_t>(lf - from) - 1 > max) return ChunkLineTooLong();
+    chunk_line_ = 0;
+    from = lf + 1;
+  }
+  chunk_line_ += static_cast<size_t>(to - from);
+  // A CR at the end of the input may be the line's end.
+  if (chunk_line_ - (prev_cr_ ? 1 : 0) > max) return ChunkLineTooLong();
+  return true;
+}
+
+bool Http1Codec::ChunkLineTooLong() {
+  Fail(400, "invalid_framing", "chunk extension too long");
+  return false;
 }
 
 bool Http1Codec::LineEndFault(const char* from, const char* to) {
@@ -676,6 +715,7 @@ int Http1Codec::OnMessageBegin() {
   expect_continue_ = false;
   expect_failed_ = false;
   trailer_fields_ = false;
+  chunk_line_ = 0;
   informational_ = false;
   status_check_pending_ = false;
   name_.Clear();
@@ -788,6 +828,13 @@ int Http1Codec::OnHeaderFieldComplete() {
     }
     field_kind_ = FieldKind::kOther;
   }
+  if (server_ && limits_.headers_with_underscores != HeadersWithUnderscores::kAllow &&
+      n.find('_') != std::string_view::npos) {
+    if (limits_.headers_with_underscores == HeadersWithUnderscores::kReject) {
+      return Fail(400, "underscore_in_header", "header field name with an underscore");
+    }
+    field_kind_ = FieldKind::kDropped;
+  }
   return 0;
 }
 
@@ -811,6 +858,11 @@ int Http1Codec::OnHeaderValueComplete() {
   switch (field_kind_) {
     case FieldKind::kOther:
       break;
+    case FieldKind::kDropped:
+      sink_.OnFieldDropped(name_.get());
+      name_.Clear();
+      value_.Clear();
+      return 0;
     case FieldKind::kHost:
       if (!server_) break;
       if (++host_count_ > 1) return Fail(400, "invalid_host", "more than one Host header");

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/header_map_access.h"
 #include "common/spare_cache.h"
 #include "core/gateway_impl.h"
 
@@ -21,6 +22,15 @@ namespace {
 constexpr size_t kMaxPendingInput = 64 * 1024;
 // Queued response bytes above which the next pipelined request waits.
 constexpr size_t kOutputHighWatermark = 64 * 1024;
+// Pipelined requests started in one go before the connection yields to the
+// loop. A request answered by the gateway itself ends inside the codec's
+// callback, and the kernel takes its response at once, so nothing else would
+// stop one read (and libuv reads up to 32 buffers per poll) from being answered
+// in full: every finished stream waits for its deferred deletion until the
+// next loop turn, holding its request and its response body, and other
+// connections wait too. A burst also ends once it has written a watermark's
+// worth of responses.
+constexpr int kMaxRequestsPerBurst = 32;
 // Output buffers of idle connections are handed to the next response of the
 // thread rather than freed, from this size up (a head and a small body).
 constexpr size_t kSpareOutputMin = 256;
@@ -173,13 +183,13 @@ void Connection::HandleRead(std::string_view data) {
       ArmReadTimer(ReadTimer::kHeader);
     }
   }
-  if (pending_.empty() && !codec().paused() && !in_process_) {
-    // Fast path: parse straight from the loop's read buffer.
-    in_process_ = true;
-    FeedResult r = codec_->Feed(data);
-    in_process_ = false;
+  if (pending_.empty() && !in_process_ && !process_scheduled_) {
+    // Fast path: parse straight from the loop's read buffer. The connection
+    // had caught up with its input, so it gets a fresh burst.
+    StartBurst();
+    size_t consumed = FeedCodec(data);
     if (closed_) return;
-    if (r.consumed < data.size()) pending_.append(data.substr(r.consumed));
+    if (consumed < data.size()) pending_.append(data.substr(consumed));
   } else {
     pending_.append(data);
   }
@@ -219,6 +229,7 @@ void Connection::ScheduleProcess() {
   // post, and posts run in order.
   dispatcher().Post([this] {
     process_scheduled_ = false;
+    StartBurst();
     ProcessInput();
   });
 }
@@ -231,29 +242,57 @@ void Connection::PumpTunnel() {
   UpdateReading();
 }
 
+void Connection::StartBurst() {
+  burst_left_ = kMaxRequestsPerBurst;
+  burst_written_ = 0;
+}
+
+bool Connection::BurstSpent() const {
+  return burst_left_ == 0 || burst_written_ >= kOutputHighWatermark;
+}
+
+bool Connection::NextRequestAllowed() const {
+  return !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark && !BurstSpent();
+}
+
+size_t Connection::FeedCodec(std::string_view data) {
+  size_t consumed = 0;
+  in_process_ = true;
+  while (!closed_) {
+    if (!in_request_ && codec_ != nullptr && codec_->paused()) {
+      // Between requests: the codec paused after the last one (or after a
+      // request that asked for an upgrade; without a 101 the connection stays
+      // HTTP). The next one is parsed only here, never from inside the
+      // codec's callback, so the output watermark and the burst are checked
+      // before every request, however it was answered.
+      if (!NextRequestAllowed()) break;
+      codec_->Resume();
+    }
+    if (consumed == data.size() || codec().paused()) break;
+    FeedResult r = codec_->Feed(data.substr(consumed));
+    if (closed_) break;
+    consumed += r.consumed;
+    if (r.consumed == 0) break;
+  }
+  in_process_ = false;
+  return consumed;
+}
+
 void Connection::ProcessInput() {
   if (in_process_ || closed_) return;
   if (tunnel_) {
     PumpTunnel();
     return;
   }
-  if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
-      codec_ != nullptr && codec_->paused()) {
-    // Between requests the next one is wanted, but the codec may still be
-    // paused by the last: EndCycle's Resume ran inside the codec's own
-    // callback, or the request asked for an upgrade (the codec stops after
-    // it until told to go on; without a 101 the connection stays HTTP).
-    codec_->Resume();
-  }
-  in_process_ = true;
-  while (!pending_.empty() && !codec().paused() && !closed_) {
-    FeedResult r = codec_->Feed(pending_);
-    if (closed_) break;
-    pending_.erase(0, r.consumed);
-    if (r.consumed == 0) break;
-  }
-  in_process_ = false;
+  size_t consumed = FeedCodec(pending_);
   if (closed_) return;
+  pending_.erase(0, consumed);
+  if (!in_request_ && !pending_.empty() && BurstSpent() && !close_when_flushed_ &&
+      write_queue_bytes_ < kOutputHighWatermark) {
+    // The burst is spent: the rest waits for a later turn (ScheduleProcess),
+    // and reading stops meanwhile once pending_ is full.
+    ScheduleProcess();
+  }
   if (peer_eof_ && !in_request_ && pending_.empty()) {
     // The client half-closed and every complete request it sent is answered;
     // a partial one left in the codec can never complete.
@@ -267,6 +306,7 @@ void Connection::ProcessInput() {
 
 void Connection::OnRequestHead(RequestHead head) {
   server_.CountRequest();
+  if (burst_left_ > 0) --burst_left_;
   in_request_ = true;
   message_complete_ = false;
   stream_done_ = false;
@@ -295,6 +335,8 @@ void Connection::OnTrailers(HeaderMap trailers) {
   if (stream_ != nullptr && !stream_done_) stream_->OnRequestTrailers(std::move(trailers));
 }
 
+void Connection::OnFieldDropped(std::string_view) { server_.CountUnderscoreHeaderDropped(); }
+
 void Connection::OnMessageComplete() {
   message_complete_ = true;
   // Strict ordering: the next pipelined request is parsed only after this
@@ -311,6 +353,7 @@ void Connection::OnMessageComplete() {
 }
 
 void Connection::OnError(const CodecError& error) {
+  if (error.flag == "underscore_in_header") server_.CountUnderscoreRequestRejected();
   if (stream_ != nullptr && !stream_done_) {
     if (stream_->response_started()) {
       // Part of a response is on the wire: all we can do is cut it.
@@ -343,6 +386,7 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   head.status = reply.status;
   head.headers = std::move(reply.headers);
   head.headers.Add("connection", "close");
+  AddDate(head);
   close_after_response_ = true;
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
@@ -384,6 +428,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   }
   // Edited in place: copying every header of every response costs more.
   head.version_minor = 1;
+  if (head.status >= 200) AddDate(head);
   head.headers.Remove("connection");
   if (!keep_alive) {
     head.headers.Add("connection", "close");
@@ -413,6 +458,14 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   } else {
     ScheduleFlush();
   }
+}
+
+void Connection::AddDate(ResponseHead& head) {
+  // RFC 9110 6.6.1: an origin with a clock sends Date on its own responses,
+  // and a proxy adds one to a response that arrives without; an upstream's
+  // own Date is passed on unchanged.
+  if (head.headers.Has("date")) return;
+  HeaderMapAccess::AddChecked(head.headers, "date", server_.Date());
 }
 
 void Connection::WriteResponseTrailers(const HeaderMap& trailers) {
@@ -473,6 +526,7 @@ void Connection::Flush() {
 
 void Connection::Write(std::string_view data) {
   if (closed_ || data.empty()) return;
+  burst_written_ += data.size();
   if (write_queue_bytes_ == 0) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), data.size());
     int n = uv_try_write(tcp_.stream(), &buf, 1);
@@ -564,7 +618,6 @@ void Connection::OnWriteDone(WriteReq* req, int status) {
   // A pipelined request may have been waiting for output to drain.
   if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
       codec_ != nullptr && codec_->paused()) {
-    codec_->Resume();
     ScheduleProcess();
   }
 }
@@ -645,11 +698,17 @@ void Connection::EndCycle() {
                : requests_ > 1   ? ReadTimer::kIdleWait
                                  : ReadTimer::kKeepalive);
   head_bytes_seen_ = !pending_.empty();
+  // Inside the codec's callback (a response the gateway produced itself), the
+  // feed loop that called in decides whether the next request is parsed.
+  if (in_process_) return;
+  // The response came later (an upstream, a paused filter): the loop turned
+  // since this request started, so the connection gets a fresh burst.
+  StartBurst();
   if (write_queue_bytes_ < kOutputHighWatermark) {
     if (codec_ != nullptr) codec_->Resume();
-    if (pending_.empty() && !in_process_ && (codec_ == nullptr || !codec_->paused())) {
-      // Nothing buffered to parse and not inside the codec: what ProcessInput
-      // would do on the next turn, done now.
+    if (pending_.empty() && (codec_ == nullptr || !codec_->paused())) {
+      // Nothing buffered to parse: what ProcessInput would do on the next
+      // turn, done now.
       ReleaseIdleState();
       UpdateReading();
       return;

@@ -36,6 +36,7 @@ class Connection final : public CodecSink, public StreamHost {
   void OnRequestHead(RequestHead head) override;
   void OnBody(std::string_view chunk) override;
   void OnTrailers(HeaderMap trailers) override;
+  void OnFieldDropped(std::string_view name) override;
   void OnMessageComplete() override;
   void OnError(const CodecError& error) override;
 
@@ -61,6 +62,14 @@ class Connection final : public CodecSink, public StreamHost {
   void HandleRead(std::string_view data);
   void HandleEof();
   void ProcessInput();
+  // Feeds `data` to the codec, starting pipelined requests while
+  // NextRequestAllowed(); returns the bytes consumed.
+  size_t FeedCodec(std::string_view data);
+  bool NextRequestAllowed() const;
+  // A burst: the pipelined requests a connection starts before it yields to
+  // the loop (see kMaxRequestsPerBurst in the .cc).
+  void StartBurst();
+  bool BurstSpent() const;
   void ScheduleProcess();
   void EndCycle();
   void Write(std::string_view data);
@@ -70,6 +79,8 @@ class Connection final : public CodecSink, public StreamHost {
   // kernel's send queue. Its shrinking is what counts as send progress.
   size_t UnsentBytes() const;
   void SendErrorAndClose(int status, std::string_view flag, std::string_view reason);
+  // Adds the gateway's Date to a final response head that has none.
+  void AddDate(ResponseHead& head);
   // Ends the in-flight stream with `outcome` when the connection itself is
   // about to answer with an error (SendErrorAndClose).
   void AbortStreamForErrorReply(RequestOutcome outcome);
@@ -107,6 +118,8 @@ class Connection final : public CodecSink, public StreamHost {
   size_t send_progress_mark_ = 0;
 
   size_t requests_ = 0;
+  int burst_left_ = 0;        // requests this connection may still start before yielding
+  size_t burst_written_ = 0;  // response bytes written in the current burst
   bool closed_ = false;
   bool reading_ = false;
   bool in_process_ = false;

@@ -32,8 +32,17 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_connections == 0)
     return absl::InvalidArgumentError("server: max_connections must be > 0");
-  if (limits.max_uri_bytes == 0 || limits.max_header_bytes == 0 || limits.max_header_count == 0) {
+  if (limits.max_uri_bytes == 0 || limits.max_header_bytes == 0 || limits.max_header_count == 0 ||
+      limits.max_chunk_line_bytes == 0) {
     return absl::InvalidArgumentError("server: codec limits must be > 0");
+  }
+  switch (limits.headers_with_underscores) {
+    case HeadersWithUnderscores::kAllow:
+    case HeadersWithUnderscores::kDrop:
+    case HeadersWithUnderscores::kReject:
+      break;
+    default:
+      return absl::InvalidArgumentError("server: invalid headers_with_underscores action");
   }
   auto negative = [](absl::Duration d) { return d < absl::ZeroDuration(); };
   if (negative(timeouts.header) || negative(timeouts.body_idle) ||

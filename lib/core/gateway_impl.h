@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/http_date.h"
 #include "core/connection.h"
 #include "event/uv_dispatcher.h"
 #include "event/uv_handle.h"
@@ -44,6 +45,11 @@ class GatewayImpl final : public Gateway {
   // or nullptr if the pipeline has no clusters.
   ProxyWorker* ProxyFor(const Pipeline& pipeline);
   void CountRequest() { ++stats_.requests; }
+  void CountUnderscoreHeaderDropped() { ++stats_.underscore_headers_dropped; }
+  void CountUnderscoreRequestRejected() { ++stats_.underscore_requests_rejected; }
+  // The Date field value for responses written now (IMF-fixdate of the
+  // loop's clock), formatted at most once a second. Valid until the next call.
+  std::string_view Date() { return date_.Get(dispatcher_.clock().Now()); }
   void StreamStarted() { ++stats_.active_requests; }
   void StreamFinished() { --stats_.active_requests; }
 
@@ -63,6 +69,7 @@ class GatewayImpl final : public Gateway {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<char[]> read_buffer_;
   std::string scratch_;
+  HttpDateCache date_;
   GatewayStats stats_;
   uint64_t next_connection_id_ = 1;
   bool draining_ = false;

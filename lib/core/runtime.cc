@@ -175,6 +175,8 @@ class RuntimeImpl final : public Runtime {
       total.active_connections += s.active_connections;
       total.requests += s.requests;
       total.active_requests += s.active_requests;
+      total.underscore_headers_dropped += s.underscore_headers_dropped;
+      total.underscore_requests_rejected += s.underscore_requests_rejected;
     }
     return total;
   }

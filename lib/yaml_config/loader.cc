@@ -239,7 +239,8 @@ absl::Status Parser::Listeners(const YAML::Node& node, const std::string& path,
 
 absl::Status Parser::Server(const YAML::Node& node, const std::string& path, ServerOptions* out) {
   if (auto s = ExpectMap(node, path,
-                         {"max_connections", "max_requests_per_connection", "limits", "timeouts"});
+                         {"max_connections", "max_requests_per_connection", "limits", "timeouts",
+                          "headers_with_underscores"});
       !s.ok())
     return s;
   if (node["max_connections"]) {
@@ -256,8 +257,9 @@ absl::Status Parser::Server(const YAML::Node& node, const std::string& path, Ser
   }
   if (const YAML::Node& n = node["limits"]) {
     std::string p = Join(path, "limits");
-    if (auto s = ExpectMap(
-            n, p, {"max_uri_bytes", "max_header_bytes", "max_header_count", "max_body_bytes"});
+    if (auto s = ExpectMap(n, p,
+                           {"max_uri_bytes", "max_header_bytes", "max_header_count",
+                            "max_body_bytes", "max_chunk_line_bytes"});
         !s.ok())
       return s;
     CodecLimits& l = out->limits;
@@ -279,6 +281,32 @@ absl::Status Parser::Server(const YAML::Node& node, const std::string& path, Ser
       if (auto s = Uint64(n["max_body_bytes"], Join(p, "max_body_bytes"), &l.max_body_bytes);
           !s.ok())
         return s;
+    }
+    if (const YAML::Node& m = n["max_chunk_line_bytes"]) {
+      std::string key = Join(p, "max_chunk_line_bytes");
+      if (auto s = Size(m, key, &l.max_chunk_line_bytes); !s.ok()) return s;
+      if (l.max_chunk_line_bytes == 0) return Error(m, key, "must be > 0");
+    }
+  }
+  if (const YAML::Node& n = node["headers_with_underscores"]) {
+    std::string p = Join(path, "headers_with_underscores");
+    static const std::pair<const char*, HeadersWithUnderscores> kActions[] = {
+        {"allow", HeadersWithUnderscores::kAllow},
+        {"drop", HeadersWithUnderscores::kDrop},
+        {"reject", HeadersWithUnderscores::kReject},
+    };
+    std::string action;
+    if (auto s = String(n, p, &action); !s.ok()) return s;
+    bool known = false;
+    for (const auto& [name, value] : kActions) {
+      if (action == name) {
+        out->limits.headers_with_underscores = value;
+        known = true;
+      }
+    }
+    if (!known) {
+      return Error(
+          n, p, absl::StrCat("unknown action \"", action, "\" (expected allow, drop or reject)"));
     }
   }
   if (const YAML::Node& n = node["timeouts"]) {

@@ -70,6 +70,10 @@ class RecordingSink : public CodecSink {
     trailers.push_back(std::move(t));
     After("trailers");
   }
+  void OnFieldDropped(std::string_view name) override {
+    events.push_back("dropped " + std::string(name));
+    dropped.emplace_back(name);
+  }
   void OnMessageComplete() override {
     events.push_back("complete");
     ++completed;
@@ -107,6 +111,7 @@ class RecordingSink : public CodecSink {
   std::vector<RequestHead> requests;
   std::vector<ResponseHead> responses;
   std::vector<HeaderMap> trailers;
+  std::vector<std::string> dropped;  // names OnFieldDropped reported
   std::string body;
   int completed = 0;
   int errors = 0;

@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -200,6 +201,29 @@ TEST_CASE("defaults: one listener on :8080, no routes") {
   CHECK(c->server.listeners[0].port == 8080);
 }
 
+TEST_CASE("server edge settings parse: chunk line limit and headers_with_underscores") {
+  {
+    auto c = LoadConfigString("workers: 1\n", "d.yaml");
+    REQUIRE(c.ok());
+    CHECK(c->server.limits.max_chunk_line_bytes == 4096);
+    CHECK(c->server.limits.headers_with_underscores == HeadersWithUnderscores::kDrop);
+  }
+  const std::pair<const char*, HeadersWithUnderscores> actions[] = {
+      {"allow", HeadersWithUnderscores::kAllow},
+      {"drop", HeadersWithUnderscores::kDrop},
+      {"reject", HeadersWithUnderscores::kReject},
+  };
+  for (const auto& [name, action] : actions) {
+    auto c = LoadConfigString(absl::StrCat("server:\n  headers_with_underscores: ", name,
+                                           "\n  limits: {max_chunk_line_bytes: 512}\n"),
+                              "s.yaml");
+    INFO(Message(c));
+    REQUIRE(c.ok());
+    CHECK(c->server.limits.headers_with_underscores == action);
+    CHECK(c->server.limits.max_chunk_line_bytes == 512);
+  }
+}
+
 TEST_CASE("errors name file, line and key") {
   struct Case {
     const char* text;
@@ -247,6 +271,16 @@ TEST_CASE("errors name file, line and key") {
       {"clusters:\n  - name: c\n    endpoints: [{address: 127.0.0.1, port: 1}]\nroutes:\n"
        "  - name: r\n    cluster: c\n    upgrades: [h2c]\n",
        "t.yaml:5: routes[0]: route 'r': upgrades: h2c is never forwarded"},
+      // server edge settings
+      {"server:\n  max_connections: 5\n  headers_with_underscores: fold\n",
+       "t.yaml:3: server.headers_with_underscores: unknown action \"fold\" (expected allow, "
+       "drop or reject)"},
+      {"server:\n  headers_with_underscores: [drop]\n",
+       "t.yaml:2: server.headers_with_underscores: expected a string"},
+      {"server:\n  limits:\n    max_chunk_line_bytes: 0\n",
+       "t.yaml:3: server.limits.max_chunk_line_bytes: must be > 0"},
+      {"server:\n  limits:\n    max_chunk_line_bytes: -4\n",
+       "t.yaml:3: server.limits.max_chunk_line_bytes: expected a non-negative integer"},
       // syntax error from yaml-cpp
       {"routes: [\n  {name: a\n", "t.yaml:"},
   };
