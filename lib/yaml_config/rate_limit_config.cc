@@ -1,8 +1,12 @@
 // YAML for the built-in rate_limit filter, read through ConfigNode like any
 // user's configurable filter would be (see docs/rate-limiting.md).
+#include <cstdio>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -145,6 +149,9 @@ absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
   if (auto s = n.Read("reconnect_backoff_min", &c.reconnect_backoff_min); !s.ok()) return s;
   if (auto s = n.Read("reconnect_backoff_max", &c.reconnect_backoff_max); !s.ok()) return s;
   if (auto s = n.Read("stall_timeout", &c.stall_timeout); !s.ok()) return s;
+  // Down and up lines of each loop's connection join gatewayd's other log
+  // lines on stderr.
+  c.log = [](std::string_view line) { fmt::print(stderr, "gatewayd: {}\n", line); };
   // The filter's own wait is a backstop behind the call timeout.
   rule->timeout = c.call_timeout + absl::Milliseconds(50);
   auto factory = MakeRedisRateLimiterFactory(std::move(c));
