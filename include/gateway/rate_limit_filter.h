@@ -87,8 +87,9 @@ struct RateLimitResponse {
   // replaced body, "application/json" for the default one.
   std::string content_type;
   // Added to the refusal, in order. Valid names and values only; not
-  // Content-Type (see `content_type`), Content-Length, Transfer-Encoding,
-  // Connection or Retry-After, which the gateway sets itself.
+  // Content-Type (see `content_type`), Retry-After, Content-Length or the
+  // hop-by-hop fields (Transfer-Encoding, Connection, Keep-Alive, Upgrade,
+  // Trailer, TE), which the gateway sets itself.
   std::vector<std::pair<std::string, std::string>> headers;
 
   absl::Status Validate() const;

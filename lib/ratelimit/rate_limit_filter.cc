@@ -325,7 +325,8 @@ std::optional<LocalReply> RateLimitFilter::Verdict() {
 }
 
 LocalReply RateLimitFilter::Refusal(const std::vector<std::string>& names) const {
-  // The first refusing rule in config order speaks for all of them.
+  // The first refusing rule in config order speaks for all of them (`names`
+  // is not empty, so there is one).
   const RateLimitResponse* custom = nullptr;
   for (const Result& r : results_) {
     if (r.decision && !r.decision->allowed) {
@@ -470,8 +471,10 @@ absl::Status RateLimitResponse::Validate() const {
     if (!IsValidHeaderName(name)) {
       return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a valid header name"));
     }
+    // Framing and hop-by-hop fields belong to the connection, not the reply.
     for (std::string_view own :
-         {"content-type", "content-length", "transfer-encoding", "connection", "retry-after"}) {
+         {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
+          "upgrade", "trailer", "te", "retry-after"}) {
       if (EqualsIgnoreCase(name, own)) {
         return absl::InvalidArgumentError(
             absl::StrCat("header '", name, "' is set by the gateway",

@@ -261,6 +261,7 @@ TEST_CASE("on_limit refuses headers the gateway sets itself and bad statuses") {
   CHECK(check({.status = 503, .body = "", .headers = {{"x-a", "b"}}}).empty());
   CHECK_THAT(check({.status = 200}), Catch::Contains("on_limit: status must be a 4xx or 5xx"));
   CHECK_THAT(check({.headers = {{"Retry-After", "0"}}}), Catch::Contains("set by the gateway"));
+  CHECK_THAT(check({.headers = {{"Upgrade", "h2c"}}}), Catch::Contains("set by the gateway"));
   CHECK_THAT(check({.headers = {{"content-type", "x"}}}), Catch::Contains("use content_type"));
   CHECK_THAT(check({.headers = {{"bad name", "x"}}}), Catch::Contains("not a valid header name"));
   CHECK_THAT(check({.headers = {{"x-a", "a\r\nb"}}}), Catch::Contains("invalid value"));
