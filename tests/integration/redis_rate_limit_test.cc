@@ -639,7 +639,7 @@ TEST_CASE("redis going down and coming back is logged once each way and not once
   CHECK(log.With(": up").empty());
 
   REQUIRE(redis->Restart());
-  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }));
+  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }, absl::Seconds(8)));
   for (int i = 0; i < 10; ++i) CHECK(Fetch(port, "/").status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(log.With(": up").size() == 1);
@@ -714,7 +714,7 @@ TEST_CASE("a redis host name limits as an address would and is resolved again on
   const int calls = resolver->calls;
   redis->Kill();
   REQUIRE(redis->Restart());
-  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }));
+  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }, absl::Seconds(8)));
   CHECK(resolver->calls > calls);
   // The new server starts with no counts.
   CHECK(Fetch(port, "/").status == 200);
