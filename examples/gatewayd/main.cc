@@ -3,7 +3,8 @@
 //   gatewayd [--check] CONFIG
 //
 // --check validates CONFIG and exits (0 and "config OK", or 1 and the error).
-// Otherwise serves until SIGINT/SIGTERM, then drains for up to 5 seconds.
+// Otherwise serves until SIGINT/SIGTERM, then drains for up to
+// `server.drain_timeout` (5 seconds by default) and exits.
 // SIGHUP reloads CONFIG: clusters, routes, filters and proxy options change for
 // new requests; listeners, server options, workers and demo upstreams do not.
 // A config that fails to load is reported and the running one kept.
@@ -96,7 +97,9 @@ int main(int argc, char** argv) {
   }
   std::printf("gatewayd: signal %d, draining\n", sig);
   std::fflush(stdout);
-  (*running)->Drain(absl::Seconds(5));
+  // The drain deadline of the config the process started with: a reload does
+  // not change server options.
+  (*running)->Drain(config->drain_timeout);
   (*running)->Wait();
   return 0;
 }

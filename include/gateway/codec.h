@@ -11,8 +11,10 @@
 // is still delivered before `Feed` returns, even if the sink paused.
 // After `OnError` the codec is dead: every later `Feed` consumes nothing.
 //
-// The default implementation (`MakeHttp1Codec`) is built on llhttp in strict
-// mode: no lenient flags, ambiguous framing is an error.
+// The default implementation (`MakeHttp1Codec`) is built on llhttp's loose
+// build (LLHTTP_STRICT_MODE=0, as Debian ships it) with no lenient flag set;
+// the codec itself rejects what that build lets through (bare CR or LF line
+// ends, obs-fold, whitespace before a colon), so ambiguous framing is an error.
 #ifndef GATEWAY_CODEC_H_
 #define GATEWAY_CODEC_H_
 

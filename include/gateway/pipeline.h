@@ -5,7 +5,8 @@
 // and swapped whole on reload; a request keeps the pipeline it started with
 // until it ends.
 //
-//   auto pipeline = PipelineBuilder{}.Routes(router).Add(MakeCors(cors)).Build();
+//   auto limits = MakeRateLimitFilter(rate_limits);  // StatusOr, gateway/rate_limit_filter.h
+//   auto pipeline = PipelineBuilder{}.Routes(router).Add(*limits).Build();
 #ifndef GATEWAY_PIPELINE_H_
 #define GATEWAY_PIPELINE_H_
 

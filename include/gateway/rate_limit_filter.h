@@ -76,6 +76,25 @@ enum class RateLimitFailureMode {
   kDeny,   // fail closed: 503 {"error":"rate_limit_unavailable"}
 };
 
+// The answer to a request that a rule refuses. Every field is optional: an
+// unset one keeps the filter's default, {"error":"rate_limited",...} as JSON
+// with `RateLimitFilterConfig::status`. Retry-After (and the RateLimit headers
+// the filter is configured to send) are added whatever is set here.
+struct RateLimitResponse {
+  int status = 0;                   // 0: RateLimitFilterConfig::status; else 400-599
+  std::optional<std::string> body;  // replaces the JSON body ("" sends none)
+  // Content-Type of `body`; empty: "text/plain; charset=utf-8" for a
+  // replaced body, "application/json" for the default one.
+  std::string content_type;
+  // Added to the refusal, in order. Valid names and values only; not
+  // Content-Type (see `content_type`), Retry-After, Content-Length or the
+  // hop-by-hop fields (Transfer-Encoding, Connection, Keep-Alive, Upgrade,
+  // Trailer, TE), which the gateway sets itself.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  absl::Status Validate() const;
+};
+
 struct RateLimitRule {
   // The policy name in RateLimit headers and logs; unique within the filter.
   // Letters, digits and "-_.:" only.
@@ -105,6 +124,11 @@ struct RateLimitRule {
   absl::Duration timeout = absl::Milliseconds(100);
   RateLimitFailureMode failure_mode = RateLimitFailureMode::kAllow;
 
+  // The refusal this rule sends. When several rules refuse one request, the
+  // first of them in `RateLimitFilterConfig::rules` order answers; Retry-After
+  // is still the longest wait among them.
+  RateLimitResponse on_limit;
+
   absl::Status Validate() const;
 };
 
@@ -128,7 +152,9 @@ struct RateLimitFilterConfig {
   // would have been refused gets the attribute "rate_limit.dry_run_denied"
   // with the names of the refusing rules.
   bool dry_run = false;
-  int status = 429;  // status of a rejection (429 or 503 are the usual ones)
+  // Status of a rejection (429 or 503 are the usual ones); a rule's
+  // `on_limit.status` overrides it.
+  int status = 429;
   // Peers whose X-Forwarded-For is believed for client_ip keys.
   std::vector<std::string> trusted_proxies;
   // Time source of local limiters; nullptr: SystemClock(). Must outlive the

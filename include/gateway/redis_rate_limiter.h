@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/cluster.h"
 #include "gateway/rate_limiter.h"
 
 namespace gateway {
@@ -51,9 +53,17 @@ using RedisRateLimitAlgorithm =
     std::variant<TokenBucketConfig, FixedWindowConfig, SlidingWindowCounterConfig>;
 
 struct RedisRateLimitConfig {
-  // The server: an IPv4 or IPv6 address literal (a host name would need a
-  // blocking lookup on the loop).
+  // The server: an IPv4 or IPv6 address literal, or a host name (a container
+  // or Kubernetes service name). A name is resolved by `resolver` before
+  // every connection attempt, on libuv's thread pool (never on the loop), so
+  // a reconnect follows a moved server; its addresses are tried in the order
+  // the resolver gives them. A name that does not resolve counts as Redis
+  // down: calls fail at once, then fail open or closed as the rule says.
   std::string address = "127.0.0.1";
+  // Resolves a host name `address`; nullptr: MakeSystemResolver()
+  // (getaddrinfo). Called on libuv's pool threads, possibly concurrently for
+  // several loops: must be thread-safe. Unused for an address literal.
+  std::shared_ptr<Resolver> resolver;
   uint16_t port = 6379;
   std::string password = "";  // AUTH when not empty
   int db = 0;                 // SELECT when not 0
@@ -75,6 +85,16 @@ struct RedisRateLimitConfig {
   // An answer this late means the connection is stuck (a paused or frozen
   // server, a dead peer TCP has not noticed yet): it is closed and reopened.
   absl::Duration stall_timeout = absl::Seconds(1);
+
+  // Where each loop's connection reports going down and coming back, one line
+  // per transition, e.g.
+  //   redis localhost:6379 (key prefix "gateway:rl:api:"): down (Connection refused)
+  //   redis localhost:6379 (key prefix "gateway:rl:api:"): up
+  // A first connection that fails is a "down" line; a first one that works
+  // says nothing. Attempts that keep failing while down add no line. Called on
+  // the loop of the connection, from every loop at once: must be thread-safe.
+  // Null: lines go to stderr, prefixed "gateway: ".
+  std::function<void(std::string_view line)> log;
 
   absl::Status Validate() const;
 };

@@ -60,6 +60,10 @@ struct GatewayConfig {
   std::string filename;  // as given to the loader, for messages
   int workers = 0;       // 0: one per core
   ServerOptions server;  // listeners, limits, timeouts, connection caps
+  // `server.drain_timeout`: on a stop signal, how long gatewayd lets in-flight
+  // requests finish before it closes their connections and exits. Zero closes
+  // them at once.
+  absl::Duration drain_timeout = absl::Seconds(5);
   ProxyOptions proxy;
   std::vector<FilterSpec> filters;  // pipeline filters, by registry name, in order
   std::vector<ClusterSpec> clusters;

@@ -1,6 +1,7 @@
 // The default HTTP/1.1 codec: llhttp drives the grammar; this file adds what
 // llhttp leaves to its user, and what its loose build (the one Debian ships,
-// LLHTTP_STRICT_MODE=0) lets through.
+// LLHTTP_STRICT_MODE=0) lets through. No llhttp_set_lenient_* flag is ever
+// set: the loose build's defaults plus the checks below are the whole policy.
 //
 // llhttp reports spans (method, target, version, names, values, body) but not
 // the bytes between them. Loose llhttp accepts a lone CR or a bare LF as a line

@@ -32,13 +32,20 @@ class BlockCache {
   static void Free(void* block, size_t size) {
     if (size == sizeof(T)) {
       BlockCache& cache = ForThread();
-      if (!cache.closed_ && cache.count_ < kMaxBlocks) {
+      if (!closed_ && cache.count_ < kMaxBlocks) {
         cache.blocks_[cache.count_++] = block;
         return;
       }
     }
+    ++freed_to_heap_;  // next to a heap free, a thread-local increment is noise
     ::operator delete(block);
   }
+
+  // For tests, so they can see where a freed block went: the blocks the
+  // calling thread's cache holds, and how many blocks `Free` ever gave back
+  // to the heap on this thread.
+  static size_t CachedOnThisThread() { return closed_ ? 0 : ForThread().count_; }
+  static size_t FreedToHeapOnThisThread() { return freed_to_heap_; }
 
   ~BlockCache() {
     for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
@@ -53,9 +60,14 @@ class BlockCache {
     return cache;
   }
 
+  // Trivially destructible, so still readable after the cache is destroyed.
+  // As a member it was not: the optimizer drops stores to an object whose
+  // lifetime ends, and GCC -O2 removed `closed_ = true` from the destructor,
+  // so blocks freed later in the thread's exit were cached and leaked.
+  static inline thread_local bool closed_ = false;
+  static inline thread_local size_t freed_to_heap_ = 0;
   void* blocks_[kMaxBlocks];
   size_t count_ = 0;
-  bool closed_ = false;
 };
 
 }  // namespace gateway::internal

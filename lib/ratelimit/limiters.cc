@@ -489,10 +489,14 @@ class ConcurrencyLimiter final : public TableLimiter {
   ConcurrencyAlgo algo_;
 };
 
-// Exact sliding log. The state word is a spin flag: 0 free, 1 held by a
-// decision, kEvicting held by an eviction. The critical section is a few
-// loads and stores on the key's own ring, so only requests for the same key
-// ever wait, and only for each other.
+// Exact sliding log. The state word is a spin flag in bit 0 (set: held by a
+// decision; kEvicting: held by an eviction) and, above it, the number of
+// entries the ring held when its last holder let go. The ring itself is only
+// safe to read under the flag, but eviction must rate a slot without taking
+// it: the count is what tells an exhausted key from a one-off one, so a flood
+// of new keys evicts the keys with the least logged, not the oldest ones. The
+// critical section is a few loads and stores on the key's own ring, so only
+// requests for the same key ever wait, and only for each other.
 class SlidingLogLimiter final : public TableLimiter {
  public:
   SlidingLogLimiter(uint64_t limit, absl::Duration window, size_t max_keys, const Clock& clock)
@@ -527,11 +531,14 @@ class SlidingLogLimiter final : public TableLimiter {
       Ring empty(0);
       return Decide(empty, now, cost, false);
     }
-    // Held slots cannot be evicted; a slot idle for a whole window holds only
-    // expired entries, so it goes first.
+    // Held slots cannot be evicted. A slot idle for a whole window holds only
+    // expired entries (its stamp is its last decision, no older than its
+    // newest entry), so it goes first; otherwise the fewer entries it logged,
+    // the less its eviction gives back, as for the one-word algorithms.
     auto score = [&](uint64_t state, uint32_t age) -> double {
-      if (state != 0) return -1.0;
-      return age >= window_ms_ ? 1.0 : 0.0;
+      if ((state & kHeld) != 0) return -1.0;
+      if (age >= window_ms_) return 1.0;
+      return 1.0 - static_cast<double>(state >> 1) / static_cast<double>(limit_);
     };
     auto fresh = [](uint64_t) -> uint64_t { return 0; };
     Backoff backoff;
@@ -542,21 +549,25 @@ class SlidingLogLimiter final : public TableLimiter {
         continue;
       }
       std::atomic<uint64_t>& state = table_.state(slot);
-      uint64_t expected = 0;
-      if (!state.compare_exchange_weak(expected, 1, std::memory_order_acquire)) {
+      uint64_t free = state.load(std::memory_order_relaxed);
+      if ((free & kHeld) != 0 ||
+          !state.compare_exchange_weak(free, free | kHeld, std::memory_order_acquire)) {
         backoff.Pause();
         continue;
       }
       if (table_.key(slot).load(std::memory_order_acquire) != fp) {
-        state.store(0, std::memory_order_release);
+        state.store(free, std::memory_order_release);
         continue;
       }
-      RateDecision d = Decide(RingFor(slot, fp), now, cost, spend);
-      state.store(0, std::memory_order_release);
+      Ring& ring = RingFor(slot, fp);
+      RateDecision d = Decide(ring, now, cost, spend);
+      state.store(static_cast<uint64_t>(ring.size) << 1, std::memory_order_release);
       if (spend) table_.Touch(slot, stamp);
       return d;
     }
   }
+
+  static constexpr uint64_t kHeld = 1;  // kEvicting has it set too
 
   // Held under the slot's flag. Rings are allocated on a slot's first use and
   // reused by its later owners: memory stays at most capacity x limit entries.

@@ -126,6 +126,7 @@ class RateLimitFilter final : public Filter {
   void RemoteDone();
   // The reply once every answer is in, or nullopt to let the request through.
   std::optional<LocalReply> Verdict();
+  LocalReply Refusal(const std::vector<std::string>& names) const;
   void ReleaseHeld();
   std::vector<std::string> DeniedNames() const;
 
@@ -309,9 +310,7 @@ std::optional<LocalReply> RateLimitFilter::Verdict() {
   }
   if (!names.empty()) {
     ReleaseHeld();
-    LocalReply reply =
-        LocalReply::Json(shared_.status, "rate_limited",
-                         absl::StrCat("rate limit exceeded (", absl::StrJoin(names, ", "), ")"));
+    LocalReply reply = Refusal(names);
     reply.headers.Set("retry-after", absl::StrCat(std::max<int64_t>(1, CeilSeconds(retry))));
     return reply;
   }
@@ -323,6 +322,34 @@ std::optional<LocalReply> RateLimitFilter::Verdict() {
     return reply;
   }
   return std::nullopt;
+}
+
+LocalReply RateLimitFilter::Refusal(const std::vector<std::string>& names) const {
+  // The first refusing rule in config order speaks for all of them (`names`
+  // is not empty, so there is one).
+  const RateLimitResponse* custom = nullptr;
+  for (const Result& r : results_) {
+    if (r.decision && !r.decision->allowed) {
+      custom = &r.rule->spec.on_limit;
+      break;
+    }
+  }
+  const int status = custom->status != 0 ? custom->status : shared_.status;
+  LocalReply reply;
+  if (custom->body.has_value()) {
+    reply.status = status;
+    reply.flag = "rate_limited";
+    reply.body = *custom->body;
+    reply.headers.Add("content-type", custom->content_type.empty() ? "text/plain; charset=utf-8"
+                                                                   : custom->content_type);
+  } else {
+    reply =
+        LocalReply::Json(status, "rate_limited",
+                         absl::StrCat("rate limit exceeded (", absl::StrJoin(names, ", "), ")"));
+    if (!custom->content_type.empty()) reply.headers.Set("content-type", custom->content_type);
+  }
+  for (const auto& [name, value] : custom->headers) reply.headers.Add(name, value);
+  return reply;
 }
 
 std::vector<std::string> RateLimitFilter::DeniedNames() const {
@@ -433,6 +460,34 @@ class RateLimitFactory final : public FilterFactory {
 
 }  // namespace
 
+absl::Status RateLimitResponse::Validate() const {
+  if (status != 0 && (status < 400 || status > 599)) {
+    return absl::InvalidArgumentError("status must be a 4xx or 5xx code");
+  }
+  if (!content_type.empty() && !IsValidHeaderValue(content_type)) {
+    return absl::InvalidArgumentError("content_type is not a valid header value");
+  }
+  for (const auto& [name, value] : headers) {
+    if (!IsValidHeaderName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a valid header name"));
+    }
+    // Framing and hop-by-hop fields belong to the connection, not the reply.
+    for (std::string_view own :
+         {"content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
+          "upgrade", "trailer", "te", "retry-after"}) {
+      if (EqualsIgnoreCase(name, own)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("header '", name, "' is set by the gateway",
+                         EqualsIgnoreCase(name, "content-type") ? " (use content_type)" : ""));
+      }
+    }
+    if (!IsValidHeaderValue(value)) {
+      return absl::InvalidArgumentError(absl::StrCat("header '", name, "' has an invalid value"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RateLimitRule::Validate() const {
   std::string who = absl::StrCat("rule \"", name, "\"");
   if (!ValidPolicyName(name)) {
@@ -445,6 +500,9 @@ absl::Status RateLimitRule::Validate() const {
         absl::StrCat(who, ": exactly one of local, limiter and remote must be set"));
   }
   if (cost == 0) return absl::InvalidArgumentError(absl::StrCat(who, ": cost must be > 0"));
+  if (auto s = on_limit.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": on_limit: ", s.message()));
+  }
   if (local) {
     if (auto s = ValidateRateLimitAlgorithm(*local); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(who, ": ", s.message()));

@@ -2,12 +2,18 @@
 // by libuv through hiredis' adapter (see docs/rate-limiting.md#redis). The
 // adapter owns its uv_poll_t and closes it from hiredis' cleanup hook, which
 // every redisAsyncFree (ours or hiredis' own after a disconnect) runs.
+//
+// Hiredis resolves the address it is given with a blocking getaddrinfo, so it
+// only ever gets address literals: a host name is looked up first by the
+// configured Resolver on libuv's thread pool.
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <string>
@@ -55,6 +61,12 @@ constexpr uint64_t kControlId = 0;
 constexpr uint64_t kScriptLoadId = 1;
 constexpr uint64_t kFirstCallId = 2;
 
+bool IsAddressLiteral(const std::string& address) {
+  unsigned char buf[16];  // an in6_addr
+  return uv_inet_pton(AF_INET, address.c_str(), buf) == 0 ||
+         uv_inet_pton(AF_INET6, address.c_str(), buf) == 0;
+}
+
 bool IsSha1Hex(const redisReply* r) {
   if (r == nullptr || r->type != REDIS_REPLY_STRING || r->len != 40) return false;
   for (size_t i = 0; i < 40; ++i) {
@@ -70,6 +82,13 @@ class RedisRateLimiter final : public AsyncRateLimiter {
         dispatcher_(dispatcher),
         script_(RedisRateLimitScript(config_->algorithm)),
         backoff_(config_->reconnect_backoff_min) {
+    literal_ = IsAddressLiteral(config_->address);
+    if (!literal_) {
+      resolver_ = config_->resolver != nullptr ? config_->resolver : MakeSystemResolver();
+    }
+    const bool v6 = config_->address.find(':') != std::string::npos;
+    where_ = absl::StrCat("redis ", v6 ? "[" : "", config_->address, v6 ? "]" : "", ":",
+                          config_->port, " (key prefix \"", config_->key_prefix, "\")");
     deadline_timer_ = dispatcher_.CreateTimer([this] { OnDeadlineTimer(); });
     reconnect_timer_ = dispatcher_.CreateTimer([this] { Connect(); });
     args_ = std::visit(
@@ -90,6 +109,12 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     // Pending calls are dropped without calling back: their handles are the
     // callers', and the limiter's loop is going away.
     calls_.clear();
+    // A lookup cannot be stopped once a pool thread runs it: it then finishes
+    // on its own and its callback, seeing no owner, only frees it.
+    if (lookup_ != nullptr) {
+      lookup_->owner = nullptr;
+      uv_cancel(reinterpret_cast<uv_req_t*>(&lookup_->req));
+    }
     if (ac_ != nullptr) {
       ac_->data = nullptr;
       if (ac_->c.reader != nullptr) ac_->c.reader->privdata = nullptr;
@@ -130,6 +155,20 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     uint64_t cost = 0;
   };
 
+  // What the log last said about this loop's connection.
+  enum class Health { kStarting, kUp, kDown };
+
+  // A host-name lookup running on libuv's thread pool. Owned by its
+  // completion callback, which libuv always runs on the loop (with
+  // UV_ECANCELED when cancelled before a pool thread took it).
+  struct Lookup {
+    uv_work_t req;
+    RedisRateLimiter* owner = nullptr;  // null once the limiter is gone
+    std::shared_ptr<Resolver> resolver;
+    std::string name;
+    absl::StatusOr<std::vector<std::string>> addresses;  // written on the pool thread
+  };
+
   // Hiredis calls back through C function pointers; the limiter is found
   // through the context's `data`, which is null once the limiter let go of
   // that context (its late callbacks are then ignored).
@@ -142,10 +181,22 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     }
   }
   static void OnConnectThunk(const redisAsyncContext* ac, int status) {
-    if (RedisRateLimiter* self = Of(ac)) self->OnConnect(status);
+    if (RedisRateLimiter* self = Of(ac)) self->OnConnect(status, ac->errstr);
   }
   static void OnDisconnectThunk(const redisAsyncContext* ac, int status) {
-    if (RedisRateLimiter* self = Of(ac)) self->OnDisconnect();
+    if (RedisRateLimiter* self = Of(ac)) {
+      self->OnDisconnect(status == REDIS_OK ? "connection closed" : ac->errstr);
+    }
+  }
+  static void ResolveOnPool(uv_work_t* req) {
+    auto* lookup = static_cast<Lookup*>(req->data);
+    lookup->addresses = lookup->resolver->Resolve(lookup->name);
+  }
+  static void OnResolvedThunk(uv_work_t* req, int status) {
+    std::unique_ptr<Lookup> lookup(static_cast<Lookup*>(req->data));
+    if (lookup->owner == nullptr || status == UV_ECANCELED) return;
+    lookup->owner->lookup_ = nullptr;
+    lookup->owner->OnResolved(lookup->addresses);
   }
 
   // Hiredis 0.14 aborts the process (an assert) on a reply that no command
@@ -166,7 +217,10 @@ class RedisRateLimiter final : public AsyncRateLimiter {
   static bool Unsolicited(const redisReadTask* task) {
     if (task->parent != nullptr) return false;
     auto* self = static_cast<RedisRateLimiter*>(task->privdata);
-    return self != nullptr && self->in_flight_ == 0;
+    if (self == nullptr || self->in_flight_ != 0) return false;
+    // Hiredis reports a refused reply as "Out of memory": the log says why.
+    self->unsolicited_ = true;
+    return true;
   }
   static void* GuardedString(const redisReadTask* task, char* s, size_t len) {
     return Unsolicited(task) ? nullptr : BaseFunctions()->createString(task, s, len);
@@ -188,18 +242,73 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     reader->privdata = this;
   }
 
+  // One connection attempt: every address of the server in turn, then the
+  // backoff. A name is looked up afresh each time, so a server that moved
+  // (a rescheduled container) is found on the next attempt.
   void Connect() {
-    redisAsyncContext* ac = redisAsyncConnect(config_->address.c_str(), config_->port);
-    if (ac == nullptr) {
+    if (literal_) {
+      addresses_.assign(1, config_->address);
+      next_address_ = 0;
+      ConnectNext();
+      return;
+    }
+    if (lookup_ != nullptr) return;
+    auto lookup = std::make_unique<Lookup>();
+    lookup->owner = this;
+    lookup->req.data = lookup.get();
+    lookup->resolver = resolver_;
+    lookup->name = config_->address;
+    if (int rc = uv_queue_work(dispatcher_.loop(), &lookup->req, &ResolveOnPool, &OnResolvedThunk);
+        rc != 0) {
+      MarkDown(absl::StrCat("cannot start resolving: ", uv_strerror(rc)));
       ScheduleReconnect();
       return;
+    }
+    lookup_ = lookup.release();
+  }
+
+  void OnResolved(const absl::StatusOr<std::vector<std::string>>& addresses) {
+    addresses_.clear();
+    next_address_ = 0;
+    if (addresses.ok()) {
+      // Only literals reach hiredis, whatever a user's resolver returns.
+      for (const std::string& a : *addresses) {
+        if (IsAddressLiteral(a)) addresses_.push_back(a);
+      }
+    }
+    if (addresses_.empty()) {
+      MarkDown(addresses.ok() ? absl::string_view("the name has no address")
+                              : addresses.status().message());
+      ScheduleReconnect();
+      return;
+    }
+    ConnectNext();
+  }
+
+  // Tries the addresses left; when none connects, the server is down.
+  void ConnectNext() {
+    while (next_address_ < addresses_.size()) {
+      if (ConnectTo(addresses_[next_address_++])) return;
+    }
+    MarkDown(last_error_);
+    ScheduleReconnect();
+  }
+
+  // Opens a connection to one address; false (and `last_error_`) if it
+  // failed at once.
+  bool ConnectTo(const std::string& ip) {
+    redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), config_->port);
+    if (ac == nullptr) {
+      last_error_ = "out of memory";
+      return false;
     }
     if (ac->err != 0 || redisLibuvAttach(ac, dispatcher_.loop()) != REDIS_OK) {
+      last_error_ = ac->err != 0 ? ac->errstr : "cannot watch the socket";
       redisAsyncFree(ac);
-      ScheduleReconnect();
-      return;
+      return false;
     }
     ac->data = this;
+    unsolicited_ = false;
     GuardReader(ac);
     redisAsyncSetConnectCallback(ac, &OnConnectThunk);
     redisAsyncSetDisconnectCallback(ac, &OnDisconnectThunk);
@@ -209,6 +318,26 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     if (!config_->password.empty()) Send({"AUTH", config_->password}, kControlId);
     if (config_->db != 0) Send({"SELECT", absl::StrCat(config_->db)}, kControlId);
     Send({"SCRIPT", "LOAD", std::string(script_)}, kScriptLoadId);
+    return true;
+  }
+
+  // One line per transition, whatever the number of failed attempts between.
+  // The first working connection is not news; a first failing one is.
+  void MarkDown(absl::string_view error) {
+    if (health_ == Health::kDown) return;
+    health_ = Health::kDown;
+    Log(absl::StrCat(where_, ": down (", error, ")"));
+  }
+  void MarkUp() {
+    if (health_ == Health::kDown) Log(absl::StrCat(where_, ": up"));
+    health_ = Health::kUp;
+  }
+  void Log(std::string_view line) const {
+    if (config_->log) {
+      config_->log(line);
+    } else {
+      std::fprintf(stderr, "gateway: %.*s\n", static_cast<int>(line.size()), line.data());
+    }
   }
 
   void Send(const std::vector<std::string>& args, uint64_t id) {
@@ -254,21 +383,28 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     Send(args, id);
   }
 
-  void OnConnect(int status) {
+  void OnConnect(int status, const char* error) {
     if (status == REDIS_OK) {
       connected_ = true;
       backoff_ = config_->reconnect_backoff_min;
       return;
     }
     // Hiredis frees the context after this returns, answering its queued
-    // commands with null replies first (handled as lost calls).
+    // commands with null replies first (handled as lost calls); the next
+    // address is tried after that, so those replies are not counted against
+    // the new connection's commands.
     ac_ = nullptr;
-    ScheduleReconnect();
+    last_error_ = error;
+    dispatcher_.Post([this, alive = std::weak_ptr<int>(alive_)] {
+      if (!alive.expired()) ConnectNext();
+    });
   }
 
-  void OnDisconnect() {
+  void OnDisconnect(const char* error) {
     ac_ = nullptr;
     connected_ = false;
+    MarkDown(unsolicited_ ? "a reply no command asked for" : error);
+    unsolicited_ = false;
     ScheduleReconnect();
   }
 
@@ -291,6 +427,7 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     sent_.clear();
     // Deferred by hiredis when this runs inside one of its callbacks.
     redisAsyncFree(ac);
+    MarkDown(why);
     FailAll(absl::UnavailableError(absl::StrCat("redis: ", why)));
     ScheduleReconnect();
   }
@@ -316,6 +453,8 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     if (id == kScriptLoadId) {
       // Without a SHA calls keep sending the whole script (EVAL).
       if (IsSha1Hex(reply)) sha_.assign(reply->str, reply->len);
+      // Answered after AUTH and SELECT: the server takes commands again.
+      if (reply != nullptr && reply->type != REDIS_REPLY_ERROR) MarkUp();
       return;
     }
     auto it = calls_.find(id);
@@ -332,6 +471,7 @@ class RedisRateLimiter final : public AsyncRateLimiter {
       Complete(id, parsed.status());
       return;
     }
+    if (health_ != Health::kUp) MarkUp();
     Complete(id, RedisReplyToDecision(config_->algorithm, *parsed));
   }
 
@@ -380,8 +520,18 @@ class RedisRateLimiter final : public AsyncRateLimiter {
   std::vector<std::string> args_;  // the algorithm's ARGV before the cost
   std::string sha_;                // from SCRIPT LOAD; empty: EVAL
 
+  bool literal_ = false;                // `address` needs no lookup
+  std::shared_ptr<Resolver> resolver_;  // for a host name
+  std::string where_;                   // "redis <address>:<port> (key prefix ...)", for the log
+  Lookup* lookup_ = nullptr;            // a lookup in flight
+  std::vector<std::string> addresses_;  // of this attempt, literals
+  size_t next_address_ = 0;
+  std::string last_error_;  // of the last address tried
+  Health health_ = Health::kStarting;
+
   redisAsyncContext* ac_ = nullptr;
   bool connected_ = false;
+  bool unsolicited_ = false;  // the reader refused a reply nobody asked for
   absl::Duration backoff_;
   std::unique_ptr<Timer> reconnect_timer_;
 

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/redis_rate_limiter.h"
 
@@ -159,14 +160,33 @@ absl::Duration WindowOf(const RedisRateLimitAlgorithm& algorithm) {
       algorithm);
 }
 
+// RFC 1123 names: dot-separated labels of letters, digits and inner hyphens,
+// 253 characters at most ("_" too, which service discovery names use).
+bool IsHostName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '.') {
+      if (label == 0 || name[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    bool ok =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || (c == '-' && label > 0);
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0 && name.back() != '-';
+}
+
 }  // namespace
 
 absl::Status RedisRateLimitConfig::Validate() const {
   unsigned char buf[16];
   if (inet_pton(AF_INET, address.c_str(), buf) != 1 &&
-      inet_pton(AF_INET6, address.c_str(), buf) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("redis: address \"", address, "\" is not an IP address literal"));
+      inet_pton(AF_INET6, address.c_str(), buf) != 1 && !IsHostName(address)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis: address \"", address, "\" is neither an IP address literal nor a host name"));
   }
   if (port == 0) return absl::InvalidArgumentError("redis: port must be > 0");
   if (db < 0) return absl::InvalidArgumentError("redis: db must be >= 0");

@@ -238,9 +238,10 @@ absl::Status Parser::Listeners(const YAML::Node& node, const std::string& path,
 }
 
 absl::Status Parser::Server(const YAML::Node& node, const std::string& path, ServerOptions* out) {
+  // drain_timeout belongs to the process, not to ServerOptions: Document reads it.
   if (auto s = ExpectMap(node, path,
                          {"max_connections", "max_requests_per_connection", "limits", "timeouts",
-                          "headers_with_underscores"});
+                          "headers_with_underscores", "drain_timeout"});
       !s.ok())
     return s;
   if (node["max_connections"]) {
@@ -1273,6 +1274,12 @@ absl::Status Parser::Document(const YAML::Node& root, GatewayConfig* config) {
   }
   if (root["server"]) {
     if (auto s = Server(root["server"], "server", &config->server); !s.ok()) return s;
+    if (const YAML::Node& n = root["server"]["drain_timeout"]) {
+      if (auto s = Duration(n, "server.drain_timeout", &config->drain_timeout); !s.ok()) return s;
+      if (config->drain_timeout > absl::Hours(1)) {
+        return Error(n, "server.drain_timeout", "must be at most 1h");
+      }
+    }
   }
   if (auto s = config->server.Validate(); !s.ok()) {
     const YAML::Node& at = root["server"] ? root["server"] : root["listeners"];

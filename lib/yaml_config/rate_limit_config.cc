@@ -1,8 +1,12 @@
 // YAML for the built-in rate_limit filter, read through ConfigNode like any
 // user's configurable filter would be (see docs/rate-limiting.md).
+#include <cstdio>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -145,6 +149,9 @@ absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
   if (auto s = n.Read("reconnect_backoff_min", &c.reconnect_backoff_min); !s.ok()) return s;
   if (auto s = n.Read("reconnect_backoff_max", &c.reconnect_backoff_max); !s.ok()) return s;
   if (auto s = n.Read("stall_timeout", &c.stall_timeout); !s.ok()) return s;
+  // Down and up lines of each loop's connection join gatewayd's other log
+  // lines on stderr.
+  c.log = [](std::string_view line) { fmt::print(stderr, "gatewayd: {}\n", line); };
   // The filter's own wait is a backstop behind the call timeout.
   rule->timeout = c.call_timeout + absl::Milliseconds(50);
   auto factory = MakeRedisRateLimiterFactory(std::move(c));
@@ -154,11 +161,35 @@ absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
   return absl::OkStatus();
 }
 
+// `on_limit: {status, body, content_type, headers: {name: value}}`.
+absl::Status ParseOnLimit(const ConfigNode& n, RateLimitResponse* out) {
+  if (auto s = n.ExpectMap({"status", "body", "content_type", "headers"}); !s.ok()) return s;
+  if (auto s = n.ReadInt("status", &out->status, 400, 599); !s.ok()) return s;
+  if (const ConfigNode* b = n.Find("body")) {
+    auto body = b->AsString();
+    if (!body.ok()) return body.status();
+    out->body = *std::move(body);
+  }
+  if (auto s = n.Read("content_type", &out->content_type); !s.ok()) return s;
+  if (const ConfigNode* h = n.Find("headers")) {
+    if (!h->IsMap()) return h->Error("expected a map of header names to values");
+    for (const ConfigNode& field : h->children()) {
+      auto value = field.AsString();
+      if (!value.ok()) return value.status();
+      out->headers.emplace_back(field.key(), *std::move(value));
+      RateLimitResponse one{.headers = {out->headers.back()}};
+      if (auto s = one.Validate(); !s.ok()) return field.Error(View(s.message()));
+    }
+  }
+  if (auto s = out->Validate(); !s.ok()) return n.Error(View(s.message()));
+  return absl::OkStatus();
+}
+
 absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
   if (auto s = n.ExpectMap({"name", "routes", "clusters", "methods", "key", "skip_if_key_missing",
                             "cost", "token_bucket", "fixed_window", "sliding_window_log",
                             "sliding_window", "gcra", "concurrency", "redis", "timeout",
-                            "failure_mode"});
+                            "failure_mode", "on_limit"});
       !s.ok()) {
     return s;
   }
@@ -206,6 +237,9 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
     } else {
       return f->Error("expected allow or deny");
     }
+  }
+  if (const ConfigNode* o = n.Find("on_limit")) {
+    if (auto s = ParseOnLimit(*o, &rule->on_limit); !s.ok()) return s;
   }
   if (auto s = rule->Validate(); !s.ok()) return n.Error(View(s.message()));
   return absl::OkStatus();

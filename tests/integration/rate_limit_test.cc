@@ -153,5 +153,90 @@ TEST_CASE("a limit is shared by every worker of a runtime") {
   (*runtime)->Wait();
 }
 
+// Every algorithm keyed on a header, with a table of 64 keys, so a flood of
+// spoofed header values passes through the attacker's set many times.
+constexpr char kFloodYaml[] = R"yaml(
+listeners: [{address: 127.0.0.1, port: 0}]
+workers: 2
+filters:
+  - rate_limit:
+      headers: none
+      rules:
+        - {name: log, routes: [log], key: [{header: x-client-id}],
+           sliding_window_log: {limit: 5, window: 1h, max_keys: 64}}
+        - {name: counter, routes: [counter], key: [{header: x-client-id}],
+           sliding_window: {limit: 5, window: 1h, max_keys: 64}}
+        - {name: fixed, routes: [fixed], key: [{header: x-client-id}],
+           fixed_window: {limit: 5, window: 1h, max_keys: 64}}
+        - {name: bucket, routes: [bucket], key: [{header: x-client-id}],
+           token_bucket: {rate: 5, per: 1h, max_keys: 64}}
+routes:
+  - {name: log, match: {path: /log}, direct_response: {status: 200, body: "ok"}}
+  - {name: counter, match: {path: /counter}, direct_response: {status: 200, body: "ok"}}
+  - {name: fixed, match: {path: /fixed}, direct_response: {status: 200, body: "ok"}}
+  - {name: bucket, match: {path: /bucket}, direct_response: {status: 200, body: "ok"}}
+)yaml";
+
+TEST_CASE("an exhausted key stays refused through 100000 one-off keys in every algorithm") {
+  auto config = LoadConfigString(kFloodYaml, "flood.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(), {.ephemeral_ports = true});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  const uint16_t port = (*running)->ports().at(0);
+  const SteadyTime deadline = DeadlineAfter(absl::Seconds(120));
+
+  for (const char* path : {"/log", "/counter", "/fixed", "/bucket"}) {
+    INFO(path);
+    const std::string attacker = Get(path, {"x-client-id: attacker"});
+    for (int i = 0; i < 5; ++i) {
+      auto r = Once(port, attacker);
+      REQUIRE(r.has_value());
+      REQUIRE(r->status == 200);
+    }
+    auto refused = Once(port, attacker);
+    REQUIRE(refused.has_value());
+    REQUIRE(refused->status == 429);
+
+    // 100,000 distinct keys on two keep-alive connections, 100 pipelined
+    // requests per write.
+    constexpr int kKeys = 100'000;
+    constexpr int kBatch = 100;
+    std::atomic<int> answered{0};
+    std::vector<std::thread> flood;
+    for (int c = 0; c < 2; ++c) {
+      flood.emplace_back([&, c] {
+        auto client = TestClient::Connect(port);
+        if (!client) return;
+        std::string batch;
+        for (int i = c * kKeys / 2; i < (c + 1) * kKeys / 2; i += kBatch) {
+          if (MillisLeft(deadline) == 0) return;
+          batch.clear();
+          for (int j = i; j < i + kBatch; ++j) {
+            batch += Get(path, {"x-client-id: spoofed-" + std::to_string(j)});
+          }
+          if (!client->Send(batch)) return;
+          for (int j = 0; j < kBatch; ++j) {
+            auto r = client->ReadResponse();
+            if (!r || r->status != 200) return;
+            ++answered;
+          }
+        }
+      });
+    }
+    for (auto& t : flood) t.join();
+    REQUIRE(answered == kKeys);
+
+    // Had it been evicted, it would start over with a fresh limit.
+    auto after = Once(port, attacker);
+    REQUIRE(after.has_value());
+    CHECK(after->status == 429);
+  }
+  (*running)->Drain(absl::Seconds(2));
+  (*running)->Wait();
+}
+
 }  // namespace
 }  // namespace gateway::itest

@@ -12,16 +12,21 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "event/uv_dispatcher.h"
 #include "gateway/redis_rate_limiter.h"
 #include "gateway/yaml_config.h"
+#include "integration/gatewayd_process.h"
 #include "integration/redis_server.h"
 #include "integration/test_client.h"
 
@@ -552,6 +557,204 @@ TEST_CASE("two gatewayd processes sharing a 100 req/s redis limit admit 100/s co
   // 100/s combined within ±2%.
   CHECK(admitted >= 98 * kWindows);
   CHECK(admitted <= 102 * kWindows);
+}
+
+// Lines a limiter logs, kept for the test thread.
+class LogLines {
+ public:
+  std::function<void(std::string_view)> Sink() {
+    return [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.emplace_back(line);
+    };
+  }
+  std::vector<std::string> With(std::string_view part) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const std::string& l : lines_) {
+      if (l.find(part) != std::string::npos) out.push_back(l);
+    }
+    return out;
+  }
+  std::string All() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return absl::StrJoin(lines_, "\n");
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+// A one-worker Runtime answering 200 on every path behind one Redis rule.
+std::unique_ptr<Runtime> StartRuntime(RedisRateLimitConfig redis, RateLimitFailureMode mode) {
+  auto router = Router::Build({RouteBuilder("all").Prefix("/").Respond(200, "ok").Build()});
+  REQUIRE(router.ok());
+  auto remote = MakeRedisRateLimiterFactory(std::move(redis));
+  INFO(remote.status().message());
+  REQUIRE(remote.ok());
+  auto filter =
+      MakeRateLimitFilter({.rules = {{.name = "r", .remote = *remote, .failure_mode = mode}}});
+  REQUIRE(filter.ok());
+  auto pipeline = PipelineBuilder{}.Routes(*router).Add(*filter).Build();
+  REQUIRE(pipeline.ok());
+  RuntimeOptions options;
+  options.workers = 1;
+  options.server.listeners.push_back({.address = "127.0.0.1", .port = 0});
+  auto runtime = Runtime::Start(std::move(options), *pipeline);
+  REQUIRE(runtime.ok());
+  return *std::move(runtime);
+}
+
+TEST_CASE("redis going down and coming back is logged once each way and not once per attempt") {
+  auto redis = StartRedisOrSkip();
+  if (redis == nullptr) return;
+  LogLines log;
+  auto runtime =
+      StartRuntime({.port = redis->port(),
+                    .algorithm = FixedWindowConfig{.limit = 1'000'000, .window = absl::Seconds(1)},
+                    .call_timeout = absl::Milliseconds(50),
+                    .reconnect_backoff_min = absl::Milliseconds(10),
+                    .reconnect_backoff_max = absl::Milliseconds(50),
+                    .log = log.Sink()},
+                   RateLimitFailureMode::kAllow);
+  const uint16_t port = runtime->ports()[0];
+  REQUIRE(Fetch(port, "/").status == 200);
+  CHECK(log.All().empty());  // a first connection that works is not news
+
+  redis->Kill();
+  // About a second of requests: fail open; the limiter retries every 50 ms.
+  for (int i = 0; i < 40; ++i) {
+    CHECK(Fetch(port, "/").status == 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  INFO(log.All());
+  std::vector<std::string> down = log.With(": down (");
+  REQUIRE(down.size() == 1);
+  CHECK_THAT(down[0], Catch::StartsWith(absl::StrCat("redis 127.0.0.1:", redis->port(),
+                                                     " (key prefix \"gateway:rl:\"): down (")));
+  // The error, whichever way the loss was seen first.
+  CHECK((absl::StrContains(down[0], "closed") || absl::StrContains(down[0], "refused") ||
+         absl::StrContains(down[0], "reset")));
+  CHECK(log.With(": up").empty());
+
+  REQUIRE(redis->Restart());
+  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }, absl::Seconds(8)));
+  for (int i = 0; i < 10; ++i) CHECK(Fetch(port, "/").status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(log.With(": up").size() == 1);
+  CHECK(log.With(": down (").size() == 1);
+  runtime->Drain(absl::Seconds(1));
+  runtime->Wait();
+}
+
+// Answers every name from a fixed table, without touching the network.
+class TableResolver final : public Resolver {
+ public:
+  absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) override {
+    ++calls;
+    if (name == "redis.test") return std::vector<std::string>{"127.0.0.1"};
+    return absl::NotFoundError(absl::StrCat("resolving '", std::string(name), "': no such name"));
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST_CASE("an unresolvable redis name fails open or closed as configured and is logged once") {
+  auto resolver = std::make_shared<TableResolver>();
+  for (auto mode : {RateLimitFailureMode::kAllow, RateLimitFailureMode::kDeny}) {
+    LogLines log;
+    auto runtime = StartRuntime({.address = "redis.nowhere",
+                                 .resolver = resolver,
+                                 .algorithm = FixedWindowConfig{.limit = 10},
+                                 .call_timeout = absl::Milliseconds(50),
+                                 .reconnect_backoff_min = absl::Milliseconds(10),
+                                 .reconnect_backoff_max = absl::Milliseconds(20),
+                                 .log = log.Sink()},
+                                mode);
+    const uint16_t port = runtime->ports()[0];
+    const int calls_before = resolver->calls;
+    for (int i = 0; i < 10; ++i) {
+      Timed t = Fetch(port, "/");
+      CHECK(t.status == (mode == RateLimitFailureMode::kAllow ? 200 : 503));
+      CHECK(t.elapsed < absl::Milliseconds(150) + kTimeoutSlack);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    INFO(log.All());
+    std::vector<std::string> down = log.With(": down (");
+    REQUIRE(down.size() == 1);
+    CHECK(down[0] ==
+          "redis redis.nowhere:6379 (key prefix \"gateway:rl:\"): down (resolving "
+          "'redis.nowhere': no such name)");
+    // Every reconnect asks the resolver again.
+    CHECK(resolver->calls - calls_before >= 3);
+    runtime->Drain(absl::Seconds(1));
+    runtime->Wait();
+  }
+}
+
+TEST_CASE("a redis host name limits as an address would and is resolved again on reconnect") {
+  auto redis = StartRedisOrSkip();
+  if (redis == nullptr) return;
+  auto resolver = std::make_shared<TableResolver>();
+  LogLines log;
+  auto runtime = StartRuntime({.address = "redis.test",
+                               .resolver = resolver,
+                               .port = redis->port(),
+                               .algorithm = FixedWindowConfig{.limit = 3, .window = absl::Hours(1)},
+                               .key_prefix = "resolved:",
+                               .reconnect_backoff_min = absl::Milliseconds(10),
+                               .reconnect_backoff_max = absl::Milliseconds(20),
+                               .log = log.Sink()},
+                              RateLimitFailureMode::kDeny);
+  const uint16_t port = runtime->ports()[0];
+  REQUIRE(itest::Eventually([&] { return Fetch(port, "/").status == 200; }));
+  CHECK(Fetch(port, "/").status == 200);
+  CHECK(Fetch(port, "/").status == 200);
+  CHECK(Fetch(port, "/").status == 429);
+  const int calls = resolver->calls;
+  redis->Kill();
+  REQUIRE(redis->Restart());
+  REQUIRE(itest::Eventually([&] { return !log.With(": up").empty(); }, absl::Seconds(8)));
+  CHECK(resolver->calls > calls);
+  // The new server starts with no counts.
+  CHECK(Fetch(port, "/").status == 200);
+  runtime->Drain(absl::Seconds(1));
+  runtime->Wait();
+}
+
+// gatewayd with `address: localhost`, resolved by the system resolver (from
+// /etc/hosts: no DNS traffic).
+constexpr char kLocalhostYaml[] = R"yaml(
+listeners: [{address: 127.0.0.1, port: LISTEN}]
+workers: 1
+filters:
+  - rate_limit:
+      rules:
+        - name: by-name
+          fixed_window: {limit: 2, window: 1h}
+          failure_mode: deny
+          redis: {address: localhost, port: REDIS, key_prefix: "PREFIX:"}
+routes:
+  - {name: hello, match: {prefix: /}, direct_response: {status: 200, body: "ok\n"}}
+)yaml";
+
+TEST_CASE("gatewayd limits through redis named localhost") {
+  auto redis = StartRedisOrSkip();
+  if (redis == nullptr) return;
+  std::string error;
+  auto gatewayd = itest::GatewaydProcess::Start(
+      absl::StrReplaceAll(kLocalhostYaml, {{"REDIS", absl::StrCat(redis->port())},
+                                           {"PREFIX", absl::StrCat("lh", getpid())}}),
+      &error);
+  INFO(error);
+  REQUIRE(gatewayd != nullptr);
+  const uint16_t port = gatewayd->port();
+  // Fails closed (503) until the first connection is up, then counts in Redis.
+  REQUIRE(itest::Eventually([&] { return Fetch(port, "/").status == 200; }));
+  CHECK(Fetch(port, "/").status == 200);
+  CHECK(Fetch(port, "/").status == 429);
+  INFO(gatewayd->Log());
+  CHECK(gatewayd->Log().find("down (") == std::string::npos);
 }
 
 }  // namespace

@@ -66,6 +66,46 @@ TEST_CASE("an exhausted key survives a flood of one-off keys") {
   CHECK_FALSE(tb->Acquire("attacker").allowed);
 }
 
+TEST_CASE("an exhausted key survives a flood of one-off keys in every algorithm") {
+  ManualClock clock;
+  const size_t cap = 64;
+  struct Named {
+    const char* name;
+    std::unique_ptr<RateLimiter> limiter;
+  };
+  std::vector<Named> limiters;
+  limiters.push_back({"fixed_window", *MakeFixedWindow({.limit = 5, .max_keys = cap}, clock)});
+  limiters.push_back(
+      {"sliding_window_log", *MakeSlidingWindowLog({.limit = 5, .max_keys = cap}, clock)});
+  limiters.push_back(
+      {"sliding_window", *MakeSlidingWindowCounter({.limit = 5, .max_keys = cap}, clock)});
+  limiters.push_back({"gcra", *MakeGcra({.limit = 5, .burst = 5, .max_keys = cap}, clock)});
+  for (auto& [name, limiter] : limiters) {
+    INFO(name);
+    for (int i = 0; i < 5; ++i) REQUIRE(limiter->Acquire("attacker").allowed);
+    REQUIRE_FALSE(limiter->Acquire("attacker").allowed);
+    for (int i = 0; i < 100'000; ++i) (void)limiter->Acquire(absl::StrCat("spoofed-", i));
+    CHECK_FALSE(limiter->Acquire("attacker").allowed);
+    CHECK(limiter->keys() <= cap);
+  }
+}
+
+TEST_CASE("a sliding-window-log set evicts the key with the fewest logged entries first") {
+  ManualClock clock;
+  auto log = *MakeSlidingWindowLog({.limit = 2, .window = absl::Seconds(10), .max_keys = 8}, clock);
+  // One set of eight: seven keys at their limit, one that logged a single entry.
+  for (int i = 0; i < 7; ++i) {
+    for (int j = 0; j < 2; ++j) REQUIRE(log->Acquire(absl::StrCat("busy-", i)).allowed);
+  }
+  REQUIRE(log->Acquire("light").allowed);
+  // A newcomer takes the light key's slot, not a busy one.
+  REQUIRE(log->Acquire("newcomer").allowed);
+  for (int i = 0; i < 7; ++i) CHECK_FALSE(log->Acquire(absl::StrCat("busy-", i)).allowed);
+  clock.Advance(absl::Seconds(10));
+  // Everything expired: the set is at rest again and every key gets its limit back.
+  for (int i = 0; i < 7; ++i) CHECK(log->Acquire(absl::StrCat("busy-", i)).allowed);
+}
+
 TEST_CASE("an idle key gives way before a busy one") {
   ManualClock clock;
   auto fw = *MakeFixedWindow({.limit = 3, .window = absl::Seconds(10), .max_keys = 8}, clock);

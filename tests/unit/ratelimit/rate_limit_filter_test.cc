@@ -216,6 +216,58 @@ TEST_CASE("rules compose: every rule is checked and the most restrictive answer 
   CHECK(Go(h, Request("GET", "/x")) == 200);
 }
 
+TEST_CASE("the first refusing rule's on_limit answers with the longest Retry-After of all") {
+  Clocks clocks;
+  RateLimitResponse custom{.status = 503,
+                           .body = "busy\n",
+                           .headers = {{"x-limited-by", "fast"}, {"cache-control", "no-store"}}};
+  PipelineHarness h(
+      Pipe({Limit({.rules = {{.name = "fast",
+                              .local = FixedWindowConfig{.limit = 1, .window = absl::Seconds(10)},
+                              .on_limit = custom},
+                             {.name = "slow",
+                              .local = FixedWindowConfig{.limit = 1, .window = absl::Minutes(1)},
+                              .on_limit = {.status = 418, .body = "never seen"}}},
+                   .clock = &clocks.limiter})}));
+  REQUIRE(Go(h, Request("GET", "/x")) == 200);
+  auto& both = h.Send(Request("GET", "/x"));
+  h.RunUntilIdle();
+  CHECK(both.status() == 503);
+  CHECK(both.body() == "busy\n");
+  CHECK(both.info().flag == "rate_limited");
+  CHECK(Header(both, "content-type") == "text/plain; charset=utf-8");
+  CHECK(Header(both, "x-limited-by") == "fast");
+  CHECK(Header(both, "cache-control") == "no-store");
+  CHECK(Header(both, "retry-after") == "60");  // "slow"'s wait
+  CHECK(Header(both, "ratelimit") == "\"fast\";r=0;t=10, \"slow\";r=0;t=60");
+  // Only "slow" refuses now: its own refusal, with an empty content type
+  // defaulting for its body.
+  clocks.Advance(h, absl::Seconds(10));
+  auto& slow = h.Send(Request("GET", "/x"));
+  h.RunUntilIdle();
+  CHECK(slow.status() == 418);
+  CHECK(slow.body() == "never seen");
+  CHECK(Header(slow, "x-limited-by") == "<none>");
+  CHECK(Header(slow, "retry-after") == "50");
+}
+
+TEST_CASE("on_limit refuses headers the gateway sets itself and bad statuses") {
+  auto check = [](RateLimitResponse r) {
+    RateLimitFilterConfig config{
+        .rules = {{.name = "r", .local = FixedWindowConfig{.limit = 1}, .on_limit = std::move(r)}}};
+    return std::string(config.Validate().message());
+  };
+  CHECK(check({}).empty());
+  CHECK(check({.status = 503, .body = "", .headers = {{"x-a", "b"}}}).empty());
+  CHECK_THAT(check({.status = 200}), Catch::Contains("on_limit: status must be a 4xx or 5xx"));
+  CHECK_THAT(check({.headers = {{"Retry-After", "0"}}}), Catch::Contains("set by the gateway"));
+  CHECK_THAT(check({.headers = {{"Upgrade", "h2c"}}}), Catch::Contains("set by the gateway"));
+  CHECK_THAT(check({.headers = {{"content-type", "x"}}}), Catch::Contains("use content_type"));
+  CHECK_THAT(check({.headers = {{"bad name", "x"}}}), Catch::Contains("not a valid header name"));
+  CHECK_THAT(check({.headers = {{"x-a", "a\r\nb"}}}), Catch::Contains("invalid value"));
+  CHECK_THAT(check({.content_type = "text/plain\r\nx: y"}), Catch::Contains("content_type"));
+}
+
 TEST_CASE("a rejected request does not spend the quota of later rules") {
   Clocks clocks;
   PipelineHarness h(Pipe({Limit(

@@ -26,9 +26,14 @@ TEST_CASE("redis config: defaults are valid and bad values are refused with a re
     mutate(c);
     return Message(c.Validate());
   };
-  CHECK_THAT(bad([](auto& c) { c.address = "localhost"; }),
-             Catch::Contains("not an IP address literal"));
+  CHECK(bad([](auto& c) { c.address = "localhost"; }).empty());
+  CHECK(bad([](auto& c) { c.address = "redis.cache-1.svc.cluster.local"; }).empty());
   CHECK(bad([](auto& c) { c.address = "::1"; }).empty());
+  for (const char* name : {"", "redis host", "-redis", "redis-.local", "a..b", "redis:6379"}) {
+    INFO(name);
+    CHECK_THAT(bad([&](auto& c) { c.address = name; }),
+               Catch::Contains("neither an IP address literal nor a host name"));
+  }
   CHECK_THAT(bad([](auto& c) { c.port = 0; }), Catch::Contains("port"));
   CHECK_THAT(bad([](auto& c) { c.db = -1; }), Catch::Contains("db"));
   CHECK_THAT(bad([](auto& c) { c.key_prefix = "a\r\nFLUSHALL"; }), Catch::Contains("key_prefix"));

@@ -238,6 +238,37 @@ TEST_CASE("rate_limit YAML errors name file, line and key") {
              Catch::Contains("rate_limit needs a config with rules"));
 }
 
+TEST_CASE("rate_limit on_limit YAML is parsed and its errors name file, line and key") {
+  auto parse = [](const std::string& on_limit) {
+    auto c = LoadConfigString(
+        "filters:\n  - rate_limit:\n      rules:\n        - name: a\n"
+        "          fixed_window: {limit: 1}\n          on_limit: " +
+            on_limit + "\n",
+        "rl.yaml");
+    REQUIRE(c.ok());
+    return ParseRateLimitFilterConfig(c->filters.at(0).config, *c);
+  };
+  auto ok =
+      parse("{status: 503, body: \"busy\", content_type: text/html, headers: {x-a: b, x-c: d}}");
+  REQUIRE(ok.ok());
+  const RateLimitResponse& r = ok->rules.at(0).on_limit;
+  CHECK(r.status == 503);
+  CHECK(r.body == std::optional<std::string>("busy"));
+  CHECK(r.content_type == "text/html");
+  CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{{"x-a", "b"}, {"x-c", "d"}});
+  CHECK(parse("{}")->rules.at(0).on_limit.status == 0);
+  CHECK(Message(parse("{status: 200}").status()) ==
+        "rl.yaml:6: filters[0].rate_limit.rules[0].on_limit.status: out of range [400, 599]");
+  CHECK_THAT(Message(parse("{stauts: 503}").status()),
+             Catch::StartsWith("rl.yaml:6: filters[0].rate_limit.rules[0].on_limit.stauts: "
+                               "unknown key"));
+  CHECK(Message(parse("{headers: {Content-Length: \"5\"}}").status()) ==
+        "rl.yaml:6: filters[0].rate_limit.rules[0].on_limit.headers.Content-Length: header "
+        "'Content-Length' is set by the gateway");
+  CHECK_THAT(Message(parse("{headers: [x-a]}").status()),
+             Catch::Contains("on_limit.headers: expected a map of header names to values"));
+}
+
 TEST_CASE("a rate_limit filter built from YAML limits requests") {
   auto c = LoadConfigString(R"yaml(
 filters:

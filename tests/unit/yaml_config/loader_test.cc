@@ -566,6 +566,22 @@ TEST_CASE("resilience errors name file, line and key path") {
   }
 }
 
+TEST_CASE("server.drain_timeout sets the drain deadline and bad values name file and line") {
+  auto def = LoadConfigString("listeners: [{port: 0}]\n", "d.yaml");
+  REQUIRE(def.ok());
+  CHECK(def->drain_timeout == absl::Seconds(5));
+  auto set = LoadConfigString("server:\n  drain_timeout: 250ms\n", "d.yaml");
+  REQUIRE(set.ok());
+  CHECK(set->drain_timeout == absl::Milliseconds(250));
+  auto zero = LoadConfigString("server: {drain_timeout: 0}\n", "d.yaml");
+  REQUIRE(zero.ok());
+  CHECK(zero->drain_timeout == absl::ZeroDuration());
+  CHECK_THAT(Message(LoadConfigString("server:\n  drain_timeout: soon\n", "d.yaml")),
+             Catch::StartsWith("d.yaml:2: server.drain_timeout: invalid duration \"soon\""));
+  CHECK(Message(LoadConfigString("server:\n  drain_timeout: 2h\n", "d.yaml")) ==
+        "d.yaml:2: server.drain_timeout: must be at most 1h");
+}
+
 TEST_CASE("server validation is reported with the file") {
   auto c = LoadConfigString("listeners: []\n", "s.yaml");
   REQUIRE(!c.ok());

@@ -59,7 +59,7 @@ TEST_CASE("redis rule YAML errors name file, line and key") {
              Catch::StartsWith("rl.yaml:5: filters[0].rate_limit.rules[0].gcra: not available "
                                "with redis"));
   CHECK_THAT(error("        - name: a\n          fixed_window: {limit: 1}\n"
-                   "          redis: {address: redis.internal}\n"),
+                   "          redis: {address: \"redis internal\"}\n"),
              Catch::StartsWith("rl.yaml:6: filters[0].rate_limit.rules[0].redis: redis: address"));
   CHECK_THAT(error("        - name: a\n          fixed_window: {limit: 1}\n"
                    "          redis: {port: 70000}\n"),
