@@ -44,7 +44,10 @@ struct UpstreamTimeouts {
   // byte received is sent and the rest of the body is still to come from the
   // client: the server's body idle timeout judges the client then. Zero: none.
   absl::Duration idle = absl::Seconds(60);
-  // Per attempt, from acquire to the end of the response. Zero: none.
+  // Per attempt, up to the response head: from the attempt's start (asking
+  // the pool for a connection) or, while the client is still sending the
+  // body, from the body's end, so a slow upload never counts against the
+  // upstream. 504, or a retry. Zero: none.
   absl::Duration per_try = absl::ZeroDuration();
   // After a 101 (an upgraded connection, e.g. a WebSocket): longest time
   // without a byte in either direction before both sides are closed. The

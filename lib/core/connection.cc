@@ -364,7 +364,7 @@ void Connection::OnError(const CodecError& error) {
     // Typically a broken body (bad chunk, over the size limit) after the head
     // started a stream. Its filters see an error; the client still gets the
     // codec's status, so the stream must not close the connection first.
-    AbortStreamForErrorReply(RequestOutcome::kError);
+    AbortStreamForErrorReply(RequestOutcome::kError, error.status, error.flag);
     if (closed_) return;
   } else if (in_request_ && stream_done_) {
     // The response went out already; the rest of the input is garbage.
@@ -374,9 +374,10 @@ void Connection::OnError(const CodecError& error) {
   SendErrorAndClose(error.status, error.flag, error.reason);
 }
 
-void Connection::AbortStreamForErrorReply(RequestOutcome outcome) {
+void Connection::AbortStreamForErrorReply(RequestOutcome outcome, int status,
+                                          std::string_view flag) {
   error_reply_pending_ = true;
-  stream_->Abort(outcome);
+  stream_->Abort(outcome, status, flag.empty() ? "bad_request" : flag);
   error_reply_pending_ = false;
 }
 
@@ -766,7 +767,7 @@ void Connection::OnReadTimer() {
       return;
     case ReadTimer::kBodyIdle:
       if (stream_ != nullptr && !stream_done_ && !stream_->response_started()) {
-        AbortStreamForErrorReply(RequestOutcome::kTimeout);
+        AbortStreamForErrorReply(RequestOutcome::kTimeout, 408, "body_timeout");
         if (closed_) return;
         SendErrorAndClose(408, "body_timeout", "request body timeout");
         return;

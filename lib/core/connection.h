@@ -83,7 +83,7 @@ class Connection final : public CodecSink, public StreamHost {
   void AddDate(ResponseHead& head);
   // Ends the in-flight stream with `outcome` when the connection itself is
   // about to answer with an error (SendErrorAndClose).
-  void AbortStreamForErrorReply(RequestOutcome outcome);
+  void AbortStreamForErrorReply(RequestOutcome outcome, int status, std::string_view flag);
   void ArmReadTimer(ReadTimer which);
   void OnReadTimer();
   void UpdateReading();

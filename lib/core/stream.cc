@@ -361,9 +361,12 @@ void Stream::Finish(RequestOutcome outcome) {
   host_.OnStreamDone(*this);
 }
 
-void Stream::Abort(RequestOutcome outcome) {
+void Stream::Abort(RequestOutcome outcome, int status, std::string_view flag) {
   if (phase_ == Phase::kDone) return;
-  if (flag_.empty()) {
+  if (status != 0) info_.status = status;
+  if (!flag.empty()) {
+    flag_.assign(flag.data(), flag.size());
+  } else if (flag_.empty()) {
     flag_ = outcome == RequestOutcome::kClientGone ? "client_gone"
             : outcome == RequestOutcome::kTimeout  ? "timeout"
                                                    : "aborted";

@@ -87,8 +87,10 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   // The request ended (after any body).
   void OnRequestEnd();
   // The host gave up on the stream (client gone, timeout, protocol error).
-  // Filters get OnDone with `outcome`; nothing more is written.
-  void Abort(RequestOutcome outcome);
+  // Filters get OnDone with `outcome`; nothing more is written by the stream.
+  // When the host answers the client itself (a 408 or a codec's 400/413), it
+  // passes that answer's status and response flag so OnDone reports them.
+  void Abort(RequestOutcome outcome, int status = 0, std::string_view flag = {});
 
   bool done() const { return phase_ == Phase::kDone; }
   bool response_started() const { return response_started_; }

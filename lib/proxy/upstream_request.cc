@@ -285,18 +285,7 @@ void UpstreamRequest::StartAttempt() {
     monitors_ = local_->monitors;
     monitor_ = monitors_->Find(*host_);
   }
-  if (route_.upstream_timeouts.per_try > absl::ZeroDuration()) {
-    if (try_timer_ == nullptr) {
-      try_timer_ = worker_.dispatcher().CreateTimer([this] {
-        if (done_ || headers_passed_) return;
-        RecordOutcome({.result = CallResult::kTimeout});
-        EndAttempt(false);
-        if (MaybeRetry(Failure::kTimeout)) return;
-        Fail(LocalReply::Json(504, "upstream_per_try_timeout", "upstream attempt timed out"));
-      });
-    }
-    try_timer_->Enable(route_.upstream_timeouts.per_try);
-  }
+  if (request_complete_) ArmTryTimer();
   pending_ = local_->pool->Acquire(host_, [this](PoolResult r) { OnPoolReady(std::move(r)); });
 }
 
@@ -415,8 +404,26 @@ void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
   }
   if (end_stream) {
     request_complete_ = true;
+    if (host_ != nullptr) ArmTryTimer();  // the attempt under way is now the upstream's
     if (connected_) FinishRequestBody();
   }
+}
+
+void UpstreamRequest::ArmTryTimer() {
+  // From the whole request being in the gateway's hands: until then a slow
+  // upload is the client's time, judged by its body idle timeout, and a
+  // per-try timeout would blame the upstream for it.
+  if (route_.upstream_timeouts.per_try <= absl::ZeroDuration()) return;
+  if (try_timer_ == nullptr) {
+    try_timer_ = worker_.dispatcher().CreateTimer([this] {
+      if (done_ || headers_passed_) return;
+      RecordOutcome({.result = CallResult::kTimeout});
+      EndAttempt(false);
+      if (MaybeRetry(Failure::kTimeout)) return;
+      Fail(LocalReply::Json(504, "upstream_per_try_timeout", "upstream attempt timed out"));
+    });
+  }
+  try_timer_->Enable(route_.upstream_timeouts.per_try);
 }
 
 void UpstreamRequest::SendTrailers(HeaderMap trailers) {

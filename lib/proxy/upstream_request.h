@@ -130,6 +130,8 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void HandlePendingAction(bool leftover, bool closed);
   void Fail(LocalReply reply);
   void ArmResponseTimer();
+  // Starts the per-try timer once the attempt is under way and the request complete.
+  void ArmTryTimer();
   // (Re)starts the idle timer while the exchange waits on the upstream and
   // the response is read; stops it otherwise.
   void ArmIdleTimer();

@@ -111,6 +111,27 @@ TEST_CASE("a request body that stops arriving times out with 408") {
   CHECK(ElapsedSince(start) >= kBodyIdleTimeout - absl::Milliseconds(5));
   REQUIRE(recorder.WaitDone(1, absl::Seconds(2)));
   CHECK(recorder.done()[0].outcome == RequestOutcome::kTimeout);
+  // OnDone (and so the access log) sees what the client got.
+  CHECK(recorder.done()[0].status == 408);
+  CHECK(recorder.done()[0].flag == "body_timeout");
+}
+
+TEST_CASE("a body the codec rejects reports the codec's status and flag to OnDone") {
+  Recorder recorder;
+  auto server = StartServer(ShortTimeouts(), &recorder);
+  auto client = TestClient::Connect(server->port());
+  REQUIRE(client != nullptr);
+  REQUIRE(
+      client->Send("POST /echo HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\nzz\r\n"));
+  auto r = client->ReadResponse(absl::Seconds(3));
+  REQUIRE(r.has_value());
+  CHECK(r->status == 400);
+  REQUIRE(recorder.WaitDone(1, absl::Seconds(2)));
+  CHECK(recorder.done()[0].outcome == RequestOutcome::kError);
+  CHECK(recorder.done()[0].status == 400);
+  CHECK(recorder.done()[0].flag == "invalid_framing");
+  CHECK(r->body.find(recorder.done()[0].flag) != std::string::npos);
 }
 
 TEST_CASE("a body that keeps trickling in is not cut by the body idle timeout") {
