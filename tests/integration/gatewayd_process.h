@@ -4,6 +4,7 @@
 //
 // The config text names its listener port as LISTEN; Start replaces it with a
 // free loopback port and waits until gatewayd accepts connections there.
+// Reload rewrites the config (LISTEN as before) and sends SIGHUP.
 #ifndef GATEWAY_TESTS_INTEGRATION_GATEWAYD_PROCESS_H_
 #define GATEWAY_TESTS_INTEGRATION_GATEWAYD_PROCESS_H_
 
@@ -18,8 +19,11 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "integration/redis_server.h"
@@ -30,8 +34,11 @@ namespace gateway::itest {
 class GatewaydProcess {
  public:
   // nullptr with `error` set if gatewayd is not built, exits at once or does
-  // not listen within 5 s (the error then carries its log).
-  static std::unique_ptr<GatewaydProcess> Start(const std::string& yaml, std::string* error) {
+  // not listen within 5 s (the error then carries its log). `env` entries
+  // ("NAME=value") are added to the child's environment, replacing the
+  // test's own value of NAME.
+  static std::unique_ptr<GatewaydProcess> Start(const std::string& yaml, std::string* error,
+                                                const std::vector<std::string>& env = {}) {
     const std::string binary = GATEWAYD_BINARY;
     if (access(binary.c_str(), X_OK) != 0) {
       *error = "gatewayd is not built: " + binary;
@@ -44,15 +51,27 @@ class GatewaydProcess {
     }
     std::unique_ptr<GatewaydProcess> p(new GatewaydProcess(dir_template));
     p->port_ = FreeLoopbackPort();
-    const std::string config = p->dir_ + "/gatewayd.yaml";
-    std::ofstream(config) << absl::StrReplaceAll(yaml, {{"LISTEN", absl::StrCat(p->port_)}});
+    p->WriteConfig(yaml);
+    const std::string config = p->config_path();
     const std::string log = p->log_path();
+    std::vector<std::string> environment = env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      std::string_view name = entry.substr(0, entry.find('=') + 1);
+      bool replaced = false;
+      for (const std::string& mine : env) replaced |= mine.rfind(name, 0) == 0;
+      if (!replaced) environment.emplace_back(entry);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
       FILE* out = freopen(log.c_str(), "w", stdout);
       (void)out;
       dup2(STDOUT_FILENO, STDERR_FILENO);
-      execl(binary.c_str(), binary.c_str(), config.c_str(), static_cast<char*>(nullptr));
+      execle(binary.c_str(), binary.c_str(), config.c_str(), static_cast<char*>(nullptr),
+             envp.data());
       _exit(127);
     }
     if (pid < 0) {
@@ -91,6 +110,44 @@ class GatewaydProcess {
     if (pid_ > 0 && !exited_) kill(pid_, sig);
   }
 
+  // Rewrites the config file (LISTEN is this process's port) and sends SIGHUP.
+  void Reload(const std::string& yaml) {
+    WriteConfig(yaml);
+    Signal(SIGHUP);
+  }
+
+  // True once the log holds `text` at least `count` times, waiting up to `timeout`.
+  bool WaitForLog(std::string_view text, int count = 1,
+                  absl::Duration timeout = absl::Seconds(10)) {
+    SteadyTime deadline = DeadlineAfter(timeout);
+    do {
+      const std::string log = Log();
+      int found = 0;
+      for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+        ++found;
+      }
+      if (found >= count) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+  }
+
+  // Resident memory of the process in KiB (VmRSS), 0 if unreadable.
+  uint64_t RssKib() const {
+    std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) != 0) continue;
+      uint64_t kib = 0;
+      std::string digits;
+      for (char c : line) {
+        if (c >= '0' && c <= '9') digits += c;
+      }
+      return absl::SimpleAtoi(digits, &kib) ? kib : 0;
+    }
+    return 0;
+  }
+
   // True once the process has exited (reaped here), waiting up to `timeout`.
   bool Exited(std::chrono::milliseconds timeout) {
     if (exited_) return true;
@@ -111,6 +168,10 @@ class GatewaydProcess {
  private:
   explicit GatewaydProcess(std::string dir) : dir_(std::move(dir)) {}
   std::string log_path() const { return dir_ + "/gatewayd.log"; }
+  std::string config_path() const { return dir_ + "/gatewayd.yaml"; }
+  void WriteConfig(const std::string& yaml) const {
+    std::ofstream(config_path()) << absl::StrReplaceAll(yaml, {{"LISTEN", absl::StrCat(port_)}});
+  }
 
   std::string dir_;
   uint16_t port_ = 0;

@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/yaml_config.h"
+#include "integration/gatewayd_process.h"
 #include "integration/test_client.h"
 
 namespace gateway {
@@ -277,7 +278,7 @@ TEST_CASE("a fallback cluster that hashes keys the request by its client address
 
 // Ten demo upstreams (u0..u9) behind one cluster keyed by a header; the
 // first `hosts` of them are its endpoints.
-std::string TenHosts(const std::string& policy, int hosts, uint16_t listener = 18081,
+std::string TenHosts(const std::string& policy, int hosts, const std::string& listener = "18081",
                      const std::vector<uint16_t>& demo_ports = {}) {
   auto port = [&](int i) { return demo_ports.empty() ? 19300 + i : demo_ports[i]; };
   std::string yaml =
@@ -366,72 +367,6 @@ std::vector<uint16_t> FreePorts(int n) {
   return ports;
 }
 
-// A gatewayd process on a config file, its output in a file. Stopped (by its
-// pid: SIGTERM, then SIGKILL if it does not exit) when destroyed.
-class GatewaydProcess {
- public:
-  explicit GatewaydProcess(const std::string& config) {
-    char log[] = "/tmp/hash_policy_gatewayd_XXXXXX";
-    log_fd_ = mkstemp(log);
-    REQUIRE(log_fd_ >= 0);
-    log_ = log;
-    const std::string binary = GATEWAYD_BINARY;
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(log_fd_, STDOUT_FILENO);
-      dup2(log_fd_, STDERR_FILENO);
-      execl(binary.c_str(), binary.c_str(), config.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~GatewaydProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      if (!itest::Eventually([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; },
-                             absl::Seconds(10))) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-      }
-    }
-    if (log_fd_ >= 0) close(log_fd_);
-    unlink(log_.c_str());
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  std::string Output() const {
-    std::string out;
-    char buf[512];
-    ssize_t n;
-    for (off_t at = 0; (n = pread(log_fd_, buf, sizeof(buf), at)) > 0; at += n) out.append(buf, n);
-    return out;
-  }
-  // Waits until the output holds `text` `count` times.
-  bool WaitFor(const std::string& text, int count = 1) {
-    return itest::Eventually(
-        [&] {
-          std::string out = Output();
-          int found = 0;
-          for (size_t at = out.find(text); at != std::string::npos; at = out.find(text, at + 1)) {
-            ++found;
-          }
-          return found >= count;
-        },
-        absl::Seconds(10));
-  }
-
- private:
-  pid_t pid_ = -1;
-  int log_fd_ = -1;
-  std::string log_;
-};
-
-void WriteFile(const std::string& path, const std::string& text) {
-  FILE* f = fopen(path.c_str(), "w");
-  REQUIRE(f != nullptr);
-  REQUIRE(fwrite(text.data(), 1, text.size(), f) == text.size());
-  REQUIRE(fclose(f) == 0);
-}
-
 TEST_CASE("gatewayd reloaded by SIGHUP without one of ten hosts moves about a tenth of the keys") {
   const std::string binary = GATEWAYD_BINARY;
   if (access(binary.c_str(), X_OK) != 0) {
@@ -440,25 +375,16 @@ TEST_CASE("gatewayd reloaded by SIGHUP without one of ten hosts moves about a te
   }
   for (const char* policy : {"ring_hash", "maglev"}) {
     INFO(policy);
-    std::vector<uint16_t> ports = FreePorts(11);
-    const uint16_t listener = ports.back();
-    ports.pop_back();
-    char dir[] = "/tmp/hash_policy_config_XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
-    const std::string config = std::string(dir) + "/gateway.yaml";
-    WriteFile(config, TenHosts(policy, 10, listener, ports));
-    {
-      GatewaydProcess gatewayd(config);
-      INFO(gatewayd.Output());
-      REQUIRE(gatewayd.WaitFor("listening on"));
-      const std::vector<std::string> before = MapKeys(listener);
-      WriteFile(config, TenHosts(policy, 9, listener, ports));
-      gatewayd.Signal(SIGHUP);
-      REQUIRE(gatewayd.WaitFor("gatewayd: reloaded"));
-      CheckOneTenthMoved(policy, before, MapKeys(listener));
-    }
-    unlink(config.c_str());
-    rmdir(dir);
+    const std::vector<uint16_t> ports = FreePorts(10);
+    std::string error;
+    auto gatewayd = itest::GatewaydProcess::Start(TenHosts(policy, 10, "LISTEN", ports), &error);
+    INFO(error);
+    REQUIRE(gatewayd != nullptr);
+    INFO(gatewayd->Log());
+    const std::vector<std::string> before = MapKeys(gatewayd->port());
+    gatewayd->Reload(TenHosts(policy, 9, "LISTEN", ports));
+    REQUIRE(gatewayd->WaitForLog("gatewayd: reloaded"));
+    CheckOneTenthMoved(policy, before, MapKeys(gatewayd->port()));
   }
 }
 

@@ -21,117 +21,35 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "integration/gatewayd_process.h"
 #include "integration/test_client.h"
 
 namespace gateway {
 namespace {
 
 using itest::DeadlineAfter;
+using itest::GatewaydProcess;
 using itest::SteadyTime;
 using itest::TestClient;
 
-// A gatewayd child process on a config file; stopped (SIGTERM, then SIGKILL
-// after 5 s) and reaped when destroyed.
-class GatewaydProcess {
- public:
-  static std::unique_ptr<GatewaydProcess> Start(const std::string& yaml) {
-    auto p = std::unique_ptr<GatewaydProcess>(new GatewaydProcess());
-    char path[] = "/tmp/gatewayd_backpressure_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return nullptr;
-    p->config_path_ = path;
-    if (write(fd, yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) return nullptr;
-    close(fd);
-    // A sanitizer build would keep freed memory in its quarantine, and RSS
-    // would measure that instead of what the gateway holds.
-    std::vector<std::string> env;
-    std::string asan = "ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).rfind("ASAN_OPTIONS=", 0) == 0) {
-        asan = absl::StrCat(*e, ":", asan.substr(13));
-      } else {
-        env.emplace_back(*e);
-      }
-    }
-    env.push_back(asan);
-    std::vector<char*> envp;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int out[2];
-    if (pipe(out) != 0) return nullptr;
-    p->pid_ = fork();
-    if (p->pid_ < 0) return nullptr;
-    if (p->pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      execle(GATEWAYD_BINARY, GATEWAYD_BINARY, path, static_cast<char*>(nullptr), envp.data());
-      _exit(127);
-    }
-    close(out[1]);
-    // "gatewayd: listening on 127.0.0.1:<port> (1 workers)"
-    FILE* f = fdopen(out[0], "r");
-    char line[256];
-    while (f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
-      std::string_view l(line);
-      size_t at = l.find("listening on 127.0.0.1:");
-      if (at == std::string_view::npos) continue;
-      l.remove_prefix(at + 23);
-      uint32_t port = 0;
-      if (absl::SimpleAtoi(std::string(l.substr(0, l.find(' '))), &port))
-        p->port_ = static_cast<uint16_t>(port);
-      break;
-    }
-    if (f != nullptr) fclose(f);
-    if (p->port_ == 0) return nullptr;
-    return p;
+// A gatewayd child whose allocator keeps no freed memory aside: a sanitizer
+// build would hold freed blocks in its quarantine, and RSS would measure that
+// instead of what the gateway holds.
+std::unique_ptr<GatewaydProcess> StartGatewayd(const std::string& yaml) {
+  std::string asan = "ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+  if (const char* own = std::getenv("ASAN_OPTIONS"); own != nullptr && *own != '\0') {
+    asan = absl::StrCat("ASAN_OPTIONS=", own, ":", asan.substr(13));
   }
-
-  ~GatewaydProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      SteadyTime deadline = DeadlineAfter(absl::Seconds(5));
-      while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-          break;
-        }
-        usleep(10'000);
-      }
-    }
-    if (!config_path_.empty()) unlink(config_path_.c_str());
-  }
-
-  uint16_t port() const { return port_; }
-
-  // Resident memory of the process in KiB (VmRSS), 0 if unreadable.
-  uint64_t RssKib() const {
-    std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) != 0) continue;
-      uint64_t kib = 0;
-      std::string digits;
-      for (char c : line) {
-        if (c >= '0' && c <= '9') digits += c;
-      }
-      return absl::SimpleAtoi(digits, &kib) ? kib : 0;
-    }
-    return 0;
-  }
-
- private:
-  GatewaydProcess() = default;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  std::string config_path_;
-};
+  std::string error;
+  auto gw = GatewaydProcess::Start(yaml, &error, {asan});
+  INFO(error);
+  REQUIRE(gw != nullptr);
+  return gw;
+}
 
 std::string Config(size_t big_body_bytes) {
   return absl::StrCat(R"(listeners:
-  - {address: 127.0.0.1, port: 0}
+  - {address: 127.0.0.1, port: LISTEN}
 workers: 1
 routes:
   - name: health
@@ -210,8 +128,7 @@ absl::Duration HealthLatency(uint16_t port) {
 }
 
 void CheckBoundedWhilePipelining(const std::string& request, size_t big_body_bytes = 3) {
-  auto gw = GatewaydProcess::Start(Config(big_body_bytes));
-  REQUIRE(gw != nullptr);
+  auto gw = StartGatewayd(Config(big_body_bytes));
   // Warm up the worker (its allocator arena, the codec's caches) first.
   REQUIRE(HealthLatency(gw->port()) < absl::Seconds(5));
   std::vector<std::unique_ptr<TestClient>> clients;
