@@ -14,16 +14,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/ip_literal.h"
 #include "gateway/http.h"
 
 namespace gateway {
 namespace {
 
-bool IsIpLiteral(const std::string& address) {
-  sockaddr_in a4;
-  sockaddr_in6 a6;
-  return uv_ip4_addr(address.c_str(), 0, &a4) == 0 || uv_ip6_addr(address.c_str(), 0, &a6) == 0;
-}
+using internal::IsIpLiteral;
 
 class SystemResolver final : public Resolver {
  public:

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/ip_literal.h"
 #include "gateway/redis_rate_limiter.h"
 #include "ratelimit/redis_reply.h"
 
@@ -61,12 +62,6 @@ constexpr uint64_t kControlId = 0;
 constexpr uint64_t kScriptLoadId = 1;
 constexpr uint64_t kFirstCallId = 2;
 
-bool IsAddressLiteral(const std::string& address) {
-  unsigned char buf[16];  // an in6_addr
-  return uv_inet_pton(AF_INET, address.c_str(), buf) == 0 ||
-         uv_inet_pton(AF_INET6, address.c_str(), buf) == 0;
-}
-
 bool IsSha1Hex(const redisReply* r) {
   if (r == nullptr || r->type != REDIS_REPLY_STRING || r->len != 40) return false;
   for (size_t i = 0; i < 40; ++i) {
@@ -82,7 +77,7 @@ class RedisRateLimiter final : public AsyncRateLimiter {
         dispatcher_(dispatcher),
         script_(RedisRateLimitScript(config_->algorithm)),
         backoff_(config_->reconnect_backoff_min) {
-    literal_ = IsAddressLiteral(config_->address);
+    literal_ = internal::IsIpLiteral(config_->address);
     if (!literal_) {
       resolver_ = config_->resolver != nullptr ? config_->resolver : MakeSystemResolver();
     }
@@ -273,7 +268,7 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     if (addresses.ok()) {
       // Only literals reach hiredis, whatever a user's resolver returns.
       for (const std::string& a : *addresses) {
-        if (IsAddressLiteral(a)) addresses_.push_back(a);
+        if (internal::IsIpLiteral(a)) addresses_.push_back(a);
       }
     }
     if (addresses_.empty()) {

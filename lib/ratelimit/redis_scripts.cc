@@ -1,6 +1,5 @@
 // The Lua scripts behind the Redis limiters, config validation and the
 // checks applied to their replies (see docs/rate-limiting.md#redis).
-#include <arpa/inet.h>
 
 #include <cmath>
 #include <cstdint>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/ip_literal.h"
 #include "gateway/redis_rate_limiter.h"
 
 namespace gateway {
@@ -182,9 +182,7 @@ bool IsHostName(std::string_view name) {
 }  // namespace
 
 absl::Status RedisRateLimitConfig::Validate() const {
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, address.c_str(), buf) != 1 &&
-      inet_pton(AF_INET6, address.c_str(), buf) != 1 && !IsHostName(address)) {
+  if (!internal::IsIpLiteral(address) && !IsHostName(address)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "redis: address \"", address, "\" is neither an IP address literal nor a host name"));
   }
