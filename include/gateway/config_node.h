@@ -14,12 +14,17 @@
 //     if (auto s = node.ReadInt("per_minute", &out->per_minute, 1, 1000000); !s.ok()) return s;
 //     return node.Read("header", &out->header);
 //   }
+//
+// The As*/Read* accessors are the one set of scalar rules for every config
+// value, built-in or user's (docs/config.md, "Scalar values"). Declarative
+// field tables over them are in gateway/config_fields.h.
 #ifndef GATEWAY_CONFIG_NODE_H_
 #define GATEWAY_CONFIG_NODE_H_
 
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -69,9 +74,21 @@ class ConfigNode {
 
   // InvalidArgument "<file>:<line>: <path>: <what>".
   absl::Status Error(std::string_view what) const;
+  // The same at this node's line for its member `key`, which may be absent:
+  // "<file>:<line>: <path>.<key>: <what>" (e.g. "missing").
+  absl::Status ErrorAt(std::string_view key, std::string_view what) const;
   // OK if this is a mapping whose keys are all in `allowed`; otherwise an
   // error at the first unknown key listing the allowed ones.
   absl::Status ExpectMap(std::initializer_list<std::string_view> allowed) const;
+  absl::Status ExpectMap(std::span<const std::string_view> allowed) const;
+
+  // The node at `relative` below this one ("retry.on_statuses[1]"), or
+  // nullptr if the file does not set it.
+  const ConfigNode* Resolve(std::string_view relative) const;
+  // A `Validate()` failure of the struct read from this node: reported at
+  // the field the status names (see FieldError) when the file sets it, else
+  // here. OK stays OK.
+  absl::Status Invalid(const absl::Status& status) const;
 
   // This node as a typed value, or an error naming it.
   absl::StatusOr<std::string> AsString() const;
@@ -110,9 +127,11 @@ class ConfigNode {
   }
 
   // Building, for loaders and tests: appends a sequence element (`key` empty)
-  // or a mapping member.
-  void AddChild(std::string key, ConfigNode child) {
+  // or a mapping member; `key_line` is where the key is written (0: the
+  // value's line), which is where an unknown key is reported.
+  void AddChild(std::string key, ConfigNode child, int key_line = 0) {
     child.key_ = std::move(key);
+    child.key_line_ = key_line > 0 ? key_line : child.where_.line;
     children_.push_back(std::move(child));
   }
 
@@ -120,12 +139,33 @@ class ConfigNode {
   Kind kind_ = Kind::kNull;
   std::string scalar_;
   std::string key_;
+  int key_line_ = 0;
   Location where_;
   std::vector<ConfigNode> children_;
 };
 
+// Errors of `Validate()` functions that say which field they are about, so
+// that a loader can point at the line that set it. `field` is a path relative
+// to the validated struct ("window_size", "hash_policy[2].route_capture").
+//
+// "<field>: <what>", reported by ConfigNode::Invalid as "<path>.<field>: <what>".
+absl::Status FieldError(std::string_view field, std::string_view what);
+// `message` unchanged, reported at the first of `fields` the file sets (a
+// message about two fields, "minimum_calls must not exceed window_size",
+// points at whichever of them the operator wrote).
+absl::Status FieldsError(std::initializer_list<std::string_view> fields, std::string_view message);
+// `status` (a FieldError or FieldsError of a member struct) with
+// `message_prefix` before its message and its fields moved under `field_prefix`
+// ("hash_policy[2]"); any other status gets the message prefix only.
+absl::Status NestFieldError(const absl::Status& status, std::string_view field_prefix,
+                            std::string_view message_prefix);
+// The fields `status` names, in order (empty if it is neither of the above);
+// `*prefixed` (may be null) tells whether it was a FieldError.
+std::vector<std::string> ErrorFields(const absl::Status& status, bool* prefixed);
+
 // Parses YAML text into a ConfigNode tree (paths start at `path`), for tests
-// of configurable filters. Part of gateway::yaml_config.
+// of configurable filters. Part of gateway::yaml_config. `${VAR}` in scalar
+// values is replaced as LoadConfigString does (docs/config.md).
 absl::StatusOr<ConfigNode> ParseConfigNode(const std::string& yaml, const std::string& filename,
                                            const std::string& path = "");
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/ip_literal.h"
+#include "gateway/config_node.h"
 #include "gateway/http.h"
 
 namespace gateway {
@@ -379,19 +380,20 @@ absl::Status FallbackSpec::Validate() const {
                                                 "upstream_connect_timeout"};
   for (const std::string& flag : on) {
     if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) {
-      return absl::InvalidArgumentError(
+      return FieldsError(
+          {"on"},
           absl::StrCat("on: unknown flag '", flag,
                        "' (expected one of: circuit_open, no_healthy_upstream, upstream_overflow, "
                        "upstream_connect_failed, upstream_connect_timeout)"));
     }
   }
-  if (on.empty()) return absl::InvalidArgumentError("on: names no flag");
+  if (on.empty()) return FieldsError({"on"}, "on: names no flag");
   if (cluster.empty() && (status < 200 || status > 599)) {
-    return absl::InvalidArgumentError(absl::StrCat("status must be 200-599, got ", status));
+    return FieldsError({"status"}, absl::StrCat("status must be 200-599, got ", status));
   }
   for (const auto& [name, value] : headers) {
     if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
-      return absl::InvalidArgumentError(absl::StrCat("headers: invalid header '", name, "'"));
+      return FieldsError({"headers"}, absl::StrCat("headers: invalid header '", name, "'"));
     }
   }
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 
 namespace gateway {
 namespace {
@@ -14,8 +15,8 @@ bool Contains(const std::vector<int>& statuses, int status) {
 absl::Status CheckStatuses(const std::vector<int>& statuses, const char* field) {
   for (int status : statuses) {
     if (status < 100 || status > 599) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("classifier ", field, ": status ", status, " is not in [100, 599]"));
+      return FieldsError({field}, absl::StrCat("classifier ", field, ": status ", status,
+                                               " is not in [100, 599]"));
     }
   }
   return absl::OkStatus();
@@ -47,9 +48,9 @@ absl::Status FailureClassifier::Validate() const {
   if (absl::Status s = CheckStatuses(failure_statuses, "failure_statuses"); !s.ok()) return s;
   if (absl::Status s = CheckStatuses(success_statuses, "success_statuses"); !s.ok()) return s;
   if (slow_call_duration < absl::ZeroDuration() || slow_call_duration == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("classifier slow_call_duration must be finite and >= 0, got ",
-                     absl::FormatDuration(slow_call_duration)));
+    return FieldsError({"slow_call_duration"},
+                       absl::StrCat("classifier slow_call_duration must be finite and >= 0, got ",
+                                    absl::FormatDuration(slow_call_duration)));
   }
   return absl::OkStatus();
 }

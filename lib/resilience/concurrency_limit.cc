@@ -1,6 +1,7 @@
 #include "gateway/concurrency_limit.h"
 
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 
 namespace gateway {
 
@@ -24,10 +25,11 @@ std::string_view LimitFlag(LimitKind kind) {
 
 absl::Status ConcurrencyLimitsConfig::Validate() const {
   if (max_connections < 1) {
-    return absl::InvalidArgumentError("concurrency limits max_connections must be at least 1");
+    return FieldsError({"max_connections"},
+                       "concurrency limits max_connections must be at least 1");
   }
   if (max_requests < 1) {
-    return absl::InvalidArgumentError("concurrency limits max_requests must be at least 1");
+    return FieldsError({"max_requests"}, "concurrency limits max_requests must be at least 1");
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 #include "resilience/breaker_base.h"
 
 namespace gateway {
@@ -132,8 +133,8 @@ class ConsecutiveFailureBreaker final : public internal::BreakerBase {
 
 absl::Status ConsecutiveFailureBreakerConfig::Validate() const {
   auto error = [](const char* field, const char* range, const auto& got) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consecutive breaker ", field, " must be in ", range, ", got ", got));
+    return FieldsError(
+        {field}, absl::StrCat("consecutive breaker ", field, " must be in ", range, ", got ", got));
   };
   if (failure_threshold < 1 || failure_threshold > (uint32_t{1} << 31)) {
     return error("failure_threshold", "[1, 2147483648]", failure_threshold);
@@ -148,7 +149,7 @@ absl::Status ConsecutiveFailureBreakerConfig::Validate() const {
     return error("open_timeout", "[1ms, infinity)", absl::FormatDuration(open_timeout));
   }
   if (absl::Status s = classifier.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("consecutive breaker ", s.message()));
+    return NestFieldError(s, "failure_classifier", "consecutive breaker ");
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 
 namespace gateway {
 namespace {
@@ -93,27 +94,33 @@ void OutlierDetector::HostMonitor::Report(const CallOutcome& outcome) {
 absl::Status OutlierDetectionConfig::Validate() const {
   if (base_ejection_time < absl::Milliseconds(1) ||
       base_ejection_time == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
+    return FieldsError(
+        {"base_ejection_time"},
         absl::StrCat("outlier detection base_ejection_time must be in [1ms, infinity), got ",
                      absl::FormatDuration(base_ejection_time)));
   }
   if (max_ejection_time < base_ejection_time || max_ejection_time == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "outlier detection max_ejection_time must be finite and at least base_ejection_time, got ",
-        absl::FormatDuration(max_ejection_time)));
+    return FieldsError(
+        {"max_ejection_time", "base_ejection_time"},
+        absl::StrCat("outlier detection max_ejection_time must be finite and at least "
+                     "base_ejection_time, got ",
+                     absl::FormatDuration(max_ejection_time)));
   }
   if (ejection_count_decay < absl::ZeroDuration() ||
       ejection_count_decay == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
+    return FieldsError(
+        {"ejection_count_decay"},
         absl::StrCat("outlier detection ejection_count_decay must be finite and >= 0, got ",
                      absl::FormatDuration(ejection_count_decay)));
   }
   if (!(max_ejection_percent >= 0.0 && max_ejection_percent <= 100.0)) {  // NaN fails
-    return absl::InvalidArgumentError(absl::StrCat(
-        "outlier detection max_ejection_percent must be in [0, 100], got ", max_ejection_percent));
+    return FieldsError({"max_ejection_percent"},
+                       absl::StrCat("outlier detection max_ejection_percent must be in [0, 100], "
+                                    "got ",
+                                    max_ejection_percent));
   }
   if (absl::Status s = classifier.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("outlier detection ", s.message()));
+    return NestFieldError(s, "failure_classifier", "outlier detection ");
   }
   return absl::OkStatus();
 }

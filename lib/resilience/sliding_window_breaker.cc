@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gateway/config_node.h"
 #include "resilience/breaker_base.h"
 #include "resilience/call_window.h"
 
@@ -185,8 +186,8 @@ class SlidingWindowBreaker final : public internal::BreakerBase {
 
 absl::Status SlidingWindowBreakerConfig::Validate() const {
   auto error = [](const char* field, const char* range, const auto& got) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sliding-window breaker ", field, " must be in ", range, ", got ", got));
+    return FieldsError({field}, absl::StrCat("sliding-window breaker ", field, " must be in ",
+                                             range, ", got ", got));
   };
   auto percent_ok = [](double v) { return v > 0.0 && v <= 100.0; };  // NaN fails
   if (window == Window::kCount) {
@@ -194,9 +195,9 @@ absl::Status SlidingWindowBreakerConfig::Validate() const {
       return error("window_size", "[1, 10000]", window_size);
     }
     if (minimum_calls > window_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sliding-window breaker minimum_calls (", minimum_calls,
-                       ") must not exceed window_size (", window_size, ")"));
+      return FieldsError({"minimum_calls", "window_size"},
+                         absl::StrCat("sliding-window breaker minimum_calls (", minimum_calls,
+                                      ") must not exceed window_size (", window_size, ")"));
     }
   } else if (window == Window::kTime) {
     if (window_buckets < 1 || window_buckets > 3600) {
@@ -204,9 +205,11 @@ absl::Status SlidingWindowBreakerConfig::Validate() const {
     }
     if (window_duration == absl::InfiniteDuration() ||
         window_duration < absl::Milliseconds(1) * window_buckets) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sliding-window breaker window_duration must be finite and at least 1ms per bucket (",
-          window_buckets, " buckets), got ", absl::FormatDuration(window_duration)));
+      return FieldsError(
+          {"window_duration"},
+          absl::StrCat(
+              "sliding-window breaker window_duration must be finite and at least 1ms per bucket (",
+              window_buckets, " buckets), got ", absl::FormatDuration(window_duration)));
     }
   } else {
     return error("window", "{kCount, kTime}", static_cast<int>(window));
@@ -228,11 +231,13 @@ absl::Status SlidingWindowBreakerConfig::Validate() const {
     return error("open_backoff_multiplier", "[1, 100]", open_backoff_multiplier);
   }
   if (max_open_duration < open_duration || max_open_duration == absl::InfiniteDuration()) {
-    return error("max_open_duration", "[open_duration, infinity)",
-                 absl::FormatDuration(max_open_duration));
+    return FieldsError({"max_open_duration", "open_duration"},
+                       absl::StrCat("sliding-window breaker max_open_duration must be in "
+                                    "[open_duration, infinity), got ",
+                                    absl::FormatDuration(max_open_duration)));
   }
   if (absl::Status s = classifier.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("sliding-window breaker ", s.message()));
+    return NestFieldError(s, "failure_classifier", "sliding-window breaker ");
   }
   return absl::OkStatus();
 }

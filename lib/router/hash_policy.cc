@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 #include "gateway/hash_policy.h"
 
 namespace gateway {
@@ -39,37 +40,34 @@ bool IsValidCookiePath(std::string_view path) {
 absl::Status HashPolicy::Validate() const {
   const char* kind_name = KindName(kind);
   if (kind != Kind::kCookie && (cookie_ttl.has_value() || !cookie_path.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat(cookie_ttl.has_value() ? "ttl" : "path",
-                                                   ": only a cookie policy has one, not ",
-                                                   kind_name));
+    return FieldError(cookie_ttl.has_value() ? "ttl" : "path",
+                      absl::StrCat("only a cookie policy has one, not ", kind_name));
   }
   if (kind == Kind::kClientIp) return absl::OkStatus();
   if (name.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kind_name, ": the ", kind_name, " name must not be empty"));
+    return FieldError(kind_name, absl::StrCat("the ", kind_name, " name must not be empty"));
   }
   // Header and cookie names are tokens (RFC 9110, RFC 6265); a name that is
   // not could never be found in a valid request.
   if ((kind == Kind::kHeader || kind == Kind::kCookie) && !IsValidHeaderName(name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kind_name, ": '", name, "' is not a valid ", kind_name, " name"));
+    return FieldError(kind_name, absl::StrCat("'", name, "' is not a valid ", kind_name, " name"));
   }
   if (kind != Kind::kCookie) return absl::OkStatus();
   if (!cookie_ttl.has_value()) {
     if (!cookie_path.empty()) {
-      return absl::InvalidArgumentError("path: only a generated cookie (with a ttl) has one");
+      return FieldError("path", "only a generated cookie (with a ttl) has one");
     }
     return absl::OkStatus();
   }
   if (*cookie_ttl < absl::ZeroDuration() ||
       absl::Trunc(*cookie_ttl, absl::Seconds(1)) != *cookie_ttl ||
       *cookie_ttl == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        "ttl: must be whole seconds (Max-Age), or 0 for a session cookie");
+    return FieldError("ttl", "must be whole seconds (Max-Age), or 0 for a session cookie");
   }
   if (!cookie_path.empty() && !IsValidCookiePath(cookie_path)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "path: '", cookie_path, "' must start with '/' and hold no ';', spaces or control bytes"));
+    return FieldError("path", absl::StrCat("'", cookie_path,
+                                           "' must start with '/' and hold no ';', spaces or "
+                                           "control bytes"));
   }
   return absl::OkStatus();
 }

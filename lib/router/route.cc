@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/config_node.h"
 #include "router/compiled_route.h"
 
 namespace gateway {
@@ -162,18 +163,19 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
     }
   }
   if (!spec.hash_policy.empty() && !to_cluster) {
-    return absl::InvalidArgumentError("hash_policy: only a cluster route balances");
+    return FieldError("hash_policy", "only a cluster route balances");
   }
   for (size_t i = 0; i < spec.hash_policy.size(); ++i) {
     const HashPolicy& h = spec.hash_policy[i];
     if (absl::Status s = h.Validate(); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("hash_policy[", i, "].", s.message()));
+      return NestFieldError(s, absl::StrCat("hash_policy[", i, "]"),
+                            absl::StrCat("hash_policy[", i, "]."));
     }
     const auto& names = c.path.capture_names();
     if (h.kind == HashPolicy::Kind::kRouteCapture &&
         std::find(names.begin(), names.end(), h.name) == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "hash_policy[", i, "].route_capture: the path has no capture '", h.name, "'"));
+      return FieldError(absl::StrCat("hash_policy[", i, "].route_capture"),
+                        absl::StrCat("the path has no capture '", h.name, "'"));
     }
   }
   if (absl::Status s = spec.retry.Validate(); !s.ok()) {
@@ -244,7 +246,7 @@ absl::StatusOr<CompiledRoute> CompileRoute(const RouteSpec& spec) {
   auto c = CompileRouteFields(spec);
   if (!c.ok()) {
     const std::string who = spec.name.empty() ? "(unnamed)" : absl::StrCat("'", spec.name, "'");
-    return absl::InvalidArgumentError(absl::StrCat("route ", who, ": ", c.status().message()));
+    return NestFieldError(c.status(), "", absl::StrCat("route ", who, ": "));
   }
   return c;
 }
