@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gateway/client_address.h"
+#include "gateway/config_fields.h"
 #include "gateway/config_node.h"
 #include "gateway/rate_limit_filter.h"
 #include "gateway/redis_rate_limiter.h"
@@ -19,99 +20,104 @@
 namespace gateway {
 namespace {
 
-constexpr std::string_view kAlgorithms[] = {"token_bucket",   "fixed_window", "sliding_window_log",
-                                            "sliding_window", "gcra",         "concurrency"};
+using config::Bool;
+using config::Duration;
+using config::Enum;
+using config::Field;
+using config::FieldTable;
+using config::Int;
+using config::String;
+using config::StringList;
+using config::Uint;
+
+constexpr Uint kPositive{.min = 1};
 
 std::string_view View(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-absl::Status ParseAlgorithm(const ConfigNode& n, std::string_view kind, RateLimitAlgorithm* out) {
-  if (kind == "token_bucket") {
-    TokenBucketConfig c;
-    if (auto s = n.ExpectMap({"rate", "per", "burst", "max_keys"}); !s.ok()) return s;
-    if (n.Find("rate") == nullptr) return n.Error("rate: missing");
-    if (auto s = n.ReadInt("rate", &c.rate, uint64_t{1}); !s.ok()) return s;
-    if (auto s = n.Read("per", &c.per); !s.ok()) return s;
-    if (auto s = n.ReadInt("burst", &c.burst); !s.ok()) return s;
-    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-    *out = c;
-  } else if (kind == "gcra") {
-    GcraConfig c;
-    if (auto s = n.ExpectMap({"limit", "period", "burst", "max_keys"}); !s.ok()) return s;
-    if (n.Find("limit") == nullptr) return n.Error("limit: missing");
-    if (auto s = n.ReadInt("limit", &c.limit, uint64_t{1}); !s.ok()) return s;
-    if (auto s = n.Read("period", &c.period); !s.ok()) return s;
-    if (auto s = n.ReadInt("burst", &c.burst, uint64_t{1}); !s.ok()) return s;
-    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-    *out = c;
-  } else if (kind == "concurrency") {
-    ConcurrencyConfig c;
-    if (auto s = n.ExpectMap({"max_in_flight", "retry_after", "max_keys"}); !s.ok()) return s;
-    if (n.Find("max_in_flight") == nullptr) return n.Error("max_in_flight: missing");
-    if (auto s = n.ReadInt("max_in_flight", &c.max_in_flight, uint64_t{1}); !s.ok()) return s;
-    if (auto s = n.Read("retry_after", &c.retry_after); !s.ok()) return s;
-    if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-    *out = c;
-  } else {
-    // The three windowed algorithms share their fields.
-    if (auto s = n.ExpectMap({"limit", "window", "max_keys"}); !s.ok()) return s;
-    if (n.Find("limit") == nullptr) return n.Error("limit: missing");
-    uint64_t limit = 0;
-    absl::Duration window = absl::Seconds(1);
-    if (auto s = n.ReadInt("limit", &limit, uint64_t{1}); !s.ok()) return s;
-    if (auto s = n.Read("window", &window); !s.ok()) return s;
-    if (kind == "fixed_window") {
-      FixedWindowConfig c{.limit = limit, .window = window};
-      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-      *out = c;
-    } else if (kind == "sliding_window_log") {
-      SlidingWindowLogConfig c{.limit = limit, .window = window};
-      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-      *out = c;
-    } else {
-      SlidingWindowCounterConfig c{.limit = limit, .window = window};
-      if (auto s = n.ReadInt("max_keys", &c.max_keys, size_t{1}); !s.ok()) return s;
-      *out = c;
-    }
-  }
-  if (auto s = ValidateRateLimitAlgorithm(*out); !s.ok()) return n.Error(View(s.message()));
+// "expected a, b or c" (without the value), as these keys have always said.
+std::string ExpectedOnly(std::string_view, std::string_view expected) {
+  return "expected " + std::string(expected);
+}
+
+template <typename C>
+absl::Status ReadAlgorithm(const ConfigNode& n, const FieldTable<C>& table, RateLimitAlgorithm* out) {
+  C c;
+  if (auto s = table.Read(n, &c); !s.ok()) return s;
+  *out = c;
   return absl::OkStatus();
 }
 
-absl::Status ParseKey(const ConfigNode& n, std::vector<RateLimitKeyPart>* out) {
-  if (!n.IsSequence()) return n.Error("expected a list of key parts");
-  for (const ConfigNode& part : n.children()) {
-    if (part.IsScalar()) {
-      const std::string& s = part.scalar();
-      if (s == "client_ip") {
-        out->push_back(RateLimitKeyPart::ClientIp());
-      } else if (s == "route") {
-        out->push_back(RateLimitKeyPart::Route());
-      } else if (s == "cluster") {
-        out->push_back(RateLimitKeyPart::Cluster());
-      } else if (s == "path") {
-        out->push_back(RateLimitKeyPart::Path());
-      } else if (s == "method") {
-        out->push_back(RateLimitKeyPart::Method());
-      } else {
-        return part.Error(absl::StrCat(
-            "unknown key part \"", s,
-            "\" (expected client_ip, route, cluster, path, method, {header: <name>} or "
-            "{attribute: <name>})"));
-      }
-      continue;
-    }
-    if (auto s = part.ExpectMap({"header", "attribute"}); !s.ok()) return s;
-    if (part.size() != 1) return part.Error("expected one of header, attribute");
-    const ConfigNode& value = part.children()[0];
-    auto name = value.AsString();
-    if (!name.ok()) return name.status();
-    if (value.key() == "header") {
-      if (!IsValidHeaderName(*name)) return value.Error("not a valid header name");
-      out->push_back(RateLimitKeyPart::Header(*std::move(name)));
-    } else {
-      if (name->empty()) return value.Error("empty attribute name");
-      out->push_back(RateLimitKeyPart::Attribute(*std::move(name)));
-    }
+// The three windowed algorithms share their fields.
+template <typename C>
+const FieldTable<C>& WindowTable() {
+  static const FieldTable<C> kTable{
+      Field("limit", &C::limit, kPositive).Required(),
+      Field("window", &C::window, Duration{}),
+      Field("max_keys", &C::max_keys, kPositive),
+  };
+  return kTable;
+}
+
+absl::Status ParseAlgorithm(const ConfigNode& n, std::string_view kind, RateLimitAlgorithm* out) {
+  static const FieldTable<TokenBucketConfig> kTokenBucket{
+      Field("rate", &TokenBucketConfig::rate, kPositive).Required(),
+      Field("per", &TokenBucketConfig::per, Duration{}),
+      Field("burst", &TokenBucketConfig::burst, Uint{}),
+      Field("max_keys", &TokenBucketConfig::max_keys, kPositive),
+  };
+  static const FieldTable<GcraConfig> kGcra{
+      Field("limit", &GcraConfig::limit, kPositive).Required(),
+      Field("period", &GcraConfig::period, Duration{}),
+      Field("burst", &GcraConfig::burst, kPositive),
+      Field("max_keys", &GcraConfig::max_keys, kPositive),
+  };
+  static const FieldTable<ConcurrencyConfig> kConcurrency{
+      Field("max_in_flight", &ConcurrencyConfig::max_in_flight, kPositive).Required(),
+      Field("retry_after", &ConcurrencyConfig::retry_after, Duration{}),
+      Field("max_keys", &ConcurrencyConfig::max_keys, kPositive),
+  };
+  absl::Status s;
+  if (kind == "token_bucket") {
+    s = ReadAlgorithm(n, kTokenBucket, out);
+  } else if (kind == "gcra") {
+    s = ReadAlgorithm(n, kGcra, out);
+  } else if (kind == "concurrency") {
+    s = ReadAlgorithm(n, kConcurrency, out);
+  } else if (kind == "fixed_window") {
+    s = ReadAlgorithm(n, WindowTable<FixedWindowConfig>(), out);
+  } else if (kind == "sliding_window_log") {
+    s = ReadAlgorithm(n, WindowTable<SlidingWindowLogConfig>(), out);
+  } else {
+    s = ReadAlgorithm(n, WindowTable<SlidingWindowCounterConfig>(), out);
+  }
+  if (!s.ok()) return s;
+  return n.Invalid(ValidateRateLimitAlgorithm(*out));
+}
+
+constexpr std::pair<std::string_view, RateLimitKeyPart::Source> kKeyParts[] = {
+    {"client_ip", RateLimitKeyPart::Source::kClientIp}, {"route", RateLimitKeyPart::Source::kRoute},
+    {"cluster", RateLimitKeyPart::Source::kCluster},    {"path", RateLimitKeyPart::Source::kPath},
+    {"method", RateLimitKeyPart::Source::kMethod}};
+
+absl::Status ParseKeyPart(const ConfigNode& part, RateLimitKeyPart* out) {
+  if (part.IsScalar()) {
+    return Enum<RateLimitKeyPart::Source>{kKeyParts, [](std::string_view got, std::string_view) {
+                                          return "unknown key part \"" + std::string(got) +
+                                                 "\" (expected client_ip, route, cluster, path, "
+                                                 "method, {header: <name>} or {attribute: <name>})";
+                                        }}(part, &out->source);
+  }
+  if (auto s = part.ExpectMap({"header", "attribute"}); !s.ok()) return s;
+  if (part.size() != 1) return part.Error("expected one of header, attribute");
+  const ConfigNode& value = part.children()[0];
+  auto name = value.AsString();
+  if (!name.ok()) return name.status();
+  if (value.key() == "header") {
+    if (!IsValidHeaderName(*name)) return value.Error("not a valid header name");
+    *out = RateLimitKeyPart::Header(*std::move(name));
+  } else {
+    if (name->empty()) return value.Error("empty attribute name");
+    *out = RateLimitKeyPart::Attribute(*std::move(name));
   }
   return absl::OkStatus();
 }
@@ -120,7 +126,20 @@ absl::Status ParseKey(const ConfigNode& n, std::vector<RateLimitKeyPart>* out) {
 absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
                         const RateLimitAlgorithm& local, const std::string& rule_name,
                         RateLimitRule* rule) {
-  RedisRateLimitConfig c;
+  using R = RedisRateLimitConfig;
+  static const FieldTable<R> kRedis{
+      Field("address", &R::address, String{}),
+      Field("port", &R::port, Uint{.min = 1, .max = 65535}),
+      Field("password", &R::password, String{}),
+      Field("db", &R::db, Int{.min = 0}),
+      Field("key_prefix", &R::key_prefix, String{}),
+      Field("call_timeout", &R::call_timeout, Duration{}),
+      Field("max_pending", &R::max_pending, kPositive),
+      Field("reconnect_backoff_min", &R::reconnect_backoff_min, Duration{}),
+      Field("reconnect_backoff_max", &R::reconnect_backoff_max, Duration{}),
+      Field("stall_timeout", &R::stall_timeout, Duration{}),
+  };
+  R c;
   if (const auto* tb = std::get_if<TokenBucketConfig>(&local)) {
     c.algorithm = *tb;
   } else if (const auto* fw = std::get_if<FixedWindowConfig>(&local)) {
@@ -132,23 +151,8 @@ absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
         "not available with redis (use token_bucket, fixed_window or sliding_window)");
   }
   if (n.IsNull()) return n.Error("expected a map of redis settings");
-  if (auto s = n.ExpectMap({"address", "port", "password", "db", "key_prefix", "call_timeout",
-                            "max_pending", "reconnect_backoff_min", "reconnect_backoff_max",
-                            "stall_timeout"});
-      !s.ok()) {
-    return s;
-  }
   c.key_prefix = absl::StrCat("gateway:rl:", rule_name, ":");
-  if (auto s = n.Read("address", &c.address); !s.ok()) return s;
-  if (auto s = n.ReadInt("port", &c.port, uint16_t{1}); !s.ok()) return s;
-  if (auto s = n.Read("password", &c.password); !s.ok()) return s;
-  if (auto s = n.ReadInt("db", &c.db, 0); !s.ok()) return s;
-  if (auto s = n.Read("key_prefix", &c.key_prefix); !s.ok()) return s;
-  if (auto s = n.Read("call_timeout", &c.call_timeout); !s.ok()) return s;
-  if (auto s = n.ReadInt("max_pending", &c.max_pending, size_t{1}); !s.ok()) return s;
-  if (auto s = n.Read("reconnect_backoff_min", &c.reconnect_backoff_min); !s.ok()) return s;
-  if (auto s = n.Read("reconnect_backoff_max", &c.reconnect_backoff_max); !s.ok()) return s;
-  if (auto s = n.Read("stall_timeout", &c.stall_timeout); !s.ok()) return s;
+  if (auto s = kRedis.Read(n, &c); !s.ok()) return s;
   // Down and up lines of each loop's connection join gatewayd's other log
   // lines on stderr.
   c.log = [](std::string_view line) { fmt::print(stderr, "gatewayd: {}\n", line); };
@@ -161,48 +165,54 @@ absl::Status ParseRedis(const ConfigNode& n, const ConfigNode& algorithm,
   return absl::OkStatus();
 }
 
-// `on_limit: {status, body, content_type, headers: {name: value}}`.
-absl::Status ParseOnLimit(const ConfigNode& n, RateLimitResponse* out) {
-  if (auto s = n.ExpectMap({"status", "body", "content_type", "headers"}); !s.ok()) return s;
-  if (auto s = n.ReadInt("status", &out->status, 400, 599); !s.ok()) return s;
-  if (const ConfigNode* b = n.Find("body")) {
-    auto body = b->AsString();
-    if (!body.ok()) return body.status();
-    out->body = *std::move(body);
+// `headers: {name: value}` of on_limit, each checked where it is written.
+absl::Status ParseLimitHeaders(const ConfigNode& h, RateLimitResponse* out) {
+  if (!h.IsMap()) return h.Error("expected a map of header names to values");
+  for (const ConfigNode& field : h.children()) {
+    auto value = field.AsString();
+    if (!value.ok()) return value.status();
+    out->headers.emplace_back(field.key(), *std::move(value));
+    RateLimitResponse one{.headers = {out->headers.back()}};
+    if (auto s = one.Validate(); !s.ok()) return field.Error(View(s.message()));
   }
-  if (auto s = n.Read("content_type", &out->content_type); !s.ok()) return s;
-  if (const ConfigNode* h = n.Find("headers")) {
-    if (!h->IsMap()) return h->Error("expected a map of header names to values");
-    for (const ConfigNode& field : h->children()) {
-      auto value = field.AsString();
-      if (!value.ok()) return value.status();
-      out->headers.emplace_back(field.key(), *std::move(value));
-      RateLimitResponse one{.headers = {out->headers.back()}};
-      if (auto s = one.Validate(); !s.ok()) return field.Error(View(s.message()));
-    }
-  }
-  if (auto s = out->Validate(); !s.ok()) return n.Error(View(s.message()));
   return absl::OkStatus();
 }
 
+constexpr std::pair<std::string_view, RateLimitFailureMode> kFailureModes[] = {
+    {"allow", RateLimitFailureMode::kAllow}, {"deny", RateLimitFailureMode::kDeny}};
+constexpr std::string_view kAlgorithms[] = {"token_bucket",   "fixed_window", "sliding_window_log",
+                                            "sliding_window", "gcra",         "concurrency"};
+
 absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
-  if (auto s = n.ExpectMap({"name", "routes", "clusters", "methods", "key", "skip_if_key_missing",
-                            "cost", "token_bucket", "fixed_window", "sliding_window_log",
-                            "sliding_window", "gcra", "concurrency", "redis", "timeout",
-                            "failure_mode", "on_limit"});
-      !s.ok()) {
-    return s;
-  }
-  if (n.Find("name") == nullptr) return n.Error("name: missing");
-  if (auto s = n.Read("name", &rule->name); !s.ok()) return s;
-  if (auto s = n.Read("routes", &rule->routes); !s.ok()) return s;
-  if (auto s = n.Read("clusters", &rule->clusters); !s.ok()) return s;
-  if (auto s = n.Read("methods", &rule->methods); !s.ok()) return s;
-  if (const ConfigNode* key = n.Find("key")) {
-    if (auto s = ParseKey(*key, &rule->key); !s.ok()) return s;
-  }
-  if (auto s = n.Read("skip_if_key_missing", &rule->skip_if_key_missing); !s.ok()) return s;
-  if (auto s = n.ReadInt("cost", &rule->cost, uint64_t{1}); !s.ok()) return s;
+  using Rule = RateLimitRule;
+  static const FieldTable<RateLimitResponse> kOnLimit{
+      Field("status", &RateLimitResponse::status, Int{.min = 400, .max = 599}),
+      Field("body", &RateLimitResponse::body, config::Emplace<String>{}),
+      Field("content_type", &RateLimitResponse::content_type, String{}),
+      Field<RateLimitResponse>("headers", ParseLimitHeaders),
+  };
+  // Algorithms, redis and the remote-only keys are read below: they depend
+  // on each other.
+  static const FieldTable<Rule> kRule{
+      Field("name", &Rule::name, String{}).Required(),
+      Field("routes", &Rule::routes, StringList{}),
+      Field("clusters", &Rule::clusters, StringList{}),
+      Field("methods", &Rule::methods, StringList{}),
+      Field("key", &Rule::key, config::List{ParseKeyPart, "expected a list of key parts"}),
+      Field("skip_if_key_missing", &Rule::skip_if_key_missing, Bool{}),
+      Field("cost", &Rule::cost, kPositive),
+      Field<Rule>("token_bucket", nullptr),
+      Field<Rule>("fixed_window", nullptr),
+      Field<Rule>("sliding_window_log", nullptr),
+      Field<Rule>("sliding_window", nullptr),
+      Field<Rule>("gcra", nullptr),
+      Field<Rule>("concurrency", nullptr),
+      Field<Rule>("redis", nullptr),
+      Field<Rule>("timeout", nullptr),
+      Field<Rule>("failure_mode", nullptr),
+      Field("on_limit", &Rule::on_limit, kOnLimit.valid_reader()),
+  };
+  if (auto s = kRule.Read(n, rule); !s.ok()) return s;
   const ConfigNode* algorithm = nullptr;
   for (const ConfigNode& a : n.children()) {  // document order, for the error
     bool is_algorithm = false;
@@ -228,20 +238,39 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
   }
   if (auto s = n.Read("timeout", &rule->timeout); !s.ok()) return s;
   if (const ConfigNode* f = n.Find("failure_mode")) {
-    auto v = f->AsString();
-    if (!v.ok()) return v.status();
-    if (*v == "allow") {
-      rule->failure_mode = RateLimitFailureMode::kAllow;
-    } else if (*v == "deny") {
-      rule->failure_mode = RateLimitFailureMode::kDeny;
-    } else {
-      return f->Error("expected allow or deny");
+    auto s = Enum<RateLimitFailureMode>{kFailureModes, ExpectedOnly}(*f, &rule->failure_mode);
+    if (!s.ok()) return s;
+  }
+  return n.Invalid(rule->Validate());
+}
+
+constexpr std::pair<std::string_view, RateLimitHeaders> kHeaderStyles[] = {
+    {"ietf", RateLimitHeaders::kIetf},
+    {"legacy", RateLimitHeaders::kLegacy},
+    {"both", RateLimitHeaders::kBoth},
+    {"none", RateLimitHeaders::kNone}};
+
+absl::Status ParseTrustedProxies(const ConfigNode& t, RateLimitFilterConfig* config) {
+  auto list = t.AsStringList();
+  if (!list.ok()) return list.status();
+  if (auto parsed = AddressRanges::Parse(*list); !parsed.ok()) {
+    return t.Error(View(parsed.status().message()));
+  }
+  config->trusted_proxies = *std::move(list);
+  return absl::OkStatus();
+}
+
+absl::Status ParseRules(const ConfigNode& rules, RateLimitFilterConfig* config) {
+  if (!rules.IsSequence() || rules.size() == 0) return rules.Error("expected a list of rules");
+  std::set<std::string> names;
+  for (const ConfigNode& r : rules.children()) {
+    RateLimitRule rule;
+    if (auto s = ParseRule(r, &rule); !s.ok()) return s;
+    if (!names.insert(rule.name).second) {
+      return r.Find("name")->Error(absl::StrCat("duplicate rule name \"", rule.name, "\""));
     }
+    config->rules.push_back(std::move(rule));
   }
-  if (const ConfigNode* o = n.Find("on_limit")) {
-    if (auto s = ParseOnLimit(*o, &rule->on_limit); !s.ok()) return s;
-  }
-  if (auto s = rule->Validate(); !s.ok()) return n.Error(View(s.message()));
   return absl::OkStatus();
 }
 
@@ -249,49 +278,18 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
 
 absl::StatusOr<RateLimitFilterConfig> ParseRateLimitFilterConfig(const ConfigNode& n,
                                                                  const GatewayConfig& gateway) {
+  using C = RateLimitFilterConfig;
+  static const FieldTable<C> kFilter{
+      Field("headers", &C::headers, Enum<RateLimitHeaders>{kHeaderStyles, ExpectedOnly}),
+      Field("dry_run", &C::dry_run, Bool{}),
+      Field("status", &C::status, Int{.min = 400, .max = 599}),
+      Field<C>("trusted_proxies", ParseTrustedProxies),
+      Field<C>("rules", ParseRules).Required(),
+  };
   RateLimitFilterConfig config;
   config.trusted_proxies = gateway.proxy.trusted_proxies;
   if (n.IsNull()) return n.Error("rate_limit needs a config with rules");
-  if (auto s = n.ExpectMap({"rules", "headers", "dry_run", "status", "trusted_proxies"}); !s.ok())
-    return s;
-  if (const ConfigNode* h = n.Find("headers")) {
-    auto v = h->AsString();
-    if (!v.ok()) return v.status();
-    if (*v == "ietf") {
-      config.headers = RateLimitHeaders::kIetf;
-    } else if (*v == "legacy") {
-      config.headers = RateLimitHeaders::kLegacy;
-    } else if (*v == "both") {
-      config.headers = RateLimitHeaders::kBoth;
-    } else if (*v == "none") {
-      config.headers = RateLimitHeaders::kNone;
-    } else {
-      return h->Error("expected ietf, legacy, both or none");
-    }
-  }
-  if (auto s = n.Read("dry_run", &config.dry_run); !s.ok()) return s;
-  if (auto s = n.ReadInt("status", &config.status, 400, 599); !s.ok()) return s;
-  if (const ConfigNode* t = n.Find("trusted_proxies")) {
-    auto list = t->AsStringList();
-    if (!list.ok()) return list.status();
-    if (auto parsed = AddressRanges::Parse(*list); !parsed.ok()) {
-      return t->Error(View(parsed.status().message()));
-    }
-    config.trusted_proxies = *std::move(list);
-  }
-  const ConfigNode* rules = n.Find("rules");
-  if (rules == nullptr) return n.Error("rules: missing");
-  if (!rules->IsSequence() || rules->size() == 0) return rules->Error("expected a list of rules");
-  std::set<std::string> names;
-  for (const ConfigNode& r : rules->children()) {
-    RateLimitRule rule;
-    if (auto s = ParseRule(r, &rule); !s.ok()) return s;
-    if (!names.insert(rule.name).second) {
-      const ConfigNode* name = r.Find("name");
-      return name->Error(absl::StrCat("duplicate rule name \"", rule.name, "\""));
-    }
-    config.rules.push_back(std::move(rule));
-  }
+  if (auto s = kFilter.Read(n, &config); !s.ok()) return s;
   return config;
 }
 
