@@ -4,7 +4,10 @@
 // structs (mostly the library's own option structs) and validate them. Every
 // error names the file, the line and the key path, e.g.
 //   gateway.yaml:12: routes[2].match.path: expected a string
-// Unknown keys are errors. The loader never throws.
+// Unknown keys are errors. The loader never throws. `${VAR}` and
+// `${VAR:-default}` in scalar values are replaced from the process environment
+// (`$${` is a literal `${`); an unset variable without a default is an error
+// at its key. Keys are bound by the tables of gateway/config_fields.h.
 //
 // `StartFromConfig` assembles a running gateway from a config: the demo
 // upstreams, the cluster manager, the router, the pipeline (filters by name

@@ -32,10 +32,10 @@ using config::Number;
 using config::String;
 using config::StringList;
 using config::Uint;
+using internal::kCount32;
 
 constexpr Int kPort{.min = 0, .max = 65535};
 constexpr Int kStatus{.min = 100, .max = 599};
-constexpr Int kCount32{.min = 0, .max = UINT32_MAX};
 
 // The keys of `node` among `keys` that the file sets.
 int CountSet(const ConfigNode& node, std::initializer_list<std::string_view> keys) {

@@ -39,17 +39,9 @@ std::string ExpectedOnly(std::string_view, std::string_view expected) {
   return "expected " + std::string(expected);
 }
 
+// The three windowed algorithms share their fields; the others have their own.
 template <typename C>
-absl::Status ReadAlgorithm(const ConfigNode& n, const FieldTable<C>& table, RateLimitAlgorithm* out) {
-  C c;
-  if (auto s = table.Read(n, &c); !s.ok()) return s;
-  *out = c;
-  return absl::OkStatus();
-}
-
-// The three windowed algorithms share their fields.
-template <typename C>
-const FieldTable<C>& WindowTable() {
+const FieldTable<C>& AlgorithmTable() {
   static const FieldTable<C> kTable{
       Field("limit", &C::limit, kPositive).Required(),
       Field("window", &C::window, Duration{}),
@@ -57,42 +49,51 @@ const FieldTable<C>& WindowTable() {
   };
   return kTable;
 }
-
-absl::Status ParseAlgorithm(const ConfigNode& n, std::string_view kind, RateLimitAlgorithm* out) {
-  static const FieldTable<TokenBucketConfig> kTokenBucket{
+template <>
+const FieldTable<TokenBucketConfig>& AlgorithmTable() {
+  static const FieldTable<TokenBucketConfig> kTable{
       Field("rate", &TokenBucketConfig::rate, kPositive).Required(),
       Field("per", &TokenBucketConfig::per, Duration{}),
       Field("burst", &TokenBucketConfig::burst, Uint{}),
       Field("max_keys", &TokenBucketConfig::max_keys, kPositive),
   };
-  static const FieldTable<GcraConfig> kGcra{
+  return kTable;
+}
+template <>
+const FieldTable<GcraConfig>& AlgorithmTable() {
+  static const FieldTable<GcraConfig> kTable{
       Field("limit", &GcraConfig::limit, kPositive).Required(),
       Field("period", &GcraConfig::period, Duration{}),
       Field("burst", &GcraConfig::burst, kPositive),
       Field("max_keys", &GcraConfig::max_keys, kPositive),
   };
-  static const FieldTable<ConcurrencyConfig> kConcurrency{
+  return kTable;
+}
+template <>
+const FieldTable<ConcurrencyConfig>& AlgorithmTable() {
+  static const FieldTable<ConcurrencyConfig> kTable{
       Field("max_in_flight", &ConcurrencyConfig::max_in_flight, kPositive).Required(),
       Field("retry_after", &ConcurrencyConfig::retry_after, Duration{}),
       Field("max_keys", &ConcurrencyConfig::max_keys, kPositive),
   };
-  absl::Status s;
-  if (kind == "token_bucket") {
-    s = ReadAlgorithm(n, kTokenBucket, out);
-  } else if (kind == "gcra") {
-    s = ReadAlgorithm(n, kGcra, out);
-  } else if (kind == "concurrency") {
-    s = ReadAlgorithm(n, kConcurrency, out);
-  } else if (kind == "fixed_window") {
-    s = ReadAlgorithm(n, WindowTable<FixedWindowConfig>(), out);
-  } else if (kind == "sliding_window_log") {
-    s = ReadAlgorithm(n, WindowTable<SlidingWindowLogConfig>(), out);
-  } else {
-    s = ReadAlgorithm(n, WindowTable<SlidingWindowCounterConfig>(), out);
-  }
-  if (!s.ok()) return s;
+  return kTable;
+}
+
+template <typename C>
+absl::Status ReadAlgorithm(const ConfigNode& n, RateLimitAlgorithm* out) {
+  C c;
+  if (auto s = AlgorithmTable<C>().Read(n, &c); !s.ok()) return s;
+  *out = c;
   return n.Invalid(ValidateRateLimitAlgorithm(*out));
 }
+
+constexpr std::pair<std::string_view, absl::Status (*)(const ConfigNode&, RateLimitAlgorithm*)>
+    kAlgorithms[] = {{"token_bucket", ReadAlgorithm<TokenBucketConfig>},
+                     {"fixed_window", ReadAlgorithm<FixedWindowConfig>},
+                     {"sliding_window_log", ReadAlgorithm<SlidingWindowLogConfig>},
+                     {"sliding_window", ReadAlgorithm<SlidingWindowCounterConfig>},
+                     {"gcra", ReadAlgorithm<GcraConfig>},
+                     {"concurrency", ReadAlgorithm<ConcurrencyConfig>}};
 
 constexpr std::pair<std::string_view, RateLimitKeyPart::Source> kKeyParts[] = {
     {"client_ip", RateLimitKeyPart::Source::kClientIp}, {"route", RateLimitKeyPart::Source::kRoute},
@@ -180,8 +181,6 @@ absl::Status ParseLimitHeaders(const ConfigNode& h, RateLimitResponse* out) {
 
 constexpr std::pair<std::string_view, RateLimitFailureMode> kFailureModes[] = {
     {"allow", RateLimitFailureMode::kAllow}, {"deny", RateLimitFailureMode::kDeny}};
-constexpr std::string_view kAlgorithms[] = {"token_bucket",   "fixed_window", "sliding_window_log",
-                                            "sliding_window", "gcra",         "concurrency"};
 
 absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
   using Rule = RateLimitRule;
@@ -215,14 +214,14 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
   if (auto s = kRule.Read(n, rule); !s.ok()) return s;
   const ConfigNode* algorithm = nullptr;
   for (const ConfigNode& a : n.children()) {  // document order, for the error
-    bool is_algorithm = false;
-    for (std::string_view kind : kAlgorithms) is_algorithm |= a.key() == kind;
-    if (!is_algorithm) continue;
-    if (algorithm != nullptr) return a.Error("a rule has exactly one algorithm");
-    algorithm = &a;
-    RateLimitAlgorithm parsed;
-    if (auto s = ParseAlgorithm(a, a.key(), &parsed); !s.ok()) return s;
-    rule->local = std::move(parsed);
+    for (const auto& [kind, read] : kAlgorithms) {
+      if (a.key() != kind) continue;
+      if (algorithm != nullptr) return a.Error("a rule has exactly one algorithm");
+      algorithm = &a;
+      RateLimitAlgorithm parsed;
+      if (auto s = read(a, &parsed); !s.ok()) return s;
+      rule->local = std::move(parsed);
+    }
   }
   if (algorithm == nullptr) {
     return n.Error(

@@ -21,8 +21,8 @@ using config::List;
 using config::String;
 using config::StringList;
 using config::Uint;
+using internal::kCount32;
 
-constexpr Int kCount32{.min = 0, .max = UINT32_MAX};
 
 // - client_ip: true
 // - header: x-user-id

@@ -3,15 +3,20 @@
 #ifndef GATEWAY_LIB_YAML_CONFIG_TABLES_H_
 #define GATEWAY_LIB_YAML_CONFIG_TABLES_H_
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "gateway/config_fields.h"
 #include "gateway/config_node.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway::internal {
+
+// Counts and thresholds held in uint32_t fields.
+inline constexpr config::Int kCount32{.min = 0, .max = UINT32_MAX};
 
 // `{name: value, ...}` in document order, appended to *out.
 absl::Status ReadPairs(const ConfigNode& node,
