@@ -30,17 +30,14 @@ absl::Status WithFields(absl::Status status, char style, const std::string& fiel
 }  // namespace
 
 absl::Status FieldError(std::string_view field, std::string_view what) {
-  return WithFields(
-      absl::InvalidArgumentError(absl::StrCat(AbslView(field), ": ", AbslView(what))), 'p',
-      std::string(field));
+  return WithFields(absl::InvalidArgumentError(absl::StrCat(AbslView(field), ": ", AbslView(what))),
+                    'p', std::string(field));
 }
 
-absl::Status FieldsError(std::initializer_list<std::string_view> fields,
-                         std::string_view message) {
+absl::Status FieldsError(std::initializer_list<std::string_view> fields, std::string_view message) {
   std::vector<absl::string_view> names;
   for (std::string_view f : fields) names.push_back(AbslView(f));
-  return WithFields(absl::InvalidArgumentError(AbslView(message)), 'm',
-                    absl::StrJoin(names, "\n"));
+  return WithFields(absl::InvalidArgumentError(AbslView(message)), 'm', absl::StrJoin(names, "\n"));
 }
 
 std::vector<std::string> ErrorFields(const absl::Status& status, bool* prefixed) {

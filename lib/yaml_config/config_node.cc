@@ -36,8 +36,8 @@ absl::Status ConfigNode::Error(std::string_view what) const {
 }
 
 absl::Status ConfigNode::ErrorAt(std::string_view key, std::string_view what) const {
-  std::string path = where_.path.empty() ? std::string(key)
-                                         : absl::StrCat(where_.path, ".", AbslView(key));
+  std::string path =
+      where_.path.empty() ? std::string(key) : absl::StrCat(where_.path, ".", AbslView(key));
   return ErrorAtLine(where_.file, where_.line, path, what);
 }
 

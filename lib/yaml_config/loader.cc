@@ -44,7 +44,6 @@ int CountSet(const ConfigNode& node, std::initializer_list<std::string_view> key
   return n;
 }
 
-
 // ---- server, proxy ----
 
 const FieldTable<ListenerOptions> kListener{
@@ -85,8 +84,8 @@ const FieldTable<ServerOptions> kServer{
                            return Enum<HeadersWithUnderscores>{
                                kUnderscoreActions,
                                [](std::string_view got, std::string_view expected) {
-                                 return "unknown action \"" + std::string(got) +
-                                        "\" (expected " + std::string(expected) + ")";
+                                 return "unknown action \"" + std::string(got) + "\" (expected " +
+                                        std::string(expected) + ")";
                                }}(n, &o->limits.headers_with_underscores);
                          }),
     // Belongs to the process, not to ServerOptions: the document reads it.
@@ -118,8 +117,8 @@ constexpr std::pair<std::string_view, LbPolicy> kLbPolicies[] = {
     {"ip_hash", LbPolicy::kIpHash},
 };
 constexpr Enum<LbPolicy> kLbPolicy{kLbPolicies, [](std::string_view got, std::string_view) {
-                                     return "unknown load balancing policy \"" +
-                                            std::string(got) + "\"";
+                                     return "unknown load balancing policy \"" + std::string(got) +
+                                            "\"";
                                    }};
 
 const FieldTable<LbOptions> kLb{
@@ -169,9 +168,9 @@ const FieldTable<HealthCheckSpec> kHealthCheck{
     Field("type", &HealthCheckSpec::type, Enum<HealthCheckSpec::Type>{kHealthTypes}),
     Field("path", &HealthCheckSpec::path, String{}),
     Field("host", &HealthCheckSpec::host, String{}),
-    Field("expected_statuses", &HealthCheckSpec::expected_statuses,
-          List<decltype(&ReadStatusRange)>{ReadStatusRange,
-                                           "expected a list of statuses or ranges"}),
+    Field(
+        "expected_statuses", &HealthCheckSpec::expected_statuses,
+        List<decltype(&ReadStatusRange)>{ReadStatusRange, "expected a list of statuses or ranges"}),
     Field("interval", &HealthCheckSpec::interval, Duration{}),
     Field("unhealthy_interval", &HealthCheckSpec::unhealthy_interval, Duration{}),
     Field("jitter", &HealthCheckSpec::jitter, Duration{}),
@@ -249,8 +248,7 @@ absl::Status internal::ReadBreaker(const ConfigNode& n, bool route, BreakerConfi
   if (*name == "sliding_window") {
     return ReadBreakerOf(n, route ? kSlidingWindow : kClusterSliding, out);
   }
-  return type->Error(
-      absl::StrCat("expected consecutive or sliding_window, not \"", *name, "\""));
+  return type->Error(absl::StrCat("expected consecutive or sliding_window, not \"", *name, "\""));
 }
 
 namespace {
@@ -293,7 +291,8 @@ absl::Status ReadClusterHashPolicy(const ConfigNode& n, ClusterSpec* out) {
   if (auto s = internal::ReadHashPolicies(n, &out->hash_policy); !s.ok()) return s;
   for (size_t i = 0; i < out->hash_policy.size(); ++i) {
     if (out->hash_policy[i].kind == HashPolicy::Kind::kRouteCapture) {
-      return n.children()[i].Find("route_capture")
+      return n.children()[i]
+          .Find("route_capture")
           ->Error("captures differ between routes; set it in the route's hash_policy");
     }
   }
@@ -350,7 +349,8 @@ absl::Status ReadClusters(const ConfigNode& n, GatewayConfig* config) {
     if (!c.fallback.has_value() || c.fallback->cluster.empty()) continue;
     const std::string& to = c.fallback->cluster;
     if (to == c.name || !names.count(to)) {
-      return n.children()[i].Resolve("fallback.cluster")
+      return n.children()[i]
+          .Resolve("fallback.cluster")
           ->Error(to == c.name ? "names the cluster itself"
                                : absl::StrCat("unknown cluster \"", to, "\""));
     }
@@ -401,11 +401,11 @@ absl::Status ReadDemoUpstream(const ConfigNode& n, DemoUpstream* d) {
 }
 
 const FieldTable<GatewayConfig> kDocument{
-    Field<GatewayConfig>("listeners",
-                         [](const ConfigNode& n, GatewayConfig* c) {
-                           return List{kListener.reader(), "expected a list of listeners"}(
-                               n, &c->server.listeners);
-                         }),
+    Field<GatewayConfig>(
+        "listeners",
+        [](const ConfigNode& n, GatewayConfig* c) {
+          return List{kListener.reader(), "expected a list of listeners"}(n, &c->server.listeners);
+        }),
     Field("workers", &GatewayConfig::workers, Int{.min = 0, .max = 1024}),
     Field<GatewayConfig>("server",
                          [](const ConfigNode& n, GatewayConfig* c) {

@@ -96,17 +96,20 @@ constexpr std::pair<std::string_view, absl::Status (*)(const ConfigNode&, RateLi
                      {"concurrency", ReadAlgorithm<ConcurrencyConfig>}};
 
 constexpr std::pair<std::string_view, RateLimitKeyPart::Source> kKeyParts[] = {
-    {"client_ip", RateLimitKeyPart::Source::kClientIp}, {"route", RateLimitKeyPart::Source::kRoute},
-    {"cluster", RateLimitKeyPart::Source::kCluster},    {"path", RateLimitKeyPart::Source::kPath},
+    {"client_ip", RateLimitKeyPart::Source::kClientIp},
+    {"route", RateLimitKeyPart::Source::kRoute},
+    {"cluster", RateLimitKeyPart::Source::kCluster},
+    {"path", RateLimitKeyPart::Source::kPath},
     {"method", RateLimitKeyPart::Source::kMethod}};
 
 absl::Status ParseKeyPart(const ConfigNode& part, RateLimitKeyPart* out) {
   if (part.IsScalar()) {
-    return Enum<RateLimitKeyPart::Source>{kKeyParts, [](std::string_view got, std::string_view) {
-                                          return "unknown key part \"" + std::string(got) +
-                                                 "\" (expected client_ip, route, cluster, path, "
-                                                 "method, {header: <name>} or {attribute: <name>})";
-                                        }}(part, &out->source);
+    return Enum<RateLimitKeyPart::Source>{
+        kKeyParts, [](std::string_view got, std::string_view) {
+          return "unknown key part \"" + std::string(got) +
+                 "\" (expected client_ip, route, cluster, path, "
+                 "method, {header: <name>} or {attribute: <name>})";
+        }}(part, &out->source);
   }
   if (auto s = part.ExpectMap({"header", "attribute"}); !s.ok()) return s;
   if (part.size() != 1) return part.Error("expected one of header, attribute");

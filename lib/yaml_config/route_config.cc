@@ -23,7 +23,6 @@ using config::StringList;
 using config::Uint;
 using internal::kCount32;
 
-
 // - client_ip: true
 // - header: x-user-id
 // - cookie: session        (ttl: 1h and path: / make the gateway set it)
@@ -105,12 +104,9 @@ absl::Status ReadMatcher(const ConfigNode& m, M* out) {
     };
   };
   static const FieldTable<M> kTable{
-      Field("name", &M::name, String{}).Required(),
-      Field<M>("exact", value(M::Kind::kExact)),
-      Field<M>("prefix", value(M::Kind::kPrefix)),
-      Field<M>("regex", value(M::Kind::kRegex)),
-      Field<M>("present", flag(M::Kind::kPresent)),
-      Field<M>("absent", flag(M::Kind::kAbsent)),
+      Field("name", &M::name, String{}).Required(), Field<M>("exact", value(M::Kind::kExact)),
+      Field<M>("prefix", value(M::Kind::kPrefix)),  Field<M>("regex", value(M::Kind::kRegex)),
+      Field<M>("present", flag(M::Kind::kPresent)), Field<M>("absent", flag(M::Kind::kAbsent)),
   };
   if (auto s = kTable.Read(m, out); !s.ok()) return s;
   if (m.size() != 2) {

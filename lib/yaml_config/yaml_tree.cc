@@ -104,8 +104,7 @@ absl::StatusOr<std::string> SubstituteVariables(std::string_view text, const Env
     }
     const size_t close = text.find('}', i + 2);
     if (close == std::string_view::npos) {
-      return absl::InvalidArgumentError(
-          "unterminated \"${\" (write \"$${\" for a literal \"${\")");
+      return absl::InvalidArgumentError("unterminated \"${\" (write \"$${\" for a literal \"${\")");
     }
     std::string_view ref = text.substr(i + 2, close - i - 2);
     std::string_view name = ref;
@@ -117,8 +116,9 @@ absl::StatusOr<std::string> SubstituteVariables(std::string_view text, const Env
     bool valid = !name.empty() && IsNameStart(name[0]);
     for (char c : name) valid &= IsNameChar(c);
     if (!valid) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid variable reference \"${", std::string(ref), "}\" (expected ${NAME} or ${NAME:-default})"));
+      return absl::InvalidArgumentError(absl::StrCat("invalid variable reference \"${",
+                                                     std::string(ref),
+                                                     "}\" (expected ${NAME} or ${NAME:-default})"));
     }
     std::optional<std::string> value = env(name);
     if (fallback.has_value() && (!value.has_value() || value->empty())) value = *fallback;

@@ -70,8 +70,8 @@ TEST_CASE("gatewayd --check reports an unset variable with file, line and key") 
   yaml.replace(yaml.find("LISTEN"), 6, "0");
   std::ofstream(config) << yaml;
   // GW_E2E_TAG is set, the port is not: the error is about the port's line.
-  std::string command = absl::StrCat("env -u GW_E2E_UPSTREAM_PORT GW_E2E_TAG=x timeout 10 ",
-                                     binary, " --check ", config, " 2>&1");
+  std::string command = absl::StrCat("env -u GW_E2E_UPSTREAM_PORT GW_E2E_TAG=x timeout 10 ", binary,
+                                     " --check ", config, " 2>&1");
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;
@@ -83,9 +83,9 @@ TEST_CASE("gatewayd --check reports an unset variable with file, line and key") 
   INFO(output);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK_THAT(output, Catch::Contains(config +
-                                     ":8: clusters[0].endpoints[0].port: environment variable "
-                                     "GW_E2E_UPSTREAM_PORT is not set"));
+  CHECK_THAT(output,
+             Catch::Contains(config + ":8: clusters[0].endpoints[0].port: environment variable "
+                                      "GW_E2E_UPSTREAM_PORT is not set"));
 }
 
 }  // namespace

@@ -97,8 +97,10 @@ TEST_CASE("field table errors name file, line and key path") {
   CHECK(Error("name: a\nbytes: -1\n") == "t.yaml:2: opts.bytes: expected a non-negative integer");
   CHECK(Error("name: a\nwait: 2m\n") == "t.yaml:2: opts.wait: must be at most 1m");
   CHECK(Error("name: a\non: maybe\n") == "t.yaml:2: opts.on: expected true or false");
-  CHECK(Error("name: a\nmode: slow\n") == "t.yaml:2: opts.mode: expected fast or safe, not \"slow\"");
-  CHECK(Error("name: a\nstatuses: 200\n") == "t.yaml:2: opts.statuses: expected a list of statuses");
+  CHECK(Error("name: a\nmode: slow\n") ==
+        "t.yaml:2: opts.mode: expected fast or safe, not \"slow\"");
+  CHECK(Error("name: a\nstatuses: 200\n") ==
+        "t.yaml:2: opts.statuses: expected a list of statuses");
   CHECK(Error("name: a\nstatuses: [200, 700]\n") ==
         "t.yaml:2: opts.statuses[1]: out of range [100, 599]");
   CHECK(Error("name: a\ninner:\n  depht: 1\n") ==
