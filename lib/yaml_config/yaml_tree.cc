@@ -20,7 +20,9 @@ namespace {
 // would exhaust the stack.
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 250'000;
-constexpr size_t kMaxScalarBytes = size_t{64} << 20;
+// Text held by the tree: values, keys and the key paths every node keeps
+// (deep aliases of long keys multiply those).
+constexpr size_t kMaxTreeBytes = size_t{64} << 20;
 
 bool IsNameStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
 bool IsNameChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
@@ -36,17 +38,19 @@ class TreeBuilder {
   absl::Status Convert(const YAML::Node& node, const std::string& path, int depth,
                        ConfigNode* out) {
     ConfigNode::Location where{filename_, Line(node), path};
+    bytes_ += path.size();  // the key is its tail
     if (++nodes_ > kMaxNodes) {
       return Error(node, path, absl::StrCat("more than ", kMaxNodes, " values in one file"));
     }
+    if (bytes_ > kMaxTreeBytes) return Error(node, "", "more than 64 MiB of text in one file");
     if (depth > kMaxDepth) return Error(node, path, "nested too deeply");
     if (!node.IsDefined() || node.IsNull()) {
       *out = ConfigNode(ConfigNode::Kind::kNull, "", std::move(where));
     } else if (node.IsScalar()) {
       auto value = SubstituteVariables(node.Scalar(), env_);
       if (!value.ok()) return Error(node, path, std::string(value.status().message()));
-      scalar_bytes_ += value->size();
-      if (scalar_bytes_ > kMaxScalarBytes) return Error(node, path, "values too large");
+      bytes_ += value->size();
+      if (bytes_ > kMaxTreeBytes) return Error(node, "", "more than 64 MiB of text in one file");
       *out = ConfigNode(ConfigNode::Kind::kScalar, *std::move(value), std::move(where));
     } else if (node.IsSequence()) {
       *out = ConfigNode(ConfigNode::Kind::kSequence, "", std::move(where));
@@ -82,7 +86,7 @@ class TreeBuilder {
   const std::string& filename_;
   const EnvLookup& env_;
   size_t nodes_ = 0;
-  size_t scalar_bytes_ = 0;
+  size_t bytes_ = 0;
 };
 
 }  // namespace

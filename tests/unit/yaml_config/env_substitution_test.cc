@@ -115,6 +115,20 @@ TEST_CASE("aliases that expand without bound are refused") {
              Catch::Contains("more than 250000 values in one file"));
 }
 
+TEST_CASE("aliases of long keys cannot make the key paths grow without bound") {
+  // Few values, but every one's path repeats the 4 KiB keys of its ancestors
+  // (explicit "? key" syntax: implicit keys are limited to 1024 characters).
+  const std::string key(4096, 'k');
+  std::string text = absl::StrCat("a0: &a0\n  ? ", key, "0\n  : [x, x, x, x, x, x, x, x]\n");
+  for (int i = 1; i <= 6; ++i) {
+    std::string prev = absl::StrCat("*a", i - 1);
+    text += absl::StrCat("a", i, ": &a", i, "\n  ? ", key, i, "\n  : [", prev, ", ", prev, ", ",
+                         prev, ", ", prev, ", ", prev, ", ", prev, ", ", prev, ", ", prev, "]\n");
+  }
+  CHECK_THAT(Message(LoadConfigString(text, "e.yaml")),
+             Catch::Contains("more than 64 MiB of text in one file"));
+}
+
 TEST_CASE("nesting deeper than the limit is refused") {
   std::string text = "workers: " + std::string(100, '[') + std::string(100, ']') + "\n";
   CHECK_THAT(Message(LoadConfigString(text, "e.yaml")), Catch::Contains("nested too deeply"));
