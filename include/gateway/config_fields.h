@@ -135,6 +135,12 @@ struct List {
   }
 };
 
+// Spelled out for compilers without aggregate deduction (clang < 17).
+template <typename R>
+List(R) -> List<R>;
+template <typename R>
+List(R, std::string_view) -> List<R>;
+
 // An optional member: emplaced fresh, then read with `inner`.
 template <typename R>
 struct Emplace {
@@ -145,6 +151,9 @@ struct Emplace {
     return inner(n, &**out);
   }
 };
+
+template <typename R>
+Emplace(R) -> Emplace<R>;
 
 // ---- Tables ----
 
