@@ -519,8 +519,7 @@ void Connection::OnSocketSent() {
   }
   // A pipelined request may have been waiting for output to drain.
   if (!in_request() && life_ < Life::kClosing &&
-      socket_.write_queue_bytes() < kOutputHighWatermark && codec_ != nullptr &&
-      codec_->paused()) {
+      socket_.write_queue_bytes() < kOutputHighWatermark && codec_ != nullptr && codec_->paused()) {
     ScheduleProcess();
   }
 }

@@ -132,8 +132,8 @@ class Connection final : public CodecSink, public StreamHost, private StreamSock
   std::unique_ptr<Codec> codec_;
   ConnectionInfo info_;
   std::unique_ptr<Stream> stream_;
-  std::string pending_;  // received bytes the codec has not consumed yet
-  std::string out_;      // response bytes being assembled before a flush
+  std::string pending_;                      // received bytes the codec has not consumed yet
+  std::string out_;                          // response bytes being assembled before a flush
   const HeaderMap* trailers_out_ = nullptr;  // set only during the final WriteResponseBody
 
   std::unique_ptr<Timer> read_timer_;

@@ -116,9 +116,8 @@ int TcpTransport::Shutdown() {
   if (!tcp_) return UV_EBADF;
   Requests& r = requests();
   // Nobody waits for the FIN to go out: what matters is the peer's answer.
-  int rc = uv_shutdown(&r.shutdown, tcp_.stream(), [](uv_shutdown_t* req, int) {
-    Finish(req->data);
-  });
+  int rc =
+      uv_shutdown(&r.shutdown, tcp_.stream(), [](uv_shutdown_t* req, int) { Finish(req->data); });
   if (rc == 0) ++r.in_flight;
   return rc;
 }

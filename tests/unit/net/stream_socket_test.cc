@@ -347,8 +347,7 @@ TEST_CASE("Close with a write in flight drops the queue and nothing is reported"
   CHECK(f.rec.events.empty());
 }
 
-TEST_CASE("kDrainInput: after a failed write the peer's unread answer comes first, then "
-          "kWriteFailed") {
+TEST_CASE("kDrainInput: the peer's unread answer comes before the failed write is reported") {
   Fixture f({.on_write_error = StreamSocket::WriteErrorMode::kDrainInput});
   // An upstream answering early and resetting without reading the request.
   f.PeerSend("HTTP/1.1 413 Payload Too Large\r\n\r\n");
@@ -392,8 +391,7 @@ TEST_CASE("kDrainInput: a peer resetting with a write in flight has its answer d
   CHECK(f.rec.closed.front() != SocketCloseReason::kDrained);
 }
 
-TEST_CASE("kClose: a failed write closes the socket and reports on a later turn, not inside "
-          "Write") {
+TEST_CASE("kClose: a failed write closes at once and is reported on a later turn") {
   Fixture f;
   f.PeerReset();  // not reading: only a write can find out
   bool failed = false;
