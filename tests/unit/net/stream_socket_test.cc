@@ -226,6 +226,17 @@ TEST_CASE("the watermarks fire once each way per crossing, never inside Write") 
     CHECK_FALSE(f.socket().above_high_watermark());
     CHECK(f.rec.below_low == round);
   }
+  // A queue that never rose above the high watermark fires nothing.
+  REQUIRE(f.socket().Write(Pattern(160 * 1024, 'v')));
+  REQUIRE(f.socket().write_queue_bytes() > 0);
+  REQUIRE_FALSE(f.socket().above_high_watermark());
+  int sent = f.rec.sent;
+  REQUIRE(f.RunUntil([&] {
+    f.PeerRead();
+    return f.socket().write_queue_bytes() == 0;
+  }));
+  CHECK(f.rec.sent > sent);
+  CHECK(f.rec.below_low == 2);
 }
 
 TEST_CASE("bytes from the peer arrive in order and its end is reported once") {
