@@ -2,10 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
-#ifdef __linux__
-#include <linux/sockios.h>  // SIOCOUTQ
-#endif
+#include <uv.h>
 
 #include <cstring>
 #include <utility>
@@ -59,27 +56,18 @@ void FillAddress(const sockaddr_storage& ss, std::string& address, uint16_t& por
 
 }  // namespace
 
-// A queued write. Owned by the connection's list until libuv reports it done;
-// if the connection dies first, `owner` is cleared and the callback frees it.
-struct Connection::WriteReq {
-  uv_write_t req;
-  Connection* owner;
-  std::string data;
-};
-
-Connection::Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id)
-    : server_(server), tcp_(std::move(tcp)) {
-  tcp_->data = this;
+Connection::Connection(GatewayImpl& server, std::unique_ptr<Transport> transport, uint64_t id)
+    : server_(server),
+      // A streamed response stops its upstream above the high watermark and
+      // resumes below the low one, where pipelined requests may go on too.
+      socket_(server.uv_dispatcher(), std::move(transport), *this,
+              {.high_watermark = kOutputBlockedWatermark,
+               .low_watermark = kOutputHighWatermark,
+               .on_write_error = StreamSocket::WriteErrorMode::kClose}) {
   info_.id = id;
   sockaddr_storage ss;
-  int len = sizeof(ss);
-  if (uv_tcp_getpeername(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    FillAddress(ss, info_.peer_address, info_.peer_port);
-  }
-  len = sizeof(ss);
-  if (uv_tcp_getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    FillAddress(ss, info_.local_address, info_.local_port);
-  }
+  if (socket_.PeerAddress(&ss) == 0) FillAddress(ss, info_.peer_address, info_.peer_port);
+  if (socket_.LocalAddress(&ss) == 0) FillAddress(ss, info_.local_address, info_.local_port);
 }
 
 Codec& Connection::codec() {
@@ -102,8 +90,8 @@ void Connection::FreeIdleState() {
   // Only at a request boundary with nothing buffered or half-parsed: a fresh
   // codec then behaves exactly like the old one resumed. Never inside the
   // codec's own callbacks (in_process_).
-  if (in_process_ || closed_ || tunnel_ || in_request_ || head_bytes_seen_ || close_when_flushed_ ||
-      close_after_response_ || !pending_.empty() || write_queue_bytes_ >= kOutputHighWatermark) {
+  if (in_process_ || life_ != Life::kOpen || tunnel_ || request_ != Request::kNone ||
+      !pending_.empty() || socket_.write_queue_bytes() >= kOutputHighWatermark) {
     return;
   }
   // Bytes of the next request may have been parsed already (pipelining).
@@ -116,60 +104,37 @@ void Connection::FreeIdleState() {
 }
 
 Connection::~Connection() {
-  for (WriteReq* w : writes_) w->owner = nullptr;
   if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
 }
 
 Dispatcher& Connection::dispatcher() { return server_.uv_dispatcher(); }
 
 void Connection::Start() {
-  uv_tcp_nodelay(tcp_.get(), 1);
   read_timer_ = dispatcher().CreateTimer([this] { OnReadTimer(); });
   ArmReadTimer(ReadTimer::kHeader);
   UpdateReading();
 }
 
 void Connection::UpdateReading() {
-  if (closed_) return;
-  // Once closing, more input is never parsed, so it is not read either.
-  bool want = !peer_eof_ && !close_when_flushed_ && pending_.size() < kMaxPendingInput;
-  if (want && !reading_) {
-    if (uv_read_start(tcp_.stream(), &Connection::OnAlloc, &Connection::OnRead) == 0) {
-      reading_ = true;
-    }
-  } else if (!want && reading_) {
-    uv_read_stop(tcp_.stream());
-    reading_ = false;
-  }
+  // Once closing, or after the client's end, nothing is read (the socket
+  // knows both).
+  socket_.SetReading(pending_.size() < kMaxPendingInput);
 }
 
-void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(handle->data);
-  if (self == nullptr) {
-    *buf = uv_buf_init(nullptr, 0);
-    return;
-  }
-  *buf = uv_buf_init(self->server_.read_buffer(), GatewayImpl::kReadBufferSize);
-}
+void Connection::OnSocketData(std::string_view data) { HandleRead(data); }
 
-void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(stream->data);
-  if (self == nullptr || self->closed_) return;
-  if (nread > 0) {
-    self->HandleRead(std::string_view(buf->base, static_cast<size_t>(nread)));
-  } else if (nread == UV_EOF) {
-    self->HandleEof();
-  } else if (nread < 0) {
-    if (self->stream_ != nullptr && !self->stream_->done()) {
-      self->stream_->Abort(RequestOutcome::kClientGone);
-    }
-    self->Close();
-  }
+void Connection::OnSocketEof() { HandleEof(); }
+
+void Connection::OnSocketClosed(SocketCloseReason) {
+  // The client reset or failed, or stopped taking bytes, or the last bytes
+  // after CloseWhenFlushed went out: Close ends a stream still running as
+  // client-gone.
+  Close();
 }
 
 void Connection::HandleRead(std::string_view data) {
   if (tunnel_) {
-    if (pending_.empty() && !body_paused_ && stream_ != nullptr && !stream_done_) {
+    if (pending_.empty() && !body_paused_ && stream_ != nullptr) {
       stream_->OnTunnelData(data);
     } else {
       pending_.append(data);
@@ -177,8 +142,8 @@ void Connection::HandleRead(std::string_view data) {
     UpdateReading();
     return;
   }
-  if (!head_bytes_seen_ && !in_request_) {
-    head_bytes_seen_ = true;
+  if (request_ == Request::kNone) {
+    request_ = Request::kArriving;
     if (read_timer_kind_ == ReadTimer::kIdleWait || read_timer_kind_ == ReadTimer::kKeepalive) {
       ArmReadTimer(ReadTimer::kHeader);
     }
@@ -188,7 +153,7 @@ void Connection::HandleRead(std::string_view data) {
     // had caught up with its input, so it gets a fresh burst.
     StartBurst();
     size_t consumed = FeedCodec(data);
-    if (closed_) return;
+    if (closed()) return;
     if (consumed < data.size()) pending_.append(data.substr(consumed));
   } else {
     pending_.append(data);
@@ -197,33 +162,25 @@ void Connection::HandleRead(std::string_view data) {
 }
 
 void Connection::HandleEof() {
-  peer_eof_ = true;
-  UpdateReading();
   if (tunnel_) {
     // Closing one side of a tunnel closes both, after what the client sent.
-    if (stream_ != nullptr && !stream_done_) {
+    if (stream_ != nullptr) {
       if (!pending_.empty()) stream_->OnTunnelData(std::exchange(pending_, {}));
-      if (stream_ != nullptr && !stream_done_) stream_->EndTunnel();
+      if (stream_ != nullptr) stream_->EndTunnel();
     }
     CloseWhenFlushed();
     return;
   }
   // A half-close after complete requests: answer them all (the one in
   // progress and any pipelined behind it), then close (EndCycle/ProcessInput).
-  if (in_request_ && message_complete_ && stream_ != nullptr && !stream_done_) return;
-  if (!in_request_ && !pending_.empty()) return;  // waiting for the output to drain
-  if (in_request_ && !stream_done_ && stream_ != nullptr) {
-    stream_->Abort(RequestOutcome::kClientGone);
-  }
-  if (write_queue_bytes_ > 0) {
-    CloseWhenFlushed();
-  } else {
-    Close();
-  }
+  if (request_ == Request::kReceived && stream_ != nullptr) return;
+  if (!in_request() && !pending_.empty()) return;  // waiting for the output to drain
+  if (stream_ != nullptr) stream_->Abort(RequestOutcome::kClientGone);
+  CloseWhenFlushed();
 }
 
 void Connection::ScheduleProcess() {
-  if (process_scheduled_ || closed_) return;
+  if (process_scheduled_ || closed()) return;
   process_scheduled_ = true;
   // Safe without a liveness check: a closed connection is deleted by a later
   // post, and posts run in order.
@@ -235,7 +192,7 @@ void Connection::ScheduleProcess() {
 }
 
 void Connection::PumpTunnel() {
-  while (!pending_.empty() && !body_paused_ && stream_ != nullptr && !stream_done_ && !closed_) {
+  while (!pending_.empty() && !body_paused_ && stream_ != nullptr && !closed()) {
     std::string data = std::exchange(pending_, {});
     stream_->OnTunnelData(data);
   }
@@ -252,14 +209,15 @@ bool Connection::BurstSpent() const {
 }
 
 bool Connection::NextRequestAllowed() const {
-  return !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark && !BurstSpent();
+  return life_ < Life::kClosing && socket_.write_queue_bytes() < kOutputHighWatermark &&
+         !BurstSpent();
 }
 
 size_t Connection::FeedCodec(std::string_view data) {
   size_t consumed = 0;
   in_process_ = true;
-  while (!closed_) {
-    if (!in_request_ && codec_ != nullptr && codec_->paused()) {
+  while (!closed()) {
+    if (!in_request() && codec_ != nullptr && codec_->paused()) {
       // Between requests: the codec paused after the last one (or after a
       // request that asked for an upgrade; without a 101 the connection stays
       // HTTP). The next one is parsed only here, never from inside the
@@ -270,7 +228,7 @@ size_t Connection::FeedCodec(std::string_view data) {
     }
     if (consumed == data.size() || codec().paused()) break;
     FeedResult r = codec_->Feed(data.substr(consumed));
-    if (closed_) break;
+    if (closed()) break;
     consumed += r.consumed;
     if (r.consumed == 0) break;
   }
@@ -279,21 +237,21 @@ size_t Connection::FeedCodec(std::string_view data) {
 }
 
 void Connection::ProcessInput() {
-  if (in_process_ || closed_) return;
+  if (in_process_ || closed()) return;
   if (tunnel_) {
     PumpTunnel();
     return;
   }
   size_t consumed = FeedCodec(pending_);
-  if (closed_) return;
+  if (closed()) return;
   pending_.erase(0, consumed);
-  if (!in_request_ && !pending_.empty() && BurstSpent() && !close_when_flushed_ &&
-      write_queue_bytes_ < kOutputHighWatermark) {
+  if (!in_request() && !pending_.empty() && BurstSpent() && life_ < Life::kClosing &&
+      socket_.write_queue_bytes() < kOutputHighWatermark) {
     // The burst is spent: the rest waits for a later turn (ScheduleProcess),
     // and reading stops meanwhile once pending_ is full.
     ScheduleProcess();
   }
-  if (peer_eof_ && !in_request_ && pending_.empty()) {
+  if (socket_.input_ended() && !in_request() && pending_.empty()) {
     // The client half-closed and every complete request it sent is answered;
     // a partial one left in the codec can never complete.
     CloseWhenFlushed();
@@ -307,19 +265,14 @@ void Connection::ProcessInput() {
 void Connection::OnRequestHead(RequestHead head) {
   server_.CountRequest();
   if (burst_left_ > 0) --burst_left_;
-  in_request_ = true;
-  message_complete_ = false;
-  stream_done_ = false;
-  head_bytes_seen_ = false;
+  request_ = Request::kReceiving;
   request_version_minor_ = head.version_minor;
   request_keep_alive_ = head.keep_alive;
-  suppress_body_ = head.method == "HEAD";
+  body_out_ = head.method == "HEAD" ? BodyOut::kNone : BodyOut::kPlain;
   ArmReadTimer(head.HasBody() ? ReadTimer::kBodyIdle : ReadTimer::kNone);
   ++requests_;
   size_t max = server_.options().max_requests_per_connection;
-  if ((max != 0 && requests_ >= max) || server_.draining() || draining_) {
-    close_after_response_ = true;
-  }
+  if ((max != 0 && requests_ >= max) || server_.draining()) CloseAfterResponse();
   StreamOptions opts{.request_timeout = server_.options().timeouts.request};
   stream_ = std::make_unique<Stream>(*this, server_.pipeline(), std::move(head), opts);
   server_.StreamStarted();
@@ -328,33 +281,33 @@ void Connection::OnRequestHead(RequestHead head) {
 
 void Connection::OnBody(std::string_view chunk) {
   if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kBodyIdle);
-  if (stream_ != nullptr && !stream_done_) stream_->OnRequestBody(chunk);
+  if (stream_ != nullptr) stream_->OnRequestBody(chunk);
 }
 
 void Connection::OnTrailers(HeaderMap trailers) {
-  if (stream_ != nullptr && !stream_done_) stream_->OnRequestTrailers(std::move(trailers));
+  if (stream_ != nullptr) stream_->OnRequestTrailers(std::move(trailers));
 }
 
 void Connection::OnFieldDropped(std::string_view) { server_.CountUnderscoreHeaderDropped(); }
 
 void Connection::OnMessageComplete() {
-  message_complete_ = true;
+  request_ = Request::kReceived;
   // Strict ordering: the next pipelined request is parsed only after this
   // request's response has been produced.
   codec().Pause();
   if (read_timer_kind_ == ReadTimer::kBodyIdle || read_timer_kind_ == ReadTimer::kLinger) {
     ArmReadTimer(ReadTimer::kNone);
   }
-  if (stream_ != nullptr && !stream_done_) {
+  if (stream_ != nullptr) {
     stream_->OnRequestEnd();
-  } else if (stream_done_) {
-    EndCycle();
+  } else {
+    EndCycle();  // answered before the request's end
   }
 }
 
 void Connection::OnError(const CodecError& error) {
   if (error.flag == "underscore_in_header") server_.CountUnderscoreRequestRejected();
-  if (stream_ != nullptr && !stream_done_) {
+  if (stream_ != nullptr) {
     if (stream_->response_started()) {
       // Part of a response is on the wire: all we can do is cut it.
       stream_->Abort(RequestOutcome::kError);
@@ -365,8 +318,8 @@ void Connection::OnError(const CodecError& error) {
     // started a stream. Its filters see an error; the client still gets the
     // codec's status, so the stream must not close the connection first.
     AbortStreamForErrorReply(RequestOutcome::kError, error.status, error.flag);
-    if (closed_) return;
-  } else if (in_request_ && stream_done_) {
+    if (closed()) return;
+  } else if (stream_done()) {
     // The response went out already; the rest of the input is garbage.
     CloseWhenFlushed();
     return;
@@ -388,7 +341,7 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   head.headers = std::move(reply.headers);
   head.headers.Add("connection", "close");
   AddDate(head);
-  close_after_response_ = true;
+  CloseAfterResponse();
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
   TakeOutputBuffer();
@@ -399,26 +352,25 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
 }
 
 void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> body_length) {
-  if (closed_) return;
+  if (closed()) return;
   // A body of unknown length is chunked for HTTP/1.1 clients; an HTTP/1.0
   // client can only see its end as the connection closing.
   bool close_delimited = !body_length.has_value() && request_version_minor_ == 0;
-  if (close_delimited) close_after_response_ = true;
-  bool keep_alive = request_keep_alive_ && !close_after_response_ && !server_.draining();
-  if (stream_ != nullptr && stream_->replied_before_request_end() && !message_complete_ &&
-      stream_->head().HasBody()) {
+  if (close_delimited) CloseAfterResponse();
+  bool keep_alive = request_keep_alive_ && life_ == Life::kOpen && !server_.draining();
+  if (stream_ != nullptr && stream_->replied_before_request_end() &&
+      request_ != Request::kReceived && stream_->head().HasBody()) {
     // The client is still sending a body we will not use: drain briefly, then close.
     keep_alive = false;
   }
-  if (!keep_alive) close_after_response_ = true;
+  if (!keep_alive) CloseAfterResponse();
 
   if (head.status == 101 && stream_ != nullptr && stream_->tunneling()) {
     // The connection now belongs to the upgraded protocol: the head goes out
     // as the upstream chose it and the codec is never fed again.
     tunnel_ = true;
-    close_after_response_ = true;
-    suppress_body_ = false;
-    chunked_out_ = false;
+    CloseAfterResponse();
+    body_out_ = BodyOut::kPlain;
     ArmReadTimer(ReadTimer::kNone);
     head.version_minor = 1;
     TakeOutputBuffer();
@@ -439,22 +391,23 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   Codec::Framing framing = Codec::Framing::kContentLength;
   if (head.status < 200 || head.status == 204 || head.status == 304) {
     framing = Codec::Framing::kNone;
-    suppress_body_ = true;
+    body_out_ = BodyOut::kNone;
+  } else if (body_out_ == BodyOut::kChunked) {
+    body_out_ = BodyOut::kPlain;
   }
-  chunked_out_ = false;
   if (framing == Codec::Framing::kContentLength && !body_length.has_value()) {
-    if (suppress_body_) {
+    if (body_out_ == BodyOut::kNone) {
       framing = Codec::Framing::kNone;  // HEAD of an unknown-length body
     } else if (close_delimited) {
       framing = Codec::Framing::kClose;
     } else {
       framing = Codec::Framing::kChunked;
-      chunked_out_ = true;
+      body_out_ = BodyOut::kChunked;
     }
   }
   TakeOutputBuffer();
   codec().EncodeResponseHead(head, framing, body_length.value_or(0), out_);
-  if (suppress_body_ || body_length == 0) {
+  if (body_out_ == BodyOut::kNone || body_length == 0) {
     Flush();
   } else {
     ScheduleFlush();
@@ -471,18 +424,16 @@ void Connection::AddDate(ResponseHead& head) {
 
 void Connection::WriteResponseTrailers(const HeaderMap& trailers) {
   // Valid until the WriteResponseBody that follows, which consumes it.
-  if (chunked_out_) trailers_out_ = &trailers;
+  if (body_out_ == BodyOut::kChunked) trailers_out_ = &trailers;
 }
 
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
-  if (closed_) return;
-  if (!suppress_body_) {
-    if (chunked_out_) {
-      codec().EncodeBody(data, Codec::Framing::kChunked, out_);
-      if (end_stream) codec().EncodeChunkedEnd(trailers_out_, out_);
-    } else {
-      out_.append(data);
-    }
+  if (closed()) return;
+  if (body_out_ == BodyOut::kChunked) {
+    codec().EncodeBody(data, Codec::Framing::kChunked, out_);
+    if (end_stream) codec().EncodeChunkedEnd(trailers_out_, out_);
+  } else if (body_out_ == BodyOut::kPlain) {
+    out_.append(data);
   }
   if (end_stream) trailers_out_ = nullptr;
   if (end_stream || out_.size() >= kOutputHighWatermark || tunnel_) {
@@ -492,8 +443,7 @@ void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
     // arrived goes out now, not when more follows.
     ScheduleFlush();
   }
-  if (!closed_ && !output_blocked_ && write_queue_bytes_ > kOutputBlockedWatermark &&
-      stream_ != nullptr && !stream_done_) {
+  if (!closed() && !output_blocked_ && socket_.above_high_watermark() && stream_ != nullptr) {
     // A slow reader: the upstream read stops until the queue drains.
     output_blocked_ = true;
     stream_->OnDownstreamWatermark(true);
@@ -509,12 +459,12 @@ void Connection::TakeOutputBuffer() {
 }
 
 void Connection::ScheduleFlush() {
-  if (flush_scheduled_ || closed_ || out_.empty()) return;
+  if (flush_scheduled_ || closed() || out_.empty()) return;
   flush_scheduled_ = true;
   // Same lifetime argument as ScheduleProcess.
   dispatcher().Post([this] {
     flush_scheduled_ = false;
-    if (!closed_) Flush();
+    if (!closed()) Flush();
   });
 }
 
@@ -526,101 +476,58 @@ void Connection::Flush() {
 }
 
 void Connection::Write(std::string_view data) {
-  if (closed_ || data.empty()) return;
+  if (closed() || data.empty()) return;
   burst_written_ += data.size();
-  if (write_queue_bytes_ == 0) {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), data.size());
-    int n = uv_try_write(tcp_.stream(), &buf, 1);
-    if (n == static_cast<int>(data.size())) return;
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-      if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
-      Close();
-      return;
-    }
-  }
-  auto* w = new WriteReq{uv_write_t{}, this, std::string(data)};
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
-  int rc = uv_write(&w->req, tcp_.stream(), &buf, 1, [](uv_write_t* req, int status) {
-    auto* w = static_cast<WriteReq*>(req->data);
-    Connection* owner = w->owner;
-    if (owner != nullptr) owner->OnWriteDone(w, status);
-    delete w;
-  });
-  if (rc != 0) {
-    delete w;
-    Close();
-    return;
-  }
-  writes_.push_back(w);
-  write_queue_bytes_ += w->data.size();
-  if (send_timer_ == nullptr) {
-    // Created on the first write the kernel did not take at once: most
-    // connections never need one.
-    send_timer_ = dispatcher().CreateTimer([this] {
-      // A large write completes only when all of it is sent; a client that is
-      // reading, however slowly, has made the unsent bytes shrink meanwhile.
-      size_t queued = UnsentBytes();
-      if (queued < send_progress_mark_) {
-        send_progress_mark_ = queued;
-        send_timer_->Enable(server_.options().timeouts.send);
-        return;
-      }
-      // The client stopped reading our response.
-      if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
-      Close();
-    });
-  }
-  if (!send_timer_->enabled() && server_.options().timeouts.send > absl::ZeroDuration()) {
-    send_progress_mark_ = UnsentBytes();
-    send_timer_->Enable(server_.options().timeouts.send);
-  }
-}
-
-size_t Connection::UnsentBytes() const {
-  size_t n = uv_stream_get_write_queue_size(tcp_.stream());
-#ifdef SIOCOUTQ
-  // The kernel's send buffer holds megabytes: a slow reader drains it long
-  // before libuv's queue moves, and that is progress too.
-  uv_os_fd_t fd;
-  int kernel_queued = 0;
-  if (uv_fileno(tcp_.handle(), &fd) == 0 && ioctl(fd, SIOCOUTQ, &kernel_queued) == 0 &&
-      kernel_queued > 0) {
-    n += static_cast<size_t>(kernel_queued);
-  }
-#endif
-  return n;
-}
-
-void Connection::OnWriteDone(WriteReq* req, int status) {
-  write_queue_bytes_ -= req->data.size();
-  std::erase(writes_, req);
-  if (status < 0) {
+  if (!socket_.Write(data)) {
+    // The client reset the connection or stopped taking bytes.
     if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
     Close();
     return;
   }
-  if (write_queue_bytes_ == 0) {
+  if (socket_.write_queue_bytes() == 0) return;
+  if (send_timer_ == nullptr) {
+    // Created on the first write the kernel did not take at once: most
+    // connections never need one.
+    send_timer_ = dispatcher().CreateTimer([this] { OnSendTimer(); });
+  }
+  if (!send_timer_->enabled() && server_.options().timeouts.send > absl::ZeroDuration()) {
+    send_progress_mark_ = socket_.UnsentBytes();
+    send_timer_->Enable(server_.options().timeouts.send);
+  }
+}
+
+void Connection::OnSendTimer() {
+  // A large write completes only when all of it is sent; a client that is
+  // reading, however slowly, has made the unsent bytes shrink meanwhile.
+  size_t unsent = socket_.UnsentBytes();
+  if (unsent < send_progress_mark_) {
+    send_progress_mark_ = unsent;
+    send_timer_->Enable(server_.options().timeouts.send);
+    return;
+  }
+  // The client stopped reading our response.
+  if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kTimeout);
+  Close();
+}
+
+void Connection::OnSocketSent() {
+  if (socket_.write_queue_bytes() == 0) {
     send_timer_->Disable();
-    if (close_when_flushed_) {
-      Close();
-      return;
-    }
   } else if (server_.options().timeouts.send > absl::ZeroDuration()) {
-    send_progress_mark_ = UnsentBytes();
+    send_progress_mark_ = socket_.UnsentBytes();
     send_timer_->Enable(server_.options().timeouts.send);  // progress: restart the clock
   }
-  if (output_blocked_ && write_queue_bytes_ < kOutputHighWatermark) {
-    output_blocked_ = false;
-    if (stream_ != nullptr && !stream_done_) stream_->OnDownstreamWatermark(false);
-  }
   // A pipelined request may have been waiting for output to drain.
-  if (!in_request_ && !close_when_flushed_ && write_queue_bytes_ < kOutputHighWatermark &&
-      codec_ != nullptr && codec_->paused()) {
+  if (!in_request() && life_ < Life::kClosing &&
+      socket_.write_queue_bytes() < kOutputHighWatermark && codec_ != nullptr && codec_->paused()) {
     ScheduleProcess();
   }
+}
+
+void Connection::OnSocketBelowLowWatermark() {
+  if (!output_blocked_) return;
+  output_blocked_ = false;
+  if (stream_ != nullptr) stream_->OnDownstreamWatermark(false);
 }
 
 void Connection::SetRequestBodyPaused(bool paused) {
@@ -632,11 +539,9 @@ void Connection::SetRequestBodyPaused(bool paused) {
   if (paused) {
     codec().Pause();
     if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
-  } else if (!message_complete_) {
+  } else if (request_ != Request::kReceived) {
     codec().Resume();
-    if (stream_ != nullptr && stream_->head().HasBody()) {
-      ArmReadTimer(stream_done_ ? ReadTimer::kLinger : ReadTimer::kBodyIdle);
-    }
+    if (stream_ != nullptr && stream_->head().HasBody()) ArmReadTimer(ReadTimer::kBodyIdle);
     ScheduleProcess();
   }
 }
@@ -647,11 +552,11 @@ void Connection::SendContinue() {
 }
 
 void Connection::OnStreamDone(Stream& stream) {
-  stream_done_ = true;
   server_.StreamFinished();
   bool responded = stream.response_started();
   bool complete = stream.response_complete();
   output_blocked_ = false;
+  // stream_done() from here on.
   server_.uv_dispatcher().DeferredDelete(std::move(stream_));
   if (tunnel_) {
     // A tunnel ends the connection, whichever side closed it.
@@ -662,7 +567,7 @@ void Connection::OnStreamDone(Stream& stream) {
   if (responded && !complete) {
     // A response cut short (upstream reset or truncation): no fake end is
     // sent; what was written goes out and the connection closes.
-    close_after_response_ = true;
+    CloseAfterResponse();
     Flush();
     CloseWhenFlushed();
     return;
@@ -673,7 +578,7 @@ void Connection::OnStreamDone(Stream& stream) {
     if (!error_reply_pending_) Close();
     return;
   }
-  if (message_complete_) {
+  if (request_ == Request::kReceived) {
     EndCycle();
     return;
   }
@@ -685,11 +590,9 @@ void Connection::OnStreamDone(Stream& stream) {
 }
 
 void Connection::EndCycle() {
-  in_request_ = false;
-  message_complete_ = false;
-  stream_done_ = false;
-  suppress_body_ = false;
-  if (close_after_response_ || (peer_eof_ && pending_.empty())) {
+  request_ = Request::kNone;
+  body_out_ = BodyOut::kPlain;
+  if (life_ != Life::kOpen || (socket_.input_ended() && pending_.empty())) {
     CloseWhenFlushed();
     return;
   }
@@ -698,14 +601,14 @@ void Connection::EndCycle() {
   ArmReadTimer(!pending_.empty() ? ReadTimer::kHeader
                : requests_ > 1   ? ReadTimer::kIdleWait
                                  : ReadTimer::kKeepalive);
-  head_bytes_seen_ = !pending_.empty();
+  if (!pending_.empty()) request_ = Request::kArriving;
   // Inside the codec's callback (a response the gateway produced itself), the
   // feed loop that called in decides whether the next request is parsed.
   if (in_process_) return;
   // The response came later (an upstream, a paused filter): the loop turned
   // since this request started, so the connection gets a fresh burst.
   StartBurst();
-  if (write_queue_bytes_ < kOutputHighWatermark) {
+  if (socket_.write_queue_bytes() < kOutputHighWatermark) {
     if (codec_ != nullptr) codec_->Resume();
     if (pending_.empty() && (codec_ == nullptr || !codec_->paused())) {
       // Nothing buffered to parse: what ProcessInput would do on the next
@@ -757,8 +660,8 @@ void Connection::ArmReadTimer(ReadTimer which) {
 void Connection::OnReadTimer() {
   switch (read_timer_kind_) {
     case ReadTimer::kHeader:
-      if (head_bytes_seen_ || requests_ == 0) {
-        if (head_bytes_seen_ || !pending_.empty()) {
+      if (request_ == Request::kArriving || requests_ == 0) {
+        if (request_ == Request::kArriving || !pending_.empty()) {
           SendErrorAndClose(408, "header_timeout", "request header timeout");
           return;
         }
@@ -766,9 +669,9 @@ void Connection::OnReadTimer() {
       Close();
       return;
     case ReadTimer::kBodyIdle:
-      if (stream_ != nullptr && !stream_done_ && !stream_->response_started()) {
+      if (stream_ != nullptr && !stream_->response_started()) {
         AbortStreamForErrorReply(RequestOutcome::kTimeout, 408, "body_timeout");
-        if (closed_) return;
+        if (closed()) return;
         SendErrorAndClose(408, "body_timeout", "request body timeout");
         return;
       }
@@ -791,33 +694,26 @@ void Connection::OnReadTimer() {
 }
 
 void Connection::Drain() {
-  draining_ = true;
-  close_after_response_ = true;
-  if (!in_request_ && pending_.empty()) CloseWhenFlushed();
+  CloseAfterResponse();
+  if (!in_request() && pending_.empty()) CloseWhenFlushed();
 }
 
 void Connection::CloseWhenFlushed() {
-  if (write_queue_bytes_ == 0) {
-    Close();
-  } else {
-    close_when_flushed_ = true;
-    if (reading_) {
-      uv_read_stop(tcp_.stream());
-      reading_ = false;
-    }
+  if (closed()) return;
+  if (socket_.CloseAfterDrain()) {
+    Close();  // nothing was queued
+    return;
   }
+  life_ = Life::kClosing;  // the socket reports the end (OnSocketClosed)
 }
 
 void Connection::Close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed()) return;
+  life_ = Life::kClosed;
   if (stream_ != nullptr && !stream_->done()) stream_->Abort(RequestOutcome::kClientGone);
   if (read_timer_) read_timer_->Disable();
   if (send_timer_) send_timer_->Disable();
-  for (WriteReq* w : writes_) w->owner = nullptr;
-  writes_.clear();
-  write_queue_bytes_ = 0;
-  tcp_.Close();
+  socket_.Close();
   server_.OnConnectionClosed(this);
 }
 

@@ -1,10 +1,8 @@
-// A downstream HTTP/1.1 connection: socket I/O, the codec, one stream at a
-// time (pipelined requests are parsed only after the previous response), and
-// the connection-level timeouts.
+// A downstream HTTP/1.1 connection: the codec, one stream at a time
+// (pipelined requests are parsed only after the previous response), and the
+// connection-level timeouts, over a StreamSocket that does the I/O.
 #ifndef GATEWAY_LIB_CORE_CONNECTION_H_
 #define GATEWAY_LIB_CORE_CONNECTION_H_
-
-#include <uv.h>
 
 #include <memory>
 #include <string>
@@ -12,17 +10,18 @@
 
 #include "core/stream.h"
 #include "event/uv_dispatcher.h"
-#include "event/uv_handle.h"
 #include "gateway/codec.h"
 #include "gateway/server.h"
+#include "net/stream_socket.h"
 
 namespace gateway::internal {
 
 class GatewayImpl;
 
-class Connection final : public CodecSink, public StreamHost {
+class Connection final : public CodecSink, public StreamHost, private StreamSocketCallbacks {
  public:
-  Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id);
+  // `transport` is an accepted connection.
+  Connection(GatewayImpl& server, std::unique_ptr<Transport> transport, uint64_t id);
   ~Connection() override;
 
   void Start();
@@ -30,7 +29,7 @@ class Connection final : public CodecSink, public StreamHost {
   void Drain();
   // Immediate close; in-flight stream ends as client-gone.
   void Close();
-  bool closed() const { return closed_; }
+  bool closed() const { return life_ == Life::kClosed; }
 
   // CodecSink.
   void OnRequestHead(RequestHead head) override;
@@ -52,13 +51,44 @@ class Connection final : public CodecSink, public StreamHost {
   ProxyWorker* proxy(const Pipeline& pipeline) override;
 
  private:
-  struct WriteReq;
+  // Where the connection is in its life; it only moves forward.
+  enum class Life {
+    kOpen,
+    kLastRequest,  // closes after the current response (Connection: close)
+    kClosing,      // closes once the queued response bytes are sent
+    kClosed,
+  };
+  // Where the current request is on the way in. From kReceiving on, a stream
+  // exists until it is done (stream_ is then null).
+  enum class Request {
+    kNone,       // between requests, nothing of the next one seen
+    kArriving,   // bytes of the next request arrived; its head is not parsed
+    kReceiving,  // the head was parsed, the rest is on its way
+    kReceived,   // the whole request was received
+  };
+  // How the response body goes on the wire.
+  enum class BodyOut {
+    kPlain,    // as is: Content-Length, close-delimited, or a tunnel
+    kChunked,  // chunked, for a body of unknown length
+    kNone,     // no body bytes: HEAD, 1xx, 204, 304
+  };
   // kIdleWait: the first part of the keep-alive wait, at whose end the idle
   // state is freed; kKeepalive: the rest of it.
   enum class ReadTimer { kNone, kHeader, kBodyIdle, kIdleWait, kKeepalive, kLinger };
 
-  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  // StreamSocketCallbacks.
+  void OnSocketData(std::string_view data) override;
+  void OnSocketEof() override;
+  void OnSocketClosed(SocketCloseReason reason) override;
+  void OnSocketSent() override;
+  void OnSocketBelowLowWatermark() override;
+
+  bool in_request() const { return request_ >= Request::kReceiving; }
+  // The current request's stream finished (its response was produced).
+  bool stream_done() const { return in_request() && stream_ == nullptr; }
+  void CloseAfterResponse() {
+    if (life_ == Life::kOpen) life_ = Life::kLastRequest;
+  }
   void HandleRead(std::string_view data);
   void HandleEof();
   void ProcessInput();
@@ -73,11 +103,8 @@ class Connection final : public CodecSink, public StreamHost {
   void ScheduleProcess();
   void EndCycle();
   void Write(std::string_view data);
-  void OnWriteDone(WriteReq* req, int status);
+  void OnSendTimer();
   void Flush();
-  // Response bytes not yet taken by the client: libuv's queue plus the
-  // kernel's send queue. Its shrinking is what counts as send progress.
-  size_t UnsentBytes() const;
   void SendErrorAndClose(int status, std::string_view flag, std::string_view reason);
   // Adds the gateway's Date to a final response head that has none.
   void AddDate(ResponseHead& head);
@@ -101,42 +128,31 @@ class Connection final : public CodecSink, public StreamHost {
   void ReleaseIdleState();
 
   GatewayImpl& server_;
-  UvHandle<uv_tcp_t> tcp_;
+  StreamSocket socket_;
   std::unique_ptr<Codec> codec_;
   ConnectionInfo info_;
   std::unique_ptr<Stream> stream_;
-  std::string pending_;  // received bytes the codec has not consumed yet
-  std::string out_;      // response bytes being assembled before a flush
-  std::vector<WriteReq*> writes_;
+  std::string pending_;                      // received bytes the codec has not consumed yet
+  std::string out_;                          // response bytes being assembled before a flush
   const HeaderMap* trailers_out_ = nullptr;  // set only during the final WriteResponseBody
-  size_t write_queue_bytes_ = 0;
 
   std::unique_ptr<Timer> read_timer_;
   ReadTimer read_timer_kind_ = ReadTimer::kNone;
   std::unique_ptr<Timer> send_timer_;  // created on the first queued write
-  // UnsentBytes() when the send timer was last armed.
+  // socket_.UnsentBytes() when the send timer was last armed.
   size_t send_progress_mark_ = 0;
 
   size_t requests_ = 0;
   int burst_left_ = 0;        // requests this connection may still start before yielding
   size_t burst_written_ = 0;  // response bytes written in the current burst
-  bool closed_ = false;
-  bool reading_ = false;
+  Life life_ = Life::kOpen;
+  Request request_ = Request::kNone;
+  BodyOut body_out_ = BodyOut::kPlain;
+  bool tunnel_ = false;  // a 101 went out: raw bytes both ways, no more HTTP
   bool in_process_ = false;
   bool process_scheduled_ = false;
   bool flush_scheduled_ = false;
-  bool tunnel_ = false;            // a 101 went out: raw bytes both ways, no more HTTP
-  bool head_bytes_seen_ = false;   // bytes of the next request arrived
-  bool in_request_ = false;        // a request head was parsed and its cycle is open
-  bool message_complete_ = false;  // the current request was fully received
-  bool stream_done_ = false;       // the current stream finished
-  bool close_after_response_ = false;
-  bool close_when_flushed_ = false;
-  bool peer_eof_ = false;
-  bool suppress_body_ = false;  // HEAD / 204 / 304: no body bytes on the wire
-  bool chunked_out_ = false;
-  bool output_blocked_ = false;  // above the write watermark; the stream was told
-  bool draining_ = false;
+  bool output_blocked_ = false;  // the stream was told the client stopped taking bytes
   bool body_paused_ = false;
   bool error_reply_pending_ = false;  // inside AbortStreamForErrorReply
   int request_version_minor_ = 1;

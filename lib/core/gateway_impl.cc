@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "net/tcp_transport.h"
 
 namespace gateway {
 
@@ -191,7 +192,9 @@ void GatewayImpl::Accept(uv_stream_t* server) {
     ++stats_.connections_rejected;
     return;  // `tcp` closes on scope exit
   }
-  auto conn = std::make_unique<Connection>(*this, std::move(tcp), next_connection_id_++);
+  auto transport = std::make_unique<TcpTransport>(
+      std::move(tcp), ReadBuffer{.data = read_buffer_.get(), .size = kReadBufferSize});
+  auto conn = std::make_unique<Connection>(*this, std::move(transport), next_connection_id_++);
   Connection* raw = conn.get();
   connections_.emplace(raw, std::move(conn));
   stats_.active_connections = connections_.size();

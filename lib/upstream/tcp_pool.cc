@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "event/uv_handle.h"
+#include "net/tcp_transport.h"
 
 namespace gateway {
 namespace internal {
@@ -53,66 +55,40 @@ bool ParseAddress(const Host& host, sockaddr_storage* out) {
   return uv_ip6_addr(address.c_str(), host.port(), reinterpret_cast<sockaddr_in6*>(out)) == 0;
 }
 
+StreamSocket::Options SocketOptions(const PoolOptions& options) {
+  return {.high_watermark = options.write_high_watermark,
+          .low_watermark = options.write_low_watermark,
+          .on_write_error = StreamSocket::WriteErrorMode::kDrainInput};
+}
+
 }  // namespace
 
-// A queued write. Owned by the connection's list until libuv reports it done;
-// if the connection closes first, `owner` is cleared and the callback (which
-// libuv always runs, with UV_ECANCELED at the latest) frees it.
-struct TcpConnection::WriteReq {
-  uv_write_t req;
-  TcpConnection* owner;
-  std::string data;
-};
-
-// Same ownership as WriteReq.
-struct TcpConnection::ConnectReq {
-  uv_connect_t req;
-  TcpConnection* owner;
-};
-
-TcpConnection::TcpConnection(TcpPool* pool, HostPtr host, size_t high_watermark,
-                             size_t low_watermark)
+TcpConnection::TcpConnection(TcpPool* pool, Dispatcher& dispatcher, HostPtr host,
+                             std::unique_ptr<Transport> transport, const PoolOptions& options)
     : pool_(pool),
       host_(std::move(host)),
-      high_watermark_(high_watermark),
-      low_watermark_(low_watermark) {}
+      socket_(dispatcher, std::move(transport), *this, SocketOptions(options)),
+      timer_(dispatcher.CreateTimer([this] { OnTimer(); })) {}
 
 TcpConnection::~TcpConnection() { Close(true); }
 
-int TcpConnection::Connect(Dispatcher& dispatcher, const sockaddr* addr, absl::Duration timeout) {
-  int rc = tcp_.Init(dispatcher.loop(), uv_tcp_init);
-  if (rc != 0) {
-    closed_ = true;
-    return rc;
-  }
-  timer_ = dispatcher.CreateTimer([this] { OnTimer(); });
-  tcp_->data = this;
+int TcpConnection::Connect(const sockaddr* addr, absl::Duration timeout) {
   // Counted from the connect on, so least-connections balancing sees hosts
   // that are slow to accept as busy.
   host_->AddActiveConnections(1);
   counted_ = true;
-  auto* req = new ConnectReq{uv_connect_t{}, this};
-  req->req.data = req;
-  rc = uv_tcp_connect(&req->req, tcp_.get(), addr, &TcpConnection::OnConnect);
+  int rc = socket_.Connect(addr);
   if (rc != 0) {
-    delete req;
     Close(true);
     return rc;
   }
-  connect_req_ = req;
   ArmTimer(timeout);
   return 0;
 }
 
-void TcpConnection::OnConnect(uv_connect_t* req, int status) {
-  auto* r = static_cast<ConnectReq*>(req->data);
-  TcpConnection* self = r->owner;
-  delete r;
-  if (self == nullptr) return;
-  self->connect_req_ = nullptr;
-  self->timer_->Disable();
-  if (status == 0) uv_tcp_nodelay(self->tcp_.get(), 1);
-  self->pool_->OnConnected(self, status);
+void TcpConnection::OnSocketConnected(int status) {
+  timer_->Disable();
+  pool_->OnConnected(this, status);
 }
 
 void TcpConnection::Lease() {
@@ -130,7 +106,7 @@ bool TcpConnection::Park(absl::Duration idle_timeout) {
   callbacks_ = nullptr;
   read_enabled_ = true;
   UpdateReading();
-  if (closed_ || !reading_) return false;
+  if (closed() || !socket_.reading()) return false;
   ArmTimer(idle_timeout);
   return true;
 }
@@ -141,7 +117,7 @@ void TcpConnection::SetCallbacks(UpstreamConnectionCallbacks* callbacks) {
   UpdateReading();
   // The connection died before anyone was listening: tell the newcomer, but
   // not from inside this call.
-  if (closed_ && !close_notified_ && callbacks_ != nullptr) ArmTimer(absl::ZeroDuration());
+  if (closed() && !close_notified_ && callbacks_ != nullptr) ArmTimer(absl::ZeroDuration());
 }
 
 void TcpConnection::SetReadEnabled(bool enabled) {
@@ -150,48 +126,18 @@ void TcpConnection::SetReadEnabled(bool enabled) {
 }
 
 void TcpConnection::UpdateReading() {
-  if (closed_) return;
+  if (closed()) return;
   // Idle connections always read: that is how a close by the upstream is seen.
   // A leased one reads too unless its user paused it, whether or not callbacks
   // are set yet: bytes with nobody to take them fail the connection
-  // (HandleData), which is right, since nothing is owed before a request. Not
+  // (OnSocketData), which is right, since nothing is owed before a request. Not
   // stopping between lease, callbacks and return saves two epoll_ctl calls per
-  // request and each way.
-  bool want = state_ == State::kIdle || (state_ == State::kLeased && read_enabled_);
-  if (want && !reading_) {
-    if (uv_read_start(tcp_.stream(), &TcpConnection::OnAlloc, &TcpConnection::OnRead) == 0) {
-      reading_ = true;
-    } else if (state_ == State::kLeased) {
-      FailLater();
-    }
-  } else if (!want && reading_) {
-    uv_read_stop(tcp_.stream());
-    reading_ = false;
-  }
+  // request and each way. A reading that cannot start is reported by the
+  // socket (OnSocketClosed).
+  socket_.SetReading(state_ == State::kIdle || (state_ == State::kLeased && read_enabled_));
 }
 
-void TcpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<TcpConnection*>(handle->data);
-  if (self == nullptr || self->pool_ == nullptr) {
-    *buf = uv_buf_init(nullptr, 0);
-    return;
-  }
-  // One buffer per pool: a read callback consumes (or copies) its bytes
-  // before the loop reads from any other connection.
-  *buf = uv_buf_init(self->pool_->read_buffer(), TcpPool::kReadBufferSize);
-}
-
-void TcpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<TcpConnection*>(stream->data);
-  if (self == nullptr || self->closed_) return;
-  if (nread > 0) {
-    self->HandleData(std::string_view(buf->base, static_cast<size_t>(nread)));
-  } else if (nread < 0) {
-    self->HandleReadEnd(nread);
-  }
-}
-
-void TcpConnection::HandleData(std::string_view data) {
+void TcpConnection::OnSocketData(std::string_view data) {
   if (state_ == State::kIdle) {
     // Nothing is owed on an idle connection: stray bytes mean it is out of
     // sync with the upstream and must never carry another request.
@@ -207,63 +153,35 @@ void TcpConnection::HandleData(std::string_view data) {
   callbacks_->OnUpstreamData(data);
 }
 
-void TcpConnection::HandleReadEnd(ssize_t status) {
+void TcpConnection::OnSocketEof() { Ended(/*reset=*/false); }
+
+void TcpConnection::OnSocketClosed(SocketCloseReason) {
+  // A read error, or the end of the input after a failed write: the socket
+  // was reset, even if the read that ended it saw a plain end of stream (the
+  // write took the error).
+  Ended(/*reset=*/true);
+}
+
+void TcpConnection::Ended(bool reset) {
   if (state_ == State::kIdle) {
     pool_->OnIdleLost(this);
     return;
   }
-  // After a failed write the socket was reset, even if the read that ends
-  // it reports a plain end of stream (the write took the error).
-  Close(status != UV_EOF || write_failed_);
+  Close(reset);
   NotifyClosed();
 }
 
 bool TcpConnection::Write(std::string_view data) {
-  if (closed_ || write_failed_) return false;
-  if (data.empty()) return true;
-  if (write_queue_bytes_ == 0) {
-    // Usually the kernel takes everything at once and nothing is copied.
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), data.size());
-    int n = uv_try_write(tcp_.stream(), &buf, 1);
-    if (n >= 0 && static_cast<size_t>(n) == data.size()) return true;
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-      WriteFailed();
-      return false;
-    }
-  }
-  auto* w = new WriteReq{uv_write_t{}, this, std::string(data)};
-  w->req.data = w;
-  uv_buf_t buf = uv_buf_init(w->data.data(), w->data.size());
-  int rc = uv_write(&w->req, tcp_.stream(), &buf, 1, [](uv_write_t* req, int status) {
-    auto* w = static_cast<WriteReq*>(req->data);
-    TcpConnection* owner = w->owner;
-    std::unique_ptr<WriteReq> done(w);
-    if (owner != nullptr) owner->OnWriteDone(w, status);
-  });
-  if (rc != 0) {
-    delete w;
-    WriteFailed();
-    return false;
-  }
-  writes_.push_back(w);
-  write_queue_bytes_ += w->data.size();
-  if (write_queue_bytes_ > high_watermark_) above_high_ = true;
-  return true;
+  if (closed()) return false;
+  // A failed write leaves the socket reading to the input's end, whose report
+  // (OnSocketClosed) tells the callbacks; until then the user may still be
+  // writing, and those bytes are dropped (false). The connection is never
+  // reused (reusable()).
+  return socket_.Write(data);
 }
 
-void TcpConnection::OnWriteDone(WriteReq* req, int status) {
-  write_queue_bytes_ -= req->data.size();
-  std::erase(writes_, req);
-  if (status < 0) {
-    WriteFailed();
-    return;
-  }
-  if (above_high_ && (write_queue_bytes_ < low_watermark_ || write_queue_bytes_ == 0)) {
-    above_high_ = false;
-    if (state_ == State::kLeased && callbacks_ != nullptr) callbacks_->OnUpstreamWritable();
-  }
+void TcpConnection::OnSocketBelowLowWatermark() {
+  if (state_ == State::kLeased && callbacks_ != nullptr) callbacks_->OnUpstreamWritable();
 }
 
 void TcpConnection::ArmTimer(absl::Duration delay) {
@@ -276,7 +194,7 @@ void TcpConnection::ArmTimer(absl::Duration delay) {
 }
 
 void TcpConnection::OnTimer() {
-  if (closed_) {
+  if (closed()) {
     NotifyClosed();
     return;
   }
@@ -297,48 +215,17 @@ void TcpConnection::FailLater() {
   ArmTimer(absl::ZeroDuration());
 }
 
-void TcpConnection::WriteFailed() {
-  // EPIPE or ECONNRESET: the upstream closed or reset the connection, often
-  // right after answering early (413, 401, 400) without reading the whole
-  // request. That answer is already in the socket and readable after the
-  // reset, so the connection is not closed here: reading drains it to its
-  // end (a bounded amount: the socket takes no more), and only the read's
-  // end reports the closure. Until then the user may still be writing; those
-  // bytes are dropped. The connection is never reused (reusable()).
-  if (write_failed_) return;
-  write_failed_ = true;
-  // Queued writes will not be sent; libuv frees them when the handle closes.
-  for (WriteReq* w : writes_) w->owner = nullptr;
-  writes_.clear();
-  write_queue_bytes_ = 0;
-  above_high_ = false;
-  if (!reading_ && !(state_ == State::kLeased && !read_enabled_)) {
-    // Nothing would ever report the end: fail the usual way.
-    FailLater();
-  }
-}
-
 void TcpConnection::NotifyClosed() {
   if (state_ != State::kLeased || close_notified_ || callbacks_ == nullptr) return;
   close_notified_ = true;
-  callbacks_->OnUpstreamClosed(close_reset_);
+  callbacks_->OnUpstreamClosed(closure_ == Closure::kReset);
 }
 
 void TcpConnection::Close(bool reset) {
   if (timer_ != nullptr) timer_->Disable();
-  if (closed_) return;
-  closed_ = true;
-  close_reset_ = reset;
-  reading_ = false;
-  for (WriteReq* w : writes_) w->owner = nullptr;
-  writes_.clear();
-  write_queue_bytes_ = 0;
-  above_high_ = false;
-  if (connect_req_ != nullptr) {
-    connect_req_->owner = nullptr;
-    connect_req_ = nullptr;
-  }
-  tcp_.Close();
+  if (closed()) return;
+  closure_ = reset ? Closure::kReset : Closure::kClosed;
+  socket_.Close();
   if (counted_) {
     counted_ = false;
     host_->AddActiveConnections(-1);
@@ -480,15 +367,25 @@ void TcpPool::Connect(uint64_t id, HostState& state,
          absl::StrCat("connect to ", host->name(), " failed: not an IP address"));
     return;
   }
-  auto owned = std::make_unique<TcpConnection>(this, host, options_.write_high_watermark,
-                                               options_.write_low_watermark);
+  UvHandle<uv_tcp_t> tcp;
+  int rc = tcp.Init(loop_, uv_tcp_init);
+  if (rc != 0) {
+    ++stats_.connect_failures;
+    if (state.connections.empty()) hosts_.erase(host.get());
+    Fail(id, PoolFailure::kConnectFailed,
+         absl::StrCat("connect to ", host->name(), " failed: ", uv_strerror(rc)));
+    return;
+  }
+  auto transport = std::make_unique<TcpTransport>(
+      std::move(tcp), ReadBuffer{.data = read_buffer_.get(), .size = kReadBufferSize});
+  auto owned =
+      std::make_unique<TcpConnection>(this, dispatcher_, host, std::move(transport), options_);
   TcpConnection* connection = owned.get();
   if (slot) connection->HoldSlot(*std::move(slot));
   state.connections.push_back(std::move(owned));
   connection->pending_id = id;
   pending.connection = connection;
-  int rc = connection->Connect(dispatcher_, reinterpret_cast<const sockaddr*>(&addr),
-                               options_.connect_timeout);
+  rc = connection->Connect(reinterpret_cast<const sockaddr*>(&addr), options_.connect_timeout);
   if (rc != 0) {
     ++stats_.connect_failures;
     Discard(connection);

@@ -23,22 +23,25 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "event/uv_handle.h"
 #include "gateway/concurrency_limit.h"
 #include "gateway/dispatcher.h"
 #include "gateway/upstream.h"
 #include "gateway/upstream_pool.h"
+#include "net/stream_socket.h"
 
 namespace gateway::internal {
 
 class TcpPool;
 
-// One upstream TCP connection.
-class TcpConnection final : public UpstreamConnection {
+// One upstream connection: the pool's bookkeeping around a StreamSocket,
+// which does the I/O.
+class TcpConnection final : public UpstreamConnection, private StreamSocketCallbacks {
  public:
   enum class State { kConnecting, kIdle, kLeased };
 
-  TcpConnection(TcpPool* pool, HostPtr host, size_t high_watermark, size_t low_watermark);
+  // `transport` is not connected yet (see Connect).
+  TcpConnection(TcpPool* pool, Dispatcher& dispatcher, HostPtr host,
+                std::unique_ptr<Transport> transport, const PoolOptions& options);
   ~TcpConnection() override;
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
@@ -46,14 +49,14 @@ class TcpConnection final : public UpstreamConnection {
   // UpstreamConnection.
   void SetCallbacks(UpstreamConnectionCallbacks* callbacks) override;
   bool Write(std::string_view data) override;
-  size_t write_queue_bytes() const override { return write_queue_bytes_; }
-  bool above_high_watermark() const override { return above_high_; }
+  size_t write_queue_bytes() const override { return socket_.write_queue_bytes(); }
+  bool above_high_watermark() const override { return socket_.above_high_watermark(); }
   void SetReadEnabled(bool enabled) override;
   const Host& host() const override { return *host_; }
 
   // Starts a non-blocking connect to `addr` with a timeout; returns a libuv
   // error code if the attempt could not even start (the connection is then closed).
-  int Connect(Dispatcher& dispatcher, const sockaddr* addr, absl::Duration timeout);
+  int Connect(const sockaddr* addr, absl::Duration timeout);
   // The cluster-wide connection slot this connection holds until it closes.
   void HoldSlot(ConcurrencyLimits::Permit slot) { slot_.emplace(std::move(slot)); }
   // Hands the connection to a new lease; it keeps reading (see UpdateReading).
@@ -69,62 +72,58 @@ class TcpConnection final : public UpstreamConnection {
   TcpPool* pool() const { return pool_; }
   const HostPtr& host_ptr() const { return host_; }
   State state() const { return state_; }
-  bool closed() const { return closed_; }
+  bool closed() const { return closure_ != Closure::kOpen; }
   size_t requests() const { return requests_; }
-  // Healthy enough to go back to the idle list.
-  bool reusable() const { return !closed_ && !write_failed_ && write_queue_bytes_ == 0; }
+  // Healthy enough to go back to the idle list: no write failed (the socket
+  // still takes writes) and nothing is left unsent.
+  bool reusable() const {
+    return !closed() && socket_.writable() && socket_.write_queue_bytes() == 0;
+  }
 
   // The Acquire waiting for this connect, or 0 (none, or cancelled).
   uint64_t pending_id = 0;
 
  private:
-  struct WriteReq;
-  struct ConnectReq;
+  // How the connection ended, as its user will be told.
+  enum class Closure { kOpen, kClosed, kReset };
 
-  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void OnConnect(uv_connect_t* req, int status);
+  // StreamSocketCallbacks.
+  void OnSocketData(std::string_view data) override;
+  void OnSocketEof() override;
+  void OnSocketClosed(SocketCloseReason reason) override;
+  void OnSocketBelowLowWatermark() override;
+  void OnSocketConnected(int status) override;
+
   void OnTimer();
-  void OnWriteDone(WriteReq* req, int status);
-  void HandleData(std::string_view data);
-  void HandleReadEnd(ssize_t status);
+  // The socket ended (`reset`: not with a clean end of stream).
+  void Ended(bool reset);
   void UpdateReading();
   void ArmTimer(absl::Duration delay);
   // Closes, then tells the callbacks on a later turn (for failures found
   // inside a user's call, which must not call back into the user).
   void FailLater();
-  // A write failed: nothing more is written, but reading goes on until the
-  // socket's end, whose report (HandleReadEnd) tells the callbacks.
-  void WriteFailed();
   // Tells the callbacks, once, that a leased connection died. Callers return
   // right after: the user may destroy the lease (and this) inside.
   void NotifyClosed();
 
   TcpPool* pool_;
   HostPtr host_;
-  const size_t high_watermark_;
-  const size_t low_watermark_;
-  UvHandle<uv_tcp_t> tcp_;
+  // After a failed write it reads on to the end before reporting, so an
+  // early answer (413, 401) is still delivered (WriteErrorMode::kDrainInput).
+  StreamSocket socket_;
   // Connect timeout, idle timeout or a deferred close notification: a
   // connection needs at most one of them at a time. A dispatcher timer: a
   // connection parked and leased again per request re-arms and cancels it
   // without a libuv call.
   std::unique_ptr<Timer> timer_;
-  ConnectReq* connect_req_ = nullptr;
-  std::vector<WriteReq*> writes_;
-  size_t write_queue_bytes_ = 0;
   UpstreamConnectionCallbacks* callbacks_ = nullptr;
   std::optional<ConcurrencyLimits::Permit> slot_;
   State state_ = State::kConnecting;
+  Closure closure_ = Closure::kOpen;
   size_t requests_ = 0;
-  bool counted_ = false;  // included in host's active_connections
-  bool closed_ = false;
-  bool reading_ = false;
-  bool read_enabled_ = true;
-  bool above_high_ = false;
-  bool close_reset_ = false;
-  bool close_notified_ = false;
-  bool write_failed_ = false;  // see WriteFailed
+  bool counted_ = false;         // included in host's active_connections
+  bool read_enabled_ = true;     // the user's SetReadEnabled
+  bool close_notified_ = false;  // NotifyClosed told the current user
 };
 
 class TcpPool final : public UpstreamPool {
@@ -144,7 +143,6 @@ class TcpPool final : public UpstreamPool {
   PoolStats stats() const override;
 
   // For connections.
-  char* read_buffer() { return read_buffer_.get(); }
   void OnConnected(TcpConnection* connection, int status);
   void OnConnectTimeout(TcpConnection* connection);
   void OnIdleLost(TcpConnection* connection);
@@ -184,6 +182,7 @@ class TcpPool final : public UpstreamPool {
   const PoolOptions options_;
   const absl::Status options_status_;
   const std::shared_ptr<ConcurrencyLimits> limits_;
+  // Every connection's reads land here (see ReadBuffer).
   std::unique_ptr<char[]> read_buffer_;
   absl::flat_hash_map<const Host*, std::unique_ptr<HostState>> hosts_;
   absl::flat_hash_map<uint64_t, PendingAcquire> pending_;
