@@ -40,26 +40,28 @@ Stream::~Stream() = default;
 void Stream::Start() {
   start_ = host_.dispatcher().clock().Monotonic();
   if (head_.path.empty()) {
-    StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400, "unsupported_target",
+    StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400,
+                                   ResponseFlag::kUnsupportedTarget,
                                    "request target form is not supported"));
     return;
   }
   auto normalized = NormalizePath(head_.path, pipeline_->path_policy());
   if (!normalized.ok()) {
     absl::string_view why = normalized.status().message();
-    StartResponse(LocalReply::Json(400, "invalid_path", std::string_view(why.data(), why.size())));
+    StartResponse(LocalReply::Json(400, ResponseFlag::kInvalidPath,
+                                   std::string_view(why.data(), why.size())));
     return;
   }
   head_.path = *std::move(normalized);
 
   match_ = pipeline_->router().Match(head_);
   if (match_.result == RouteMatch::Result::kNotFound) {
-    StartResponse(LocalReply::Json(404, "no_route", "no route matches this request"));
+    StartResponse(LocalReply::Json(404, ResponseFlag::kNoRoute, "no route matches this request"));
     return;
   }
   if (match_.result == RouteMatch::Result::kMethodNotAllowed) {
-    LocalReply reply =
-        LocalReply::Json(405, "method_not_allowed", "method not allowed for this resource");
+    LocalReply reply = LocalReply::Json(405, ResponseFlag::kMethodNotAllowed,
+                                        "method not allowed for this resource");
     reply.headers.Add("allow", match_.allow);
     StartResponse(std::move(reply));
     return;
@@ -71,7 +73,8 @@ void Stream::Start() {
   if (timeout > absl::ZeroDuration()) {
     request_timer_ = host_.dispatcher().CreateTimer([this] {
       if (phase_ == Phase::kDone) return;
-      LocalReply reply = LocalReply::Json(504, "request_timeout", "request deadline exceeded");
+      LocalReply reply =
+          LocalReply::Json(504, ResponseFlag::kRequestTimeout, "request deadline exceeded");
       if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
         pause_.reset();
         response_outcome_ = RequestOutcome::kTimeout;
@@ -133,7 +136,7 @@ bool Stream::HandleStatus(FilterStatus status, size_t index) {
 }
 
 void Stream::FailFilter(std::string_view why) {
-  LocalReply reply = LocalReply::Json(500, "filter_error", why);
+  LocalReply reply = LocalReply::Json(500, ResponseFlag::kFilterError, why);
   if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
     response_outcome_ = RequestOutcome::kError;
     StartResponse(std::move(reply));
@@ -246,7 +249,7 @@ void Stream::MaybeRunAction() {
     case Route::Action::kCluster:
       if (upstream_ != nullptr) return;  // the response arrives through the sink
       StartResponse(LocalReply::Json(
-          503, "no_upstream",
+          503, ResponseFlag::kNoUpstream,
           absl::StrCat("no upstream is configured for cluster '", route.cluster(), "'")));
       return;
   }
@@ -367,9 +370,9 @@ void Stream::Abort(RequestOutcome outcome, int status, std::string_view flag) {
   if (!flag.empty()) {
     flag_.assign(flag.data(), flag.size());
   } else if (flag_.empty()) {
-    flag_ = outcome == RequestOutcome::kClientGone ? "client_gone"
-            : outcome == RequestOutcome::kTimeout  ? "timeout"
-                                                   : "aborted";
+    flag_ = ResponseFlagName(outcome == RequestOutcome::kClientGone ? ResponseFlag::kClientGone
+                             : outcome == RequestOutcome::kTimeout  ? ResponseFlag::kTimeout
+                                                                    : ResponseFlag::kAborted);
   }
   Finish(outcome);
 }

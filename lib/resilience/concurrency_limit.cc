@@ -1,6 +1,7 @@
 #include "gateway/concurrency_limit.h"
 
 #include "absl/strings/str_cat.h"
+#include "gateway/response_flag.h"
 
 namespace gateway {
 
@@ -19,7 +20,8 @@ std::string_view LimitKindName(LimitKind kind) {
 }
 
 std::string_view LimitFlag(LimitKind kind) {
-  return kind == LimitKind::kRetries ? "retry_overflow" : "upstream_overflow";
+  return ResponseFlagName(kind == LimitKind::kRetries ? ResponseFlag::kRetryOverflow
+                                                      : ResponseFlag::kUpstreamOverflow);
 }
 
 absl::Status ConcurrencyLimitsConfig::Validate() const {
