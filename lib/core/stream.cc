@@ -540,9 +540,9 @@ void Stream::OnUpstreamFailure(LocalReply reply) {
   StartResponse(std::move(reply));
 }
 
-void Stream::OnUpstreamAborted(std::string_view flag) {
+void Stream::OnUpstreamAborted(ResponseFlag flag) {
   if (phase_ == Phase::kDone) return;
-  flag_ = std::string(flag);
+  flag_ = ResponseFlagName(flag);
   if (!stream_head_written_) {
     EndResponseWith(LocalReply::Json(502, flag, "upstream response was cut short"),
                     RequestOutcome::kError);

@@ -160,7 +160,7 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   void OnUpstreamTrailers(HeaderMap trailers) override;
   void OnUpstreamBody(std::string_view data, bool end_stream) override;
   void OnUpstreamFailure(LocalReply reply) override;
-  void OnUpstreamAborted(std::string_view flag) override;
+  void OnUpstreamAborted(ResponseFlag flag) override;
   void OnUpstreamBodyWritable(bool writable) override;
   void StartStreamedBody();
   // Runs response body filters [from, end) on a streamed chunk and writes it.
