@@ -28,7 +28,8 @@ UpstreamAttempt::UpstreamAttempt(Dispatcher& dispatcher, const RouteSpec& route,
                                  const RequestHead& head, UpstreamAttemptCallbacks& callbacks)
     : dispatcher_(dispatcher), route_(route), head_(head), callbacks_(callbacks) {}
 
-UpstreamAttempt::~UpstreamAttempt() { End(false); }
+// The owner ends the try before it goes (UpstreamRequest's destructor does).
+UpstreamAttempt::~UpstreamAttempt() = default;
 
 void UpstreamAttempt::Start(HostPtr host, UpstreamPool& pool, bool request_complete) {
   send_ = Send::kConnecting;

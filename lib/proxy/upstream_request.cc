@@ -527,7 +527,7 @@ HeadVerdict UpstreamRequest::OnAttemptResponseHead(ResponseHead& head) {
   return HeadVerdict::kPass;
 }
 
-void UpstreamRequest::OnAttemptHeadPassed(ResponseHead head,
+void UpstreamRequest::OnAttemptHeadPassed(ResponseHead&& head,
                                           std::optional<uint64_t> content_length) {
   sink_.OnUpstreamHeaders(std::move(head), content_length);
 }

@@ -92,7 +92,7 @@ class UpstreamRequest final : public UpstreamAttemptCallbacks {
   void OnAttemptConnectFailed(PoolFailure failure, const std::string& error) override;
   void OnAttemptConnected() override;
   HeadVerdict OnAttemptResponseHead(ResponseHead& head) override;
-  void OnAttemptHeadPassed(ResponseHead head, std::optional<uint64_t> content_length) override;
+  void OnAttemptHeadPassed(ResponseHead&& head, std::optional<uint64_t> content_length) override;
   void OnAttemptBody(std::string_view data) override;
   void OnAttemptComplete(bool reusable, HeaderMap& trailers) override;
   void OnAttemptRetriableStatus(int status) override;
