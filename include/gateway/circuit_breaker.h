@@ -41,11 +41,12 @@
 #include "gateway/call_outcome.h"
 #include "gateway/clock.h"
 #include "gateway/resilience_stats.h"
+#include "gateway/response_flag.h"
 
 namespace gateway {
 
 // The response flag of a call refused by a breaker (answered 503).
-inline constexpr std::string_view kCircuitOpenFlag = "circuit_open";
+inline constexpr std::string_view kCircuitOpenFlag = ResponseFlagName(ResponseFlag::kCircuitOpen);
 
 class CircuitBreaker {
  public:

@@ -30,6 +30,7 @@
 #include "gateway/hash_policy.h"
 #include "gateway/health_check.h"
 #include "gateway/load_balancer.h"
+#include "gateway/response_flag.h"
 #include "gateway/upstream.h"
 #include "gateway/upstream_pool.h"
 
@@ -51,8 +52,12 @@ struct EndpointSpec {
 // (`upstream_connect_failed`, `upstream_connect_timeout`). Retries come first:
 // the fallback answers once the route's retry policy gave up.
 struct FallbackSpec {
-  std::vector<std::string> on = {"circuit_open", "no_healthy_upstream", "upstream_overflow",
-                                 "upstream_connect_failed", "upstream_connect_timeout"};
+  std::vector<std::string> on = {
+      std::string(ResponseFlagName(ResponseFlag::kCircuitOpen)),
+      std::string(ResponseFlagName(ResponseFlag::kNoHealthyUpstream)),
+      std::string(ResponseFlagName(ResponseFlag::kUpstreamOverflow)),
+      std::string(ResponseFlagName(ResponseFlag::kUpstreamConnectFailed)),
+      std::string(ResponseFlagName(ResponseFlag::kUpstreamConnectTimeout))};
   // Non-empty: send the request to this cluster instead (with its own
   // breaker, limits and hosts; its own fallback is not followed). The reply
   // fields below are then unused.

@@ -21,6 +21,7 @@
 #include "gateway/rate_limiter.h"
 #include "gateway/redis_rate_limiter.h"
 #include "gateway/resilience_stats.h"
+#include "gateway/response_flag.h"
 #include "gateway/router.h"
 #include "gateway/runtime.h"
 #include "gateway/server.h"

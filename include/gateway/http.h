@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/response_flag.h"
+
 namespace gateway {
 namespace internal {
 struct HeaderMapAccess;
@@ -193,6 +195,10 @@ struct LocalReply {
   // {"error":"<code>","message":"<message>","status":<status>} with
   // Content-Type application/json; `code` doubles as the response flag.
   static LocalReply Json(int status, std::string_view code, std::string_view message);
+  // The same with a built-in flag: its name is the code.
+  static LocalReply Json(int status, ResponseFlag flag, std::string_view message) {
+    return Json(status, ResponseFlagName(flag), message);
+  }
   static LocalReply Text(int status, std::string_view body);
 };
 

@@ -327,7 +327,7 @@ class Http1Codec final : public Codec {
   HeaderMap& head_headers() { return server_ ? req_.headers : resp_.headers; }
 
   // Records the first error; the callback then returns kFail to llhttp.
-  int Fail(int status, std::string_view flag, std::string_view reason);
+  int Fail(int status, ResponseFlag flag, std::string_view reason);
   void Die(llhttp_errno_t err);
 
   llhttp_t parser_;
@@ -490,7 +490,8 @@ void Http1Codec::FeedEof() {
   if (upgrade_paused_ || conn_done_) return;
   if (!in_message_) {
     if (awaiting_final_) {
-      error_ = CodecError{502, "upstream_truncated", "connection closed before the final response"};
+      error_ = CodecError{502, std::string(ResponseFlagName(ResponseFlag::kUpstreamTruncated)),
+                          "connection closed before the final response"};
       failed_ = true;
       Die(HPE_INVALID_EOF_STATE);
     }
@@ -523,11 +524,11 @@ void Http1Codec::FeedEof() {
   if (dead_) return;
   if (in_message_ || (err != HPE_OK && err != HPE_PAUSED)) {
     if (server_) {
-      error_ =
-          CodecError{400, "incomplete_request", "connection closed in the middle of a request"};
+      error_ = CodecError{400, std::string(ResponseFlagName(ResponseFlag::kIncompleteRequest)),
+                          "connection closed in the middle of a request"};
     } else {
-      error_ =
-          CodecError{502, "upstream_truncated", "connection closed in the middle of a response"};
+      error_ = CodecError{502, std::string(ResponseFlagName(ResponseFlag::kUpstreamTruncated)),
+                          "connection closed in the middle of a response"};
     }
     failed_ = true;
     Die(HPE_INVALID_EOF_STATE);
@@ -537,15 +538,15 @@ void Http1Codec::FeedEof() {
 // ---------------------------------------------------------------------------
 // Errors
 
-int Http1Codec::Fail(int status, std::string_view flag, std::string_view reason) {
+int Http1Codec::Fail(int status, ResponseFlag flag, std::string_view reason) {
   if (!failed_) {
     failed_ = true;
     if (server_) {
       error_.status = status;
-      error_.flag.assign(flag);
+      error_.flag.assign(ResponseFlagName(flag));
     } else {
       error_.status = 502;
-      error_.flag = "upstream_protocol_error";
+      error_.flag = ResponseFlagName(ResponseFlag::kUpstreamProtocolError);
     }
     error_.reason.assign(reason);
   }
@@ -558,32 +559,33 @@ void Http1Codec::Die(llhttp_errno_t err) {
     const char* why = llhttp_get_error_reason(&parser_);
     std::string_view reason = why != nullptr ? why : "invalid message";
     int status = 400;
-    std::string_view flag = "bad_request";
+    ResponseFlag flag = ResponseFlag::kBadRequest;
     switch (err) {
       case HPE_INVALID_CONTENT_LENGTH:
       case HPE_UNEXPECTED_CONTENT_LENGTH:
       case HPE_INVALID_TRANSFER_ENCODING:
       case HPE_INVALID_CHUNK_SIZE:
-        flag = "invalid_framing";
+        flag = ResponseFlag::kInvalidFraming;
         break;
       case HPE_INVALID_HEADER_TOKEN:
       case HPE_UNEXPECTED_SPACE:
-        flag = "invalid_header";
+        flag = ResponseFlag::kInvalidHeader;
         break;
       case HPE_LF_EXPECTED:
       case HPE_CR_EXPECTED:
       case HPE_STRICT:
-        flag = section_ == Section::kChunked ? "invalid_framing" : "invalid_header";
+        flag = section_ == Section::kChunked ? ResponseFlag::kInvalidFraming
+                                             : ResponseFlag::kInvalidHeader;
         break;
       case HPE_INVALID_URL:
-        flag = "invalid_target";
+        flag = ResponseFlag::kInvalidTarget;
         break;
       case HPE_INVALID_VERSION:
         // Also raised for garbage after the version; only a bad number is 505.
         if (reason.find("ersion") != std::string_view::npos &&
             reason.find("CRLF") == std::string_view::npos) {
           status = 505;
-          flag = "unsupported_version";
+          flag = ResponseFlag::kUnsupportedVersion;
         }
         break;
       default:
@@ -621,7 +623,7 @@ void Http1Codec::LineEndError() {
   // Before the first trailer field the gap is still chunk framing.
   const bool framing =
       section_ == Section::kChunked || (section_ == Section::kTrailers && !trailer_fields_);
-  Fail(400, framing ? "invalid_framing" : "invalid_header",
+  Fail(400, framing ? ResponseFlag::kInvalidFraming : ResponseFlag::kInvalidHeader,
        prev_cr_ ? "CR not followed by LF" : "LF without CR");
 }
 
@@ -663,7 +665,7 @@ bool Http1Codec::CheckChunkLines(const char* from, const char* to) {
 }
 
 bool Http1Codec::ChunkLineTooLong() {
-  Fail(400, "invalid_framing", "chunk extension too long");
+  Fail(400, ResponseFlag::kInvalidFraming, "chunk extension too long");
   return false;
 }
 
@@ -680,7 +682,7 @@ bool Http1Codec::LineEndFault(const char* from, const char* to) {
 }
 
 bool Http1Codec::HeadersTooLarge() {
-  Fail(431, "headers_too_large",
+  Fail(431, ResponseFlag::kHeadersTooLarge,
        section_ == Section::kTrailers ? "trailer section too large" : "header section too large");
   return false;
 }
@@ -691,7 +693,7 @@ bool Http1Codec::CheckStatusLine() {
   // digits, more spaces or a leading zero run without complaint.
   bool ok = gap_len_ >= 5 && gap_buf_[0] == ' ' && IsDigit(gap_buf_[1]) && IsDigit(gap_buf_[2]) &&
             IsDigit(gap_buf_[3]) && (gap_buf_[4] == ' ' || gap_buf_[4] == '\r');
-  if (!ok) Fail(502, "upstream_protocol_error", "malformed status line");
+  if (!ok) Fail(502, ResponseFlag::kUpstreamProtocolError, "malformed status line");
   return ok;
 }
 
@@ -741,10 +743,10 @@ int Http1Codec::OnMethod(const char* at, size_t len) {
 int Http1Codec::OnUrl(const char* at, size_t len) {
   if (!BeginSpan(at)) return kFail;
   if (req_.target.empty() && gap_len_ != 1) {
-    return Fail(400, "bad_request", "malformed request line");
+    return Fail(400, ResponseFlag::kBadRequest, "malformed request line");
   }
   if (len > limits_.max_uri_bytes - req_.target.size()) {
-    return Fail(414, "uri_too_long", "request target too long");
+    return Fail(414, ResponseFlag::kUriTooLong, "request target too long");
   }
   req_.target.append(at, len);
   EndSpan(at + len);
@@ -759,7 +761,7 @@ int Http1Codec::OnVersion(const char* at, size_t len) {
   // "HTTP/" before the version, which is their first span.)
   if (server_ && !first_span && gap_len_ != 0 &&
       (gap_len_ != 6 || std::memcmp(gap_buf_, " HTTP/", 6) != 0)) {
-    return Fail(400, "bad_request", "malformed request line");
+    return Fail(400, ResponseFlag::kBadRequest, "malformed request line");
   }
   EndSpan(at + len);
   return 0;
@@ -767,7 +769,7 @@ int Http1Codec::OnVersion(const char* at, size_t len) {
 
 int Http1Codec::OnVersionComplete() {
   if (parser_.http_major != 1 || parser_.http_minor > 1) {
-    return Fail(505, "unsupported_version", "HTTP version not supported");
+    return Fail(505, ResponseFlag::kUnsupportedVersion, "HTTP version not supported");
   }
   section_ = Section::kHeaders;
   count_bytes_ = true;
@@ -800,11 +802,11 @@ int Http1Codec::OnHeaderField(const char* at, size_t len) {
 
 int Http1Codec::OnHeaderFieldComplete() {
   if (++field_count_ > limits_.max_header_count) {
-    return Fail(431, "headers_too_large", "too many header fields");
+    return Fail(431, ResponseFlag::kHeadersTooLarge, "too many header fields");
   }
   // llhttp accepts an empty name and spaces before the colon.
   const std::string_view n = name_.get();
-  if (!IsFieldName(n)) return Fail(400, "invalid_header", "invalid header field name");
+  if (!IsFieldName(n)) return Fail(400, ResponseFlag::kInvalidHeader, "invalid header field name");
   field_kind_ = FieldKind::kOther;
   switch (n.size()) {
     case 4:
@@ -825,14 +827,14 @@ int Http1Codec::OnHeaderFieldComplete() {
   if (section_ == Section::kTrailers) {
     if (field_kind_ == FieldKind::kHost || field_kind_ == FieldKind::kContentLength ||
         field_kind_ == FieldKind::kTransferEncoding) {
-      return Fail(400, "invalid_header", "framing or routing field in trailers");
+      return Fail(400, ResponseFlag::kInvalidHeader, "framing or routing field in trailers");
     }
     field_kind_ = FieldKind::kOther;
   }
   if (server_ && limits_.headers_with_underscores != HeadersWithUnderscores::kAllow &&
       n.find('_') != std::string_view::npos) {
     if (limits_.headers_with_underscores == HeadersWithUnderscores::kReject) {
-      return Fail(400, "underscore_in_header", "header field name with an underscore");
+      return Fail(400, ResponseFlag::kUnderscoreInHeader, "header field name with an underscore");
     }
     field_kind_ = FieldKind::kDropped;
   }
@@ -845,7 +847,7 @@ int Http1Codec::OnHeaderValue(const char* at, size_t len) {
   // empty value as an empty span after its line end (once it has seen that no
   // fold follows), so there one line break is expected.
   if (gap_lfs_ > (len == 0 ? 1u : 0u)) {
-    return Fail(400, "invalid_header", "obsolete line folding");
+    return Fail(400, ResponseFlag::kInvalidHeader, "obsolete line folding");
   }
   if (!CountHeaderBytes(len)) return kFail;
   value_.Append(at, len);
@@ -855,7 +857,8 @@ int Http1Codec::OnHeaderValue(const char* at, size_t len) {
 
 int Http1Codec::OnHeaderValueComplete() {
   std::string_view v = TrimOws(value_.get());
-  if (!IsFieldValue(v)) return Fail(400, "invalid_header", "invalid character in header value");
+  if (!IsFieldValue(v))
+    return Fail(400, ResponseFlag::kInvalidHeader, "invalid character in header value");
   switch (field_kind_) {
     case FieldKind::kOther:
       break;
@@ -866,28 +869,33 @@ int Http1Codec::OnHeaderValueComplete() {
       return 0;
     case FieldKind::kHost:
       if (!server_) break;
-      if (++host_count_ > 1) return Fail(400, "invalid_host", "more than one Host header");
-      if (!IsValidAuthority(v)) return Fail(400, "invalid_host", "invalid Host header");
+      if (++host_count_ > 1)
+        return Fail(400, ResponseFlag::kInvalidHost, "more than one Host header");
+      if (!IsValidAuthority(v)) return Fail(400, ResponseFlag::kInvalidHost, "invalid Host header");
       req_.authority.assign(v);
       break;
     case FieldKind::kContentLength: {
-      if (cl_seen_) return Fail(400, "invalid_framing", "more than one Content-Length");
-      if (te_seen_) return Fail(400, "invalid_framing", "Content-Length with Transfer-Encoding");
+      if (cl_seen_) return Fail(400, ResponseFlag::kInvalidFraming, "more than one Content-Length");
+      if (te_seen_)
+        return Fail(400, ResponseFlag::kInvalidFraming, "Content-Length with Transfer-Encoding");
       uint64_t n = 0;
-      if (!ParseDecimal(v, n)) return Fail(400, "invalid_framing", "invalid Content-Length");
+      if (!ParseDecimal(v, n))
+        return Fail(400, ResponseFlag::kInvalidFraming, "invalid Content-Length");
       cl_seen_ = true;
       break;
     }
     case FieldKind::kTransferEncoding:
-      if (te_seen_) return Fail(400, "invalid_framing", "more than one Transfer-Encoding");
-      if (cl_seen_) return Fail(400, "invalid_framing", "Content-Length with Transfer-Encoding");
+      if (te_seen_)
+        return Fail(400, ResponseFlag::kInvalidFraming, "more than one Transfer-Encoding");
+      if (cl_seen_)
+        return Fail(400, ResponseFlag::kInvalidFraming, "Content-Length with Transfer-Encoding");
       if (parser_.http_minor == 0) {
-        return Fail(400, "invalid_framing", "Transfer-Encoding in an HTTP/1.0 message");
+        return Fail(400, ResponseFlag::kInvalidFraming, "Transfer-Encoding in an HTTP/1.0 message");
       }
       // Only plain chunked: any other coding would have to be undone or
       // passed through, and "x, chunked" is a favourite of smugglers.
       if (!EqualsIgnoreCase(v, "chunked")) {
-        return Fail(400, "invalid_framing", "unsupported Transfer-Encoding");
+        return Fail(400, ResponseFlag::kInvalidFraming, "unsupported Transfer-Encoding");
       }
       te_seen_ = true;
       break;
@@ -912,7 +920,7 @@ int Http1Codec::OnHeaderValueComplete() {
 int Http1Codec::OnHeadersComplete() {
   // HTTP/0.9 requests have no version span, so check again here.
   if (parser_.http_major != 1 || parser_.http_minor > 1) {
-    return Fail(505, "unsupported_version", "HTTP version not supported");
+    return Fail(505, ResponseFlag::kUnsupportedVersion, "HTTP version not supported");
   }
   int rc = server_ ? OnRequestHeadComplete() : OnResponseHeadComplete();
   if (rc != 0) return rc;
@@ -927,12 +935,12 @@ int Http1Codec::OnRequestHeadComplete() {
   h.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   h.version_minor = parser_.http_minor;
   if (host_count_ == 0 && h.version_minor == 1) {
-    return Fail(400, "invalid_host", "missing Host header");
+    return Fail(400, ResponseFlag::kInvalidHost, "missing Host header");
   }
   absl::StatusOr<TargetParts> parts = SplitRequestTarget(h.target, h.method);
   if (!parts.ok()) {
     absl::string_view why = parts.status().message();
-    return Fail(400, "invalid_target", std::string_view(why.data(), why.size()));
+    return Fail(400, ResponseFlag::kInvalidTarget, std::string_view(why.data(), why.size()));
   }
   switch (parts->form) {
     case TargetForm::kOrigin:
@@ -955,11 +963,11 @@ int Http1Codec::OnRequestHeadComplete() {
   h.upgrade = parser_.upgrade != 0;
   h.chunked = (parser_.flags & F_CHUNKED) != 0;
   if ((parser_.flags & F_CONTENT_LENGTH) != 0) h.content_length = parser_.content_length;
-  if (expect_failed_) return Fail(417, "expectation_failed", "unsupported expectation");
+  if (expect_failed_) return Fail(417, ResponseFlag::kExpectationFailed, "unsupported expectation");
   // RFC 9110 10.1.1: a 100-continue from an HTTP/1.0 client is ignored.
   h.expect_continue = expect_continue_ && h.version_minor == 1;
   if (h.content_length.has_value() && *h.content_length > limits_.max_body_bytes) {
-    return Fail(413, "body_too_large", "request body too large");
+    return Fail(413, ResponseFlag::kBodyTooLarge, "request body too large");
   }
   has_length_ = h.content_length.has_value();
   content_length_ = h.content_length.value_or(0);
@@ -971,7 +979,7 @@ int Http1Codec::OnResponseHeadComplete() {
   ResponseHead& h = resp_;
   h.status = parser_.status_code;
   if (h.status < 100 || h.status > 599)
-    return Fail(502, "upstream_protocol_error", "invalid status code");
+    return Fail(502, ResponseFlag::kUpstreamProtocolError, "invalid status code");
   h.version_minor = parser_.http_minor;
   h.chunked = (parser_.flags & F_CHUNKED) != 0;
   if ((parser_.flags & F_CONTENT_LENGTH) != 0) h.content_length = parser_.content_length;
@@ -1051,7 +1059,7 @@ int Http1Codec::OnChunkHeader() {
   }
   if (server_) {
     if (size > limits_.max_body_bytes - announced_) {
-      return Fail(413, "body_too_large", "request body too large");
+      return Fail(413, ResponseFlag::kBodyTooLarge, "request body too large");
     }
     announced_ += size;
   }

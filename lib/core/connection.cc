@@ -306,7 +306,8 @@ void Connection::OnMessageComplete() {
 }
 
 void Connection::OnError(const CodecError& error) {
-  if (error.flag == "underscore_in_header") server_.CountUnderscoreRequestRejected();
+  if (error.flag == ResponseFlagName(ResponseFlag::kUnderscoreInHeader))
+    server_.CountUnderscoreRequestRejected();
   if (stream_ != nullptr) {
     if (stream_->response_started()) {
       // Part of a response is on the wire: all we can do is cut it.
@@ -330,12 +331,14 @@ void Connection::OnError(const CodecError& error) {
 void Connection::AbortStreamForErrorReply(RequestOutcome outcome, int status,
                                           std::string_view flag) {
   error_reply_pending_ = true;
-  stream_->Abort(outcome, status, flag.empty() ? "bad_request" : flag);
+  stream_->Abort(outcome, status,
+                 flag.empty() ? ResponseFlagName(ResponseFlag::kBadRequest) : flag);
   error_reply_pending_ = false;
 }
 
 void Connection::SendErrorAndClose(int status, std::string_view flag, std::string_view reason) {
-  LocalReply reply = LocalReply::Json(status, flag.empty() ? "bad_request" : flag, reason);
+  LocalReply reply = LocalReply::Json(
+      status, flag.empty() ? ResponseFlagName(ResponseFlag::kBadRequest) : flag, reason);
   ResponseHead head;
   head.status = reply.status;
   head.headers = std::move(reply.headers);
@@ -662,7 +665,8 @@ void Connection::OnReadTimer() {
     case ReadTimer::kHeader:
       if (request_ == Request::kArriving || requests_ == 0) {
         if (request_ == Request::kArriving || !pending_.empty()) {
-          SendErrorAndClose(408, "header_timeout", "request header timeout");
+          SendErrorAndClose(408, ResponseFlagName(ResponseFlag::kHeaderTimeout),
+                            "request header timeout");
           return;
         }
       }
@@ -670,9 +674,11 @@ void Connection::OnReadTimer() {
       return;
     case ReadTimer::kBodyIdle:
       if (stream_ != nullptr && !stream_->response_started()) {
-        AbortStreamForErrorReply(RequestOutcome::kTimeout, 408, "body_timeout");
+        AbortStreamForErrorReply(RequestOutcome::kTimeout, 408,
+                                 ResponseFlagName(ResponseFlag::kBodyTimeout));
         if (closed()) return;
-        SendErrorAndClose(408, "body_timeout", "request body timeout");
+        SendErrorAndClose(408, ResponseFlagName(ResponseFlag::kBodyTimeout),
+                          "request body timeout");
         return;
       }
       Close();

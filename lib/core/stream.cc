@@ -40,26 +40,28 @@ Stream::~Stream() = default;
 void Stream::Start() {
   start_ = host_.dispatcher().clock().Monotonic();
   if (head_.path.empty()) {
-    StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400, "unsupported_target",
+    StartResponse(LocalReply::Json(head_.method == "CONNECT" ? 501 : 400,
+                                   ResponseFlag::kUnsupportedTarget,
                                    "request target form is not supported"));
     return;
   }
   auto normalized = NormalizePath(head_.path, pipeline_->path_policy());
   if (!normalized.ok()) {
     absl::string_view why = normalized.status().message();
-    StartResponse(LocalReply::Json(400, "invalid_path", std::string_view(why.data(), why.size())));
+    StartResponse(LocalReply::Json(400, ResponseFlag::kInvalidPath,
+                                   std::string_view(why.data(), why.size())));
     return;
   }
   head_.path = *std::move(normalized);
 
   match_ = pipeline_->router().Match(head_);
   if (match_.result == RouteMatch::Result::kNotFound) {
-    StartResponse(LocalReply::Json(404, "no_route", "no route matches this request"));
+    StartResponse(LocalReply::Json(404, ResponseFlag::kNoRoute, "no route matches this request"));
     return;
   }
   if (match_.result == RouteMatch::Result::kMethodNotAllowed) {
-    LocalReply reply =
-        LocalReply::Json(405, "method_not_allowed", "method not allowed for this resource");
+    LocalReply reply = LocalReply::Json(405, ResponseFlag::kMethodNotAllowed,
+                                        "method not allowed for this resource");
     reply.headers.Add("allow", match_.allow);
     StartResponse(std::move(reply));
     return;
@@ -71,7 +73,8 @@ void Stream::Start() {
   if (timeout > absl::ZeroDuration()) {
     request_timer_ = host_.dispatcher().CreateTimer([this] {
       if (phase_ == Phase::kDone) return;
-      LocalReply reply = LocalReply::Json(504, "request_timeout", "request deadline exceeded");
+      LocalReply reply =
+          LocalReply::Json(504, ResponseFlag::kRequestTimeout, "request deadline exceeded");
       if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
         pause_.reset();
         response_outcome_ = RequestOutcome::kTimeout;
@@ -133,7 +136,7 @@ bool Stream::HandleStatus(FilterStatus status, size_t index) {
 }
 
 void Stream::FailFilter(std::string_view why) {
-  LocalReply reply = LocalReply::Json(500, "filter_error", why);
+  LocalReply reply = LocalReply::Json(500, ResponseFlag::kFilterError, why);
   if (phase_ == Phase::kRequestHeaders || phase_ == Phase::kRequestBody) {
     response_outcome_ = RequestOutcome::kError;
     StartResponse(std::move(reply));
@@ -151,7 +154,7 @@ void Stream::RunRequestHeaders(size_t from) {
     in_phase_ = false;
     if (!HandleStatus(status, i)) return;
   }
-  headers_done_ = true;
+  request_side_ = RequestSide::kBody;
   phase_ = Phase::kRequestBody;
   if (match_.route->action() == Route::Action::kCluster) {
     if (ProxyWorker* proxy = host_.proxy(*pipeline_)) {
@@ -169,7 +172,7 @@ void Stream::RunRequestHeaders(size_t from) {
     body_paused_ = false;
     host_.SetRequestBodyPaused(false);
   }
-  if (request_complete_ && !request_end_delivered_) {
+  if (request_complete_ && request_side_ != RequestSide::kComplete) {
     OnRequestEnd();
     return;
   }
@@ -178,7 +181,9 @@ void Stream::RunRequestHeaders(size_t from) {
 
 void Stream::OnRequestBody(std::string_view chunk) {
   info_.request_body_bytes += chunk.size();
-  if (phase_ != Phase::kRequestBody || !headers_done_) return;  // replying: discard
+  if (phase_ != Phase::kRequestBody || request_side_ == RequestSide::kHeaders) {
+    return;  // replying: discard
+  }
   if (pause_ != nullptr) {
     // Only reachable if the host delivered past a pause; keep the bytes in order.
     paused_chunk_.append(chunk);
@@ -210,18 +215,23 @@ void Stream::OnRequestTrailers(HeaderMap trailers) { request_trailers_ = std::mo
 
 void Stream::OnRequestEnd() {
   request_complete_ = true;
-  if (phase_ != Phase::kRequestBody || !headers_done_ || pause_ != nullptr) return;
-  if (head_.HasBody() && !request_end_delivered_) {
-    request_end_delivered_ = true;
+  if (phase_ != Phase::kRequestBody || request_side_ == RequestSide::kHeaders ||
+      pause_ != nullptr) {
+    return;
+  }
+  if (head_.HasBody() && request_side_ != RequestSide::kComplete) {
+    // Set before the filters run: an end paused in a filter is not delivered
+    // again when it resumes (ResumeFromPause checks this).
+    request_side_ = RequestSide::kComplete;
     if (!RunRequestBody(0, {}, true)) return;
   }
-  request_end_delivered_ = true;
+  request_side_ = RequestSide::kComplete;
   MaybeRunAction();
 }
 
 void Stream::MaybeRunAction() {
-  if (phase_ != Phase::kRequestBody || !headers_done_ || pause_ != nullptr) return;
-  if (!request_complete_ || !request_end_delivered_) return;
+  if (phase_ != Phase::kRequestBody || pause_ != nullptr) return;
+  if (!request_complete_ || request_side_ != RequestSide::kComplete) return;
   const Route& route = *match_.route;
   switch (route.action()) {
     case Route::Action::kDirectResponse: {
@@ -246,7 +256,7 @@ void Stream::MaybeRunAction() {
     case Route::Action::kCluster:
       if (upstream_ != nullptr) return;  // the response arrives through the sink
       StartResponse(LocalReply::Json(
-          503, "no_upstream",
+          503, ResponseFlag::kNoUpstream,
           absl::StrCat("no upstream is configured for cluster '", route.cluster(), "'")));
       return;
   }
@@ -284,7 +294,7 @@ void Stream::RunResponseHeaders(size_t from) {
     if (status == FilterStatus::kStop) status = FilterStatus::kContinue;  // reply replaced
     if (!HandleStatus(status, k)) return;
   }
-  if (streaming_) {
+  if (source_ != ResponseSource::kLocal) {
     StartStreamedBody();
     return;
   }
@@ -311,8 +321,7 @@ void Stream::RunResponseBody(size_t from) {
 }
 
 void Stream::FinishResponse() {
-  response_started_ = true;
-  response_complete_ = true;
+  response_side_ = ResponseSide::kComplete;
   info_.status = response_->status;
   info_.response_body_bytes = response_body_.size();
   host_.WriteResponseHead(*response_, static_cast<uint64_t>(response_body_.size()));
@@ -321,11 +330,11 @@ void Stream::FinishResponse() {
 }
 
 void Stream::ReplaceResponse(LocalReply reply) {
-  if (streaming_ && !stream_head_written_) {
+  if (source_ != ResponseSource::kLocal && response_side_ == ResponseSide::kNone) {
     // A filter replaced the upstream response: its body is not needed.
-    streaming_ = false;
-    tunnel_ = false;
-    has_held_ = has_later_ = false;
+    source_ = ResponseSource::kLocal;
+    held_ = HeldChunk();
+    later_ = HeldChunk();
     if (upstream_ != nullptr) upstream_->Cancel();
   }
   response_->status = reply.status;
@@ -367,9 +376,9 @@ void Stream::Abort(RequestOutcome outcome, int status, std::string_view flag) {
   if (!flag.empty()) {
     flag_.assign(flag.data(), flag.size());
   } else if (flag_.empty()) {
-    flag_ = outcome == RequestOutcome::kClientGone ? "client_gone"
-            : outcome == RequestOutcome::kTimeout  ? "timeout"
-                                                   : "aborted";
+    flag_ = ResponseFlagName(outcome == RequestOutcome::kClientGone ? ResponseFlag::kClientGone
+                             : outcome == RequestOutcome::kTimeout  ? ResponseFlag::kTimeout
+                                                                    : ResponseFlag::kAborted);
   }
   Finish(outcome);
 }
@@ -395,12 +404,12 @@ void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
       bool eos = paused_chunk_eos_;
       paused_chunk_eos_ = false;
       if (!RunRequestBody(next, chunk, eos)) return;
-      if (eos) request_end_delivered_ = true;
+      if (eos) request_side_ = RequestSide::kComplete;
       if (body_paused_) {
         body_paused_ = false;
         host_.SetRequestBodyPaused(false);
       }
-      if (request_complete_ && !request_end_delivered_) {
+      if (request_complete_ && request_side_ != RequestSide::kComplete) {
         OnRequestEnd();
         return;
       }
@@ -411,17 +420,14 @@ void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
       RunResponseHeaders(next);
       return;
     case Phase::kResponseBody:
-      if (streaming_) {
-        std::string chunk = std::move(held_body_);
-        held_body_.clear();
-        has_held_ = false;
-        DeliverStreamed(next, chunk, held_eos_);
+      if (source_ != ResponseSource::kLocal) {
+        bool eos = false;
+        std::string chunk = held_.Take(eos);
+        DeliverStreamed(next, chunk, eos);
         if (phase_ == Phase::kDone || pause_ != nullptr) return;
-        if (has_later_) {
-          std::string later = std::move(later_body_);
-          later_body_.clear();
-          has_later_ = false;
-          DeliverStreamed(0, later, later_eos_);
+        if (later_.present) {
+          std::string later = later_.Take(eos);
+          DeliverStreamed(0, later, eos);
         }
         UpdateUpstreamReading();
         return;
@@ -436,9 +442,9 @@ void Stream::ResumeFromPause(std::optional<LocalReply> reply) {
 void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> content_length) {
   if (phase_ == Phase::kDone || response_) return;
   pause_.reset();
-  streaming_ = true;
+  source_ = ResponseSource::kUpstream;
   if (head.status == 101) {
-    tunnel_ = true;
+    source_ = ResponseSource::kTunnel;
     // The deadline covered getting the upgrade; the tunnel has its own idle timeout.
     if (request_timer_ != nullptr) request_timer_->Disable();
   }
@@ -451,38 +457,32 @@ void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> conten
 
 void Stream::StartStreamedBody() {
   phase_ = Phase::kResponseBody;
-  response_started_ = true;
-  stream_head_written_ = true;
+  response_side_ = ResponseSide::kHeadSent;
   info_.status = response_->status;
   host_.WriteResponseHead(*response_, stream_length_);
   if (phase_ == Phase::kDone) return;
-  if (has_held_) {
-    std::string chunk = std::move(held_body_);
-    held_body_.clear();
-    has_held_ = false;
-    DeliverStreamed(0, chunk, held_eos_);
+  if (held_.present) {
+    bool eos = false;
+    std::string chunk = held_.Take(eos);
+    DeliverStreamed(0, chunk, eos);
   }
   UpdateUpstreamReading();
 }
 
 void Stream::OnUpstreamTrailers(HeaderMap trailers) {
-  if (phase_ == Phase::kDone || !streaming_) return;
+  if (phase_ == Phase::kDone || source_ == ResponseSource::kLocal) return;
   response_trailers_ = std::move(trailers);
 }
 
 void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
-  if (phase_ == Phase::kDone || !streaming_) return;
-  if (!stream_head_written_) {
-    held_body_.append(data);
-    held_eos_ |= end_stream;
-    has_held_ = true;
+  if (phase_ == Phase::kDone || source_ == ResponseSource::kLocal) return;
+  if (response_side_ == ResponseSide::kNone) {
+    held_.Append(data, end_stream);
     UpdateUpstreamReading();
     return;
   }
-  if (pause_ != nullptr || has_later_) {
-    later_body_.append(data);
-    later_eos_ |= end_stream;
-    has_later_ = true;
+  if (pause_ != nullptr || later_.present) {
+    later_.Append(data, end_stream);
     UpdateUpstreamReading();
     return;
   }
@@ -491,7 +491,7 @@ void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
 
 void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
   // Tunnel bytes are another protocol, not an HTTP body: filters do not see them.
-  if (!tunnel_ && (!chunk.empty() || eos)) {
+  if (source_ != ResponseSource::kTunnel && (!chunk.empty() || eos)) {
     for (size_t k = from; k < response_filter_count_; ++k) {
       size_t idx = response_filter_count_ - 1 - k;
       in_phase_ = true;
@@ -501,9 +501,7 @@ void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
       replacement_body_.reset();
       if (status == FilterStatus::kStop) status = FilterStatus::kContinue;
       if (status == FilterStatus::kPause && pause_taken_) {
-        held_body_.assign(chunk.data(), chunk.size());
-        held_eos_ = eos;
-        has_held_ = true;
+        held_.Assign(chunk, eos);
       }
       if (!HandleStatus(status, k)) {
         UpdateUpstreamReading();
@@ -515,15 +513,15 @@ void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
   if (eos && !response_trailers_.empty()) host_.WriteResponseTrailers(response_trailers_);
   host_.WriteResponseBody(chunk, eos);
   if (eos && phase_ != Phase::kDone) {
-    response_complete_ = true;
+    response_side_ = ResponseSide::kComplete;
     Finish(response_outcome_);
   }
 }
 
 void Stream::UpdateUpstreamReading() {
   if (upstream_ == nullptr) return;
-  bool blocked = downstream_blocked_ || pause_ != nullptr || has_held_ || has_later_ ||
-                 (streaming_ && !stream_head_written_);
+  bool blocked = downstream_blocked_ || pause_ != nullptr || held_.present || later_.present ||
+                 (source_ != ResponseSource::kLocal && response_side_ == ResponseSide::kNone);
   upstream_->SetResponseReadEnabled(!blocked);
 }
 
@@ -537,10 +535,10 @@ void Stream::OnUpstreamFailure(LocalReply reply) {
   StartResponse(std::move(reply));
 }
 
-void Stream::OnUpstreamAborted(std::string_view flag) {
+void Stream::OnUpstreamAborted(ResponseFlag flag) {
   if (phase_ == Phase::kDone) return;
-  flag_ = std::string(flag);
-  if (!stream_head_written_) {
+  flag_ = ResponseFlagName(flag);
+  if (response_side_ == ResponseSide::kNone) {
     EndResponseWith(LocalReply::Json(502, flag, "upstream response was cut short"),
                     RequestOutcome::kError);
     return;
@@ -550,19 +548,19 @@ void Stream::OnUpstreamAborted(std::string_view flag) {
 }
 
 void Stream::OnTunnelData(std::string_view data) {
-  if (phase_ == Phase::kDone || !tunnel_ || upstream_ == nullptr) return;
+  if (phase_ == Phase::kDone || !tunneling() || upstream_ == nullptr) return;
   info_.request_body_bytes += data.size();
   upstream_->SendTunnel(data);
 }
 
 void Stream::EndTunnel() {
-  if (phase_ == Phase::kDone || !tunnel_) return;
-  response_complete_ = true;
+  if (phase_ == Phase::kDone || !tunneling()) return;
+  response_side_ = ResponseSide::kComplete;
   Finish(RequestOutcome::kCompleted);
 }
 
 void Stream::OnUpstreamBodyWritable(bool writable) {
-  if (phase_ != Phase::kRequestBody && !tunnel_) return;
+  if (phase_ != Phase::kRequestBody && !tunneling()) return;
   if (!writable) {
     host_.SetRequestBodyPaused(true);
   } else if (pause_ == nullptr && !body_paused_) {

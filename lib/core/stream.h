@@ -93,16 +93,16 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   void Abort(RequestOutcome outcome, int status = 0, std::string_view flag = {});
 
   bool done() const { return phase_ == Phase::kDone; }
-  bool response_started() const { return response_started_; }
+  bool response_started() const { return response_side_ != ResponseSide::kNone; }
   // The whole response was handed to the host (false after a truncation).
-  bool response_complete() const { return response_complete_; }
+  bool response_complete() const { return response_side_ == ResponseSide::kComplete; }
   // The host's output queue went above (true) or back below (false) its
   // watermark: a streamed upstream response stops or resumes reading.
   void OnDownstreamWatermark(bool above);
   bool request_complete() const { return request_complete_; }
   // The upstream answered 101: after the head, bytes flow raw both ways
   // (OnTunnelData / WriteResponseBody) until either side closes.
-  bool tunneling() const { return tunnel_; }
+  bool tunneling() const { return source_ == ResponseSource::kTunnel; }
   // Raw bytes from the client once tunneling.
   void OnTunnelData(std::string_view data);
   // The client closed its side of the tunnel: the upstream side closes too.
@@ -136,6 +136,51 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
     kResponseBody,
     kDone,
   };
+  // How far the request went through the request filters. Receiving it from
+  // the host is separate (request_complete_): the client may finish sending
+  // while a header filter is still paused.
+  enum class RequestSide : uint8_t {
+    kHeaders,   // OnRequestHeaders phases not all passed yet
+    kBody,      // every filter passed OnRequestHeaders: body chunks go through
+    kComplete,  // the request's end was handed to the body filters
+  };
+  // What the host was given of the response.
+  enum class ResponseSide : uint8_t {
+    kNone,      // nothing: a local reply can still replace everything
+    kHeadSent,  // the head, and perhaps part of a streamed body
+    kComplete,  // all of it (a truncated response never gets here)
+  };
+  // Where the response body comes from.
+  enum class ResponseSource : uint8_t {
+    kLocal,     // response_body_: a local reply, or a replaced upstream response
+    kUpstream,  // streamed from upstream_, through the response body filters
+    kTunnel,    // raw bytes after a 101, which filters do not see
+  };
+  // A streamed response chunk that cannot go on yet (a paused filter, or the
+  // head not written).
+  struct HeldChunk {
+    std::string data;
+    bool eos = false;
+    bool present = false;
+    void Append(std::string_view more, bool end) {
+      data.append(more);
+      eos |= end;
+      present = true;
+    }
+    void Assign(std::string_view chunk, bool end) {
+      data.assign(chunk.data(), chunk.size());
+      eos = end;
+      present = true;
+    }
+    // Empties the holder; returns the bytes and sets `end` to its eos.
+    std::string Take(bool& end) {
+      std::string out = std::move(data);
+      data.clear();
+      present = false;
+      end = std::exchange(eos, false);
+      return out;
+    }
+  };
 
   void RunRequestHeaders(size_t from);
   // Delivers one body chunk to filters [from, end). Returns false if paused or stopped.
@@ -160,7 +205,7 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   void OnUpstreamTrailers(HeaderMap trailers) override;
   void OnUpstreamBody(std::string_view data, bool end_stream) override;
   void OnUpstreamFailure(LocalReply reply) override;
-  void OnUpstreamAborted(std::string_view flag) override;
+  void OnUpstreamAborted(ResponseFlag flag) override;
   void OnUpstreamBodyWritable(bool writable) override;
   void StartStreamedBody();
   // Runs response body filters [from, end) on a streamed chunk and writes it.
@@ -186,13 +231,13 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   bool paused_chunk_eos_ = false;
   std::optional<LocalReply> stop_reply_;  // set by SendLocalReply in a phase
 
-  bool headers_done_ = false;  // every filter passed OnRequestHeaders
-  bool request_complete_ = false;
-  bool request_end_delivered_ = false;
-  bool body_paused_ = false;
+  RequestSide request_side_ = RequestSide::kHeaders;
+  bool request_complete_ = false;  // the host delivered the request's end
+  bool body_paused_ = false;       // the host was asked to hold the body for a paused filter
   bool continue_sent_ = false;
   bool replied_early_ = false;
-  bool response_started_ = false;
+  ResponseSide response_side_ = ResponseSide::kNone;
+  ResponseSource source_ = ResponseSource::kLocal;
 
   std::optional<ResponseHead> response_;
   std::string response_body_;
@@ -211,18 +256,10 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
 
   // Proxied requests.
   std::unique_ptr<UpstreamRequest> upstream_;
-  bool streaming_ = false;  // the response body comes from upstream_
-  bool stream_head_written_ = false;
   std::optional<uint64_t> stream_length_;
-  std::string held_body_;  // streamed chunk held by a paused filter
-  bool held_eos_ = false;
-  bool has_held_ = false;
-  std::string later_body_;  // streamed bytes that arrived meanwhile
-  bool later_eos_ = false;
-  bool has_later_ = false;
+  HeldChunk held_;   // streamed chunk held by a paused filter or before the head
+  HeldChunk later_;  // streamed bytes that arrived meanwhile
   bool downstream_blocked_ = false;
-  bool response_complete_ = false;
-  bool tunnel_ = false;
   // Passed through, not shown to filters.
   HeaderMap request_trailers_;
   HeaderMap response_trailers_;

@@ -375,11 +375,12 @@ absl::Status ClusterSpec::Validate() const {
 }
 
 absl::Status FallbackSpec::Validate() const {
-  static constexpr std::string_view kFlags[] = {"circuit_open", "no_healthy_upstream",
-                                                "upstream_overflow", "upstream_connect_failed",
-                                                "upstream_connect_timeout"};
+  static constexpr ResponseFlag kFlags[] = {
+      ResponseFlag::kCircuitOpen, ResponseFlag::kNoHealthyUpstream, ResponseFlag::kUpstreamOverflow,
+      ResponseFlag::kUpstreamConnectFailed, ResponseFlag::kUpstreamConnectTimeout};
   for (const std::string& flag : on) {
-    if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) {
+    std::optional<ResponseFlag> parsed = ParseResponseFlag(flag);
+    if (!parsed || std::find(std::begin(kFlags), std::end(kFlags), *parsed) == std::end(kFlags)) {
       return FieldsError(
           {"on"},
           absl::StrCat("on: unknown flag '", flag,

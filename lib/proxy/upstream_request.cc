@@ -16,24 +16,6 @@ namespace {
 // stream is asked to stop delivering more.
 constexpr size_t kPreConnectBuffer = 64 * 1024;
 
-// Request bytes are encoded here and written at once; the kernel usually
-// takes them all, so one buffer per thread serves every request without a
-// malloc each. Never held across a call that could encode again.
-std::string& Scratch() {
-  thread_local std::string scratch;
-  scratch.clear();
-  // A replayed body may have made it large; keep what a head needs.
-  if (scratch.capacity() > 64 * 1024) std::string().swap(scratch);
-  return scratch;
-}
-
-CodecLimits UpstreamLimits() {
-  CodecLimits limits;
-  limits.max_header_bytes = 64 * 1024;
-  limits.max_header_count = 200;
-  return limits;
-}
-
 absl::string_view ProtocolName(absl::string_view token) {
   return token.substr(0, token.find('/'));  // "websocket" of "websocket/13"
 }
@@ -66,7 +48,8 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, R
       head_(head),
       peer_(peer),
       cluster_(match.cluster()),
-      sink_(sink) {
+      sink_(sink),
+      attempt_(worker.dispatcher(), match.route->spec(), head, *this) {
   // Found now (Start reports an unknown cluster) because the hash key needs
   // the cluster's balancer and the head before it is edited below.
   local_ = worker_.Get(cluster_);
@@ -114,7 +97,7 @@ void UpstreamRequest::ComputeHashKey(const RouteMatch& match, const ConnectionIn
 
 void UpstreamRequest::Start() {
   if (local_ == nullptr) {
-    Fail(LocalReply::Json(404, "unknown_cluster",
+    Fail(LocalReply::Json(404, ResponseFlag::kUnknownCluster,
                           absl::StrCat("no upstream service named '", cluster_, "'")));
     return;
   }
@@ -209,7 +192,7 @@ void UpstreamRequest::FailOrFallback(LocalReply reply) {
     answer.status = spec.status;
     for (const auto& [name, value] : spec.headers) answer.headers.Add(name, value);
     answer.body = spec.body;
-    answer.flag = "fallback";
+    answer.flag = ResponseFlagName(ResponseFlag::kFallback);
     Fail(std::move(answer));
     return;
   }
@@ -245,8 +228,6 @@ void UpstreamRequest::FailOrFallback(LocalReply reply) {
 void UpstreamRequest::StartAttempt() {
   if (done_) return;
   ++attempts_;
-  connected_ = request_sent_ = response_bytes_ = headers_passed_ = response_complete_ = false;
-  discarding_ = false;
   // A retry sees the latest host set (and outlier detection's sweep).
   if (attempts_ > 1) local_ = worker_.Get(cluster_);
   if (!permits_ready_ && !AcquireBreakerPermits()) {
@@ -264,7 +245,7 @@ void UpstreamRequest::StartAttempt() {
     host = local_->balancer->Pick(ctx);
   }
   if (host == nullptr) {
-    FailOrFallback(LocalReply::Json(503, "no_healthy_upstream",
+    FailOrFallback(LocalReply::Json(503, ResponseFlag::kNoHealthyUpstream,
                                     absl::StrCat("no healthy host in cluster '", cluster_, "'")));
     return;
   }
@@ -277,76 +258,59 @@ void UpstreamRequest::StartAttempt() {
                      " requests waiting for a connection (max_pending_requests)")));
     return;
   }
-  host_ = host;
   attempted_owned_.push_back(host);
   attempted_.push_back(host.get());
-  host_->AddActiveRequests(1);
   if (local_->monitors != nullptr) {
     monitors_ = local_->monitors;
-    monitor_ = monitors_->Find(*host_);
+    monitor_ = monitors_->Find(*host);
   }
-  if (request_complete_) ArmTryTimer();
-  pending_ = local_->pool->Acquire(host_, [this](PoolResult r) { OnPoolReady(std::move(r)); });
+  attempt_.Start(std::move(host), *local_->pool, request_complete_);
 }
 
-void UpstreamRequest::OnPoolReady(PoolResult result) {
-  pending_.Detach();
+void UpstreamRequest::OnAttemptConnectFailed(PoolFailure failure, const std::string& error) {
   pending_slot_.reset();
   if (done_) return;
-  if (!result.ok()) {
-    // A full pool or a shutdown says nothing about the host.
-    if (result.failure == PoolFailure::kConnectFailed ||
-        result.failure == PoolFailure::kConnectTimeout) {
-      RecordOutcome({.result = CallResult::kConnectFailure});
-    }
-    EndAttempt(false);
-    if (MaybeRetry(Failure::kConnect)) return;
-    // Refused or unreachable: the service is down (502). A timeout or a full
-    // pool says the service is overloaded or slow (503).
-    int status = 502;
-    std::string_view flag = "upstream_connect_failed";
-    if (result.failure == PoolFailure::kConnectTimeout) {
-      status = 503;
-      flag = "upstream_connect_timeout";
-    } else if (result.failure == PoolFailure::kOverflow) {
-      status = 503;
-      flag = "upstream_overflow";
-    }
-    FailOrFallback(
-        LocalReply::Json(status, flag, absl::StrCat("cluster '", cluster_, "': ", result.error)));
-    return;
+  // A full pool or a shutdown says nothing about the host.
+  if (failure == PoolFailure::kConnectFailed || failure == PoolFailure::kConnectTimeout) {
+    RecordOutcome({.result = CallResult::kConnectFailure});
   }
-  sent_any_ = true;
-  lease_ = std::move(result.lease);
-  lease_reused_ = lease_.reused();
-  connected_ = true;
-  // A fresh codec per attempt; the previous one may still be unwinding a call.
-  if (codec_ != nullptr) retired_codecs_.push_back(std::move(codec_));
-  codec_ = MakeHttp1Codec(CodecMode::kClient, UpstreamLimits(), *this);
-  codec_->ExpectResponseTo(head_.method);
-  lease_->SetCallbacks(this);
-  if (!read_enabled_) lease_->SetReadEnabled(false);
+  EndAttempt(false);
+  if (MaybeRetry(Failure::kConnect)) return;
+  // Refused or unreachable: the service is down (502). A timeout or a full
+  // pool says the service is overloaded or slow (503).
+  int status = 502;
+  ResponseFlag flag = ResponseFlag::kUpstreamConnectFailed;
+  if (failure == PoolFailure::kConnectTimeout) {
+    status = 503;
+    flag = ResponseFlag::kUpstreamConnectTimeout;
+  } else if (failure == PoolFailure::kOverflow) {
+    status = 503;
+    flag = ResponseFlag::kUpstreamOverflow;
+  }
+  FailOrFallback(LocalReply::Json(status, flag, absl::StrCat("cluster '", cluster_, "': ", error)));
+}
 
-  std::string& out = Scratch();
-  EncodeHead(*host_, out);
+void UpstreamRequest::OnAttemptConnected() {
+  pending_slot_.reset();
+  if (done_) return;
+  sent_any_ = true;
+  std::string& out = EncodeScratch();
+  EncodeHead(attempt_.host(), out);
   if (!replay_.empty()) {
-    codec_->EncodeBody(replay_,
-                       chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
+    attempt_.codec().EncodeBody(
+        replay_, chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
   }
-  if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
-  WriteUpstream(out);
+  if (request_complete_ && chunked_) attempt_.codec().EncodeChunkedEnd(RequestTrailers(), out);
+  attempt_.Write(out);
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
     // the body streams and cannot be replayed.
     replay_overflow_ = true;
     std::string().swap(replay_);
   }
-  if (request_complete_) {
-    request_sent_ = true;
-    ArmResponseTimer();
-  }
-  ArmIdleTimer();  // after the response timer, which may make it unnecessary
-  if (!body_writable_ && !lease_->above_high_watermark()) {
+  if (request_complete_) attempt_.MarkRequestSent();
+  attempt_.ArmIdleTimer();  // after the response timer, which may make it unnecessary
+  if (!body_writable_ && !attempt_.above_high_watermark()) {
     body_writable_ = true;
     sink_.OnUpstreamBodyWritable(true);
   }
@@ -378,13 +342,13 @@ void UpstreamRequest::EncodeHead(const Host& host, std::string& out) {
     framing = Codec::Framing::kContentLength;
     length = *head_.content_length;
   }
-  codec_->EncodeRequestHead(h, framing, length, out);
+  attempt_.codec().EncodeRequestHead(h, framing, length, out);
 }
 
 void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
   if (done_) return;
   body_received_ += data.size();
-  if (!connected_) {
+  if (!attempt_.connected()) {
     replay_.append(data);
     if (replay_.size() > std::max<size_t>(kPreConnectBuffer, route_.retry.replay_buffer_bytes) &&
         body_writable_) {
@@ -400,30 +364,20 @@ void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
         std::string().swap(replay_);
       }
     }
-    WriteBody(data);
+    if (attempt_.SendBody(data, chunked_)) CheckBodyWritable();
   }
   if (end_stream) {
     request_complete_ = true;
-    if (host_ != nullptr) ArmTryTimer();  // the attempt under way is now the upstream's
-    if (connected_) FinishRequestBody();
+    if (attempt_.active()) attempt_.ArmTryTimer();  // the attempt under way is now the upstream's
+    if (attempt_.connected()) FinishRequestBody();
   }
 }
 
-void UpstreamRequest::ArmTryTimer() {
-  // From the whole request being in the gateway's hands: until then a slow
-  // upload is the client's time, judged by its body idle timeout, and a
-  // per-try timeout would blame the upstream for it.
-  if (route_.upstream_timeouts.per_try <= absl::ZeroDuration()) return;
-  if (try_timer_ == nullptr) {
-    try_timer_ = worker_.dispatcher().CreateTimer([this] {
-      if (done_ || headers_passed_) return;
-      RecordOutcome({.result = CallResult::kTimeout});
-      EndAttempt(false);
-      if (MaybeRetry(Failure::kTimeout)) return;
-      Fail(LocalReply::Json(504, "upstream_per_try_timeout", "upstream attempt timed out"));
-    });
+void UpstreamRequest::CheckBodyWritable() {
+  if (attempt_.above_high_watermark() && body_writable_) {
+    body_writable_ = false;
+    sink_.OnUpstreamBodyWritable(false);
   }
-  try_timer_->Enable(route_.upstream_timeouts.per_try);
 }
 
 void UpstreamRequest::SendTrailers(HeaderMap trailers) {
@@ -437,44 +391,9 @@ const HeaderMap* UpstreamRequest::RequestTrailers() const {
   return request_trailers_.empty() ? nullptr : &request_trailers_;
 }
 
-void UpstreamRequest::WriteUpstream(std::string_view data) {
-  written_ += data.size();
-  lease_->Write(data);
-}
+void UpstreamRequest::FinishRequestBody() { attempt_.FinishRequest(chunked_, RequestTrailers()); }
 
-void UpstreamRequest::WriteBody(std::string_view data) {
-  if (data.empty() || !lease_) return;
-  bool was_queued = lease_->write_queue_bytes() > 0;
-  if (chunked_) {
-    std::string& out = Scratch();
-    codec_->EncodeBody(data, Codec::Framing::kChunked, out);
-    WriteUpstream(out);
-  } else {
-    WriteUpstream(data);  // Content-Length framing adds nothing: no copy
-  }
-  // Bytes the upstream has yet to take start its idle clock; bytes queued
-  // behind others it has not taken yet are no progress of its own.
-  if (!was_queued) ArmIdleTimer();
-  if (lease_->above_high_watermark() && body_writable_) {
-    body_writable_ = false;
-    sink_.OnUpstreamBodyWritable(false);
-  }
-}
-
-void UpstreamRequest::FinishRequestBody() {
-  if (!lease_) return;
-  if (chunked_) {
-    std::string& out = Scratch();
-    codec_->EncodeChunkedEnd(RequestTrailers(), out);
-    WriteUpstream(out);
-  }
-  request_sent_ = true;
-  ArmResponseTimer();
-  ArmIdleTimer();  // the upstream owes the answer now, no longer the client its body
-}
-
-void UpstreamRequest::OnUpstreamWritable() {
-  if (!done_) ArmIdleTimer();
+void UpstreamRequest::OnAttemptWritable() {
   if (!done_ && !body_writable_) {
     body_writable_ = true;
     sink_.OnUpstreamBodyWritable(true);
@@ -488,246 +407,134 @@ void UpstreamRequest::Cancel() {
   MarkDone();
 }
 
-void UpstreamRequest::SetResponseReadEnabled(bool enabled) {
-  // The stream re-states this after every step of the response; only a
-  // change matters (an attempt's lease takes the current state when it comes).
-  if (enabled == read_enabled_) return;
-  read_enabled_ = enabled;
-  if (lease_) lease_->SetReadEnabled(enabled);
-  // A slow client is not the upstream's fault: no idle clock while paused.
-  if (!enabled && idle_timer_ != nullptr) idle_timer_->Disable();
-  if (enabled && !done_) ArmIdleTimer();
-}
+void UpstreamRequest::SetResponseReadEnabled(bool enabled) { attempt_.SetReadEnabled(enabled); }
 
 void UpstreamRequest::SendTunnel(std::string_view data) {
-  if (done_ || !tunnel_ || !lease_ || data.empty()) return;
-  ArmIdleTimer();
-  WriteUpstream(data);
-  if (lease_->above_high_watermark() && body_writable_) {
-    body_writable_ = false;
-    sink_.OnUpstreamBodyWritable(false);
-  }
+  if (done_) return;
+  if (attempt_.SendTunnel(data)) CheckBodyWritable();
 }
 
-bool UpstreamRequest::WaitingForClient() const {
-  return !tunnel_ && !request_sent_ && lease_ && lease_->write_queue_bytes() == 0;
-}
-
-void UpstreamRequest::ArmIdleTimer() {
-  absl::Duration idle =
-      tunnel_ ? route_.upstream_timeouts.tunnel_idle : route_.upstream_timeouts.idle;
-  // Zero means no idle timeout: that also stops an HTTP idle timer armed
-  // before a 101 made the exchange a tunnel.
-  if (!lease_ || !read_enabled_ || idle <= absl::ZeroDuration() || WaitingForClient()) {
-    if (idle_timer_ != nullptr) idle_timer_->Disable();
-    return;
-  }
-  if (!tunnel_ && !headers_passed_ && response_timer_ != nullptr && response_timer_->enabled() &&
-      route_.upstream_timeouts.response_headers <= idle) {
-    // Until the response head the response timer, which is no later, watches
-    // the upstream: most responses then finish without an idle timer at all.
-    if (idle_timer_ != nullptr) idle_timer_->Disable();
-    return;
-  }
-  if (idle_timer_ == nullptr) {
-    idle_timer_ = worker_.dispatcher().CreateTimer([this] { OnIdleTimeout(); });
-  }
-  idle_taken_mark_ = written_ - lease_->write_queue_bytes();
-  idle_timer_->Enable(idle);
-}
-
-void UpstreamRequest::OnIdleTimeout() {
-  if (done_ || !lease_) return;
-  // Queued request bytes that went out meanwhile are progress: an upstream
-  // that reads a large upload slowly is not idle. Checked here rather than
-  // per completed write, which would cost a timer update per write.
-  if (written_ - lease_->write_queue_bytes() > idle_taken_mark_) {
-    ArmIdleTimer();
-    return;
-  }
-  if (!headers_passed_) RecordOutcome({.result = CallResult::kTimeout});
-  EndAttempt(false);
-  if (tunnel_) {
-    MarkDone();
-    sink_.OnUpstreamAborted("tunnel_idle_timeout");
-  } else if (!headers_passed_) {
-    Fail(LocalReply::Json(504, "upstream_idle_timeout", "upstream went idle"));
-  } else {
-    MarkDone();
-    sink_.OnUpstreamAborted("upstream_idle_timeout");
-  }
-}
-
-void UpstreamRequest::ArmResponseTimer() {
-  if (headers_passed_ || route_.upstream_timeouts.response_headers <= absl::ZeroDuration()) return;
-  if (response_timer_ == nullptr) {
-    response_timer_ = worker_.dispatcher().CreateTimer([this] {
-      if (done_ || headers_passed_) return;
+void UpstreamRequest::OnAttemptTimeout(AttemptTimeout which) {
+  if (done_) return;
+  switch (which) {
+    case AttemptTimeout::kResponseHead:
       RecordOutcome({.result = CallResult::kTimeout});
       EndAttempt(false);
-      Fail(LocalReply::Json(504, "upstream_timeout", "upstream sent no response in time"));
-    });
-  }
-  response_timer_->Enable(route_.upstream_timeouts.response_headers);
-}
-
-void UpstreamRequest::OnUpstreamData(std::string_view data) {
-  if (done_ || codec_ == nullptr) return;
-  response_bytes_ = true;
-  if (tunnel_) {
-    ArmIdleTimer();
-    sink_.OnUpstreamBody(data, false);
-    return;
-  }
-  pending_action_ = Action::kNone;
-  FeedResult r = codec_->Feed(data);
-  if (done_) return;
-  bool leftover = r.consumed < data.size();
-  if (pending_action_ == Action::kTunnel) {
-    // The codec stopped right after the 101: the rest is the upgraded protocol.
-    pending_action_ = Action::kNone;
-    tunnel_ = true;
-    tunnel_pending_ = false;
-    ArmIdleTimer();
-    if (leftover) sink_.OnUpstreamBody(data.substr(r.consumed), false);
-    return;
-  }
-  if (pending_action_ == Action::kNone && leftover && !r.paused) {
-    pending_action_ = Action::kError;
-    error_flag_ = "upstream_protocol_error";
-  }
-  HandlePendingAction(leftover, /*closed=*/false);
-  // After the bytes are parsed: a response they completed needs no idle timer.
-  if (!done_) ArmIdleTimer();
-}
-
-void UpstreamRequest::HandlePendingAction(bool leftover, bool closed) {
-  Action action = std::exchange(pending_action_, Action::kNone);
-  switch (action) {
-    case Action::kNone:
-    case Action::kTunnel:  // handled in OnUpstreamData, where the bytes after the 101 are
+      Fail(LocalReply::Json(504, ResponseFlag::kUpstreamTimeout,
+                            "upstream sent no response in time"));
       return;
-    case Action::kComplete: {
-      // Reusable only after a complete, well-framed exchange with nothing
-      // extra on the wire and the whole request written.
-      bool clean = !leftover && !closed && upstream_keep_alive_ && request_sent_ && lease_ &&
-                   lease_->write_queue_bytes() == 0;
-      EndAttempt(clean);
-      MarkDone();
-      if (!response_trailers_.empty()) sink_.OnUpstreamTrailers(std::move(response_trailers_));
-      sink_.OnUpstreamBody({}, true);
-      return;
-    }
-    case Action::kRetryStatus:
+    case AttemptTimeout::kPerTry:
+      RecordOutcome({.result = CallResult::kTimeout});
       EndAttempt(false);
-      if (MaybeRetry(Failure::kStatus, retry_status_)) return;
-      Fail(LocalReply::Json(502, "upstream_retry_failed", "retry could not be scheduled"));
+      if (MaybeRetry(Failure::kTimeout)) return;
+      Fail(LocalReply::Json(504, ResponseFlag::kUpstreamPerTryTimeout,
+                            "upstream attempt timed out"));
       return;
-    case Action::kError:
-      // Nothing is recorded if the head already was.
-      RecordOutcome({.result = error_flag_ == "upstream_reset" ? CallResult::kReset
-                                                               : CallResult::kProtocolError});
+    case AttemptTimeout::kIdle: {
+      const bool passed = attempt_.head_passed();
+      const bool tunnel = attempt_.tunnel();
+      if (!passed) RecordOutcome({.result = CallResult::kTimeout});
       EndAttempt(false);
-      if (!headers_passed_) {
-        if (MaybeRetry(Failure::kProtocol)) return;
-        Fail(LocalReply::Json(502, error_flag_, "invalid response from upstream"));
+      if (tunnel) {
+        MarkDone();
+        sink_.OnUpstreamAborted(ResponseFlag::kTunnelIdleTimeout);
+      } else if (!passed) {
+        Fail(LocalReply::Json(504, ResponseFlag::kUpstreamIdleTimeout, "upstream went idle"));
       } else {
         MarkDone();
-        sink_.OnUpstreamAborted(error_flag_);
+        sink_.OnUpstreamAborted(ResponseFlag::kUpstreamIdleTimeout);
       }
       return;
+    }
   }
 }
 
-void UpstreamRequest::OnUpstreamClosed(bool reset) {
-  if (done_) return;
-  if (tunnel_) {
-    // Either side closing ends the tunnel; a reset is passed on as one.
-    EndAttempt(false);
+void UpstreamRequest::OnAttemptComplete(bool reusable, HeaderMap& trailers) {
+  EndAttempt(reusable);
+  MarkDone();
+  if (!trailers.empty()) sink_.OnUpstreamTrailers(std::move(trailers));
+  sink_.OnUpstreamBody({}, true);
+}
+
+void UpstreamRequest::OnAttemptRetriableStatus(int status) {
+  EndAttempt(false);
+  if (MaybeRetry(Failure::kStatus, status)) return;
+  Fail(LocalReply::Json(502, ResponseFlag::kUpstreamRetryFailed, "retry could not be scheduled"));
+}
+
+void UpstreamRequest::OnAttemptError(ResponseFlag flag) {
+  // Nothing is recorded if the head already was.
+  RecordOutcome({.result = flag == ResponseFlag::kUpstreamReset ? CallResult::kReset
+                                                                : CallResult::kProtocolError});
+  EndAttempt(false);
+  if (!attempt_.head_passed()) {
+    if (MaybeRetry(Failure::kProtocol)) return;
+    Fail(LocalReply::Json(502, flag, "invalid response from upstream"));
+  } else {
     MarkDone();
-    if (reset) {
-      sink_.OnUpstreamAborted("upstream_reset");
-    } else {
-      sink_.OnUpstreamBody({}, true);
-    }
-    return;
+    sink_.OnUpstreamAborted(flag);
   }
-  if (!response_bytes_) {
-    // A kept-alive connection the upstream had already closed: the request
-    // never reached it. Retry once on another connection if replaying is safe.
-    if (lease_reused_ && !stale_retry_used_ && !replay_overflow_ &&
-        (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
-      EndAttempt(false);
-      stale_retry_used_ = true;
-      // Not the host's fault: the attempt's permits go back unjudged.
-      route_permit_.reset();
-      cluster_permit_.reset();
-      monitor_ = nullptr;
-      ScheduleAttempt(absl::ZeroDuration());
-      return;
-    }
-    // Before EndAttempt, which lets go of the host's outlier monitor: a reset
-    // is judged by outlier detection exactly as by the breakers.
-    RecordOutcome({.result = CallResult::kReset});
-    EndAttempt(false);
-    if (MaybeRetry(Failure::kReset)) return;
-    Fail(LocalReply::Json(502, "upstream_reset",
-                          "upstream closed the connection before responding"));
-    return;
-  }
-  pending_action_ = Action::kNone;
-  if (reset) {
-    // Whatever the framing, a reset never ends a response: not even a
-    // close-delimited one, which an orderly close would complete.
-    pending_action_ = Action::kError;
-    error_flag_ = "upstream_reset";
-    HandlePendingAction(false, /*closed=*/true);
-    return;
-  }
-  codec_->FeedEof();
-  if (done_) return;
-  if (pending_action_ == Action::kNone) {
-    pending_action_ = Action::kError;
-    error_flag_ = "upstream_reset";
-  }
-  HandlePendingAction(false, /*closed=*/true);
 }
 
-void UpstreamRequest::OnResponseHead(ResponseHead head) {
-  if (done_) return;
-  // Interim; the final one follows. A 101 is final: it ends HTTP on the connection.
-  if (head.status >= 100 && head.status < 200 && head.status != 101) return;
-  if (response_timer_ != nullptr) response_timer_->Disable();
-  if (try_timer_ != nullptr) try_timer_->Disable();
+void UpstreamRequest::OnAttemptTunnelClosed(bool reset) {
+  EndAttempt(false);
+  MarkDone();
+  if (reset) {
+    sink_.OnUpstreamAborted(ResponseFlag::kUpstreamReset);
+  } else {
+    sink_.OnUpstreamBody({}, true);
+  }
+}
+
+void UpstreamRequest::OnAttemptClosedEarly(bool reused) {
+  // A kept-alive connection the upstream had already closed: the request
+  // never reached it. Retry once on another connection if replaying is safe.
+  if (reused && !stale_retry_used_ && !replay_overflow_ &&
+      (IsIdempotentMethod(head_.method) || route_.retry.allow_non_idempotent)) {
+    EndAttempt(false);
+    stale_retry_used_ = true;
+    // Not the host's fault: the attempt's permits go back unjudged.
+    route_permit_.reset();
+    cluster_permit_.reset();
+    monitor_ = nullptr;
+    ScheduleAttempt(absl::ZeroDuration());
+    return;
+  }
+  // Before EndAttempt, which lets go of the host's outlier monitor: a reset
+  // is judged by outlier detection exactly as by the breakers.
+  RecordOutcome({.result = CallResult::kReset});
+  EndAttempt(false);
+  if (MaybeRetry(Failure::kReset)) return;
+  Fail(LocalReply::Json(502, ResponseFlag::kUpstreamReset,
+                        "upstream closed the connection before responding"));
+}
+
+HeadVerdict UpstreamRequest::OnAttemptResponseHead(ResponseHead& head) {
   if (head.status == 101) {
     if (!AcceptUpgrade(head)) {
       RecordOutcome({.result = CallResult::kProtocolError});
-      pending_action_ = Action::kError;
-      error_flag_ = "upstream_protocol_error";
-      codec_->Pause();
-      return;
+      return HeadVerdict::kReject;
     }
     RecordOutcome({.result = CallResult::kResponse, .status = 101});
-    headers_passed_ = true;
-    tunnel_pending_ = true;
-    sink_.OnUpstreamHeaders(std::move(head), std::nullopt);
-    return;
+    return HeadVerdict::kPass;
   }
   RecordOutcome({.result = CallResult::kResponse, .status = head.status});
   // A retry the limits or breakers refuse is not made: this answer stands.
   if (RetriableStatus(head.status) && CanRetry(Failure::kStatus) && ReserveRetry()) {
-    retry_status_ = head.status;
-    pending_action_ = Action::kRetryStatus;
-    codec_->Pause();
-    return;
+    return HeadVerdict::kRetry;
   }
-  headers_passed_ = true;
-  upstream_keep_alive_ = head.keep_alive;
-  std::optional<uint64_t> length;
-  if (!head.chunked) length = head.content_length;
-  if (head.status == 204 || head.status == 304) length = 0;
   PrepareResponseHeaders(head.headers, {});
-  sink_.OnUpstreamHeaders(std::move(head), length);
+  return HeadVerdict::kPass;
+}
+
+void UpstreamRequest::OnAttemptHeadPassed(ResponseHead&& head,
+                                          std::optional<uint64_t> content_length) {
+  sink_.OnUpstreamHeaders(std::move(head), content_length);
+}
+
+void UpstreamRequest::OnAttemptBody(std::string_view data) {
+  if (done_) return;
+  sink_.OnUpstreamBody(data, false);
 }
 
 void UpstreamRequest::PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade) {
@@ -743,7 +550,6 @@ void UpstreamRequest::PrepareResponseHeaders(HeaderMap& headers, std::string_vie
     headers.Set("via", absl::StrCat(via, via.empty() ? "" : ", ", "1.1 ", worker_.options().via));
   }
 }
-
 bool UpstreamRequest::AcceptUpgrade(ResponseHead& head) {
   // Only an upgrade we offered may be switched to, and only to a protocol we offered.
   if (upgrade_.empty()) return false;
@@ -757,37 +563,6 @@ bool UpstreamRequest::AcceptUpgrade(ResponseHead& head) {
   PrepareResponseHeaders(head.headers, chosen);
   return true;
 }
-
-void UpstreamRequest::OnBody(std::string_view chunk) {
-  if (done_ || !headers_passed_) return;
-  sink_.OnUpstreamBody(chunk, false);
-}
-
-void UpstreamRequest::OnTrailers(HeaderMap trailers) {
-  if (done_ || !headers_passed_) return;
-  SanitizeTrailers(trailers);
-  response_trailers_ = std::move(trailers);
-}
-
-void UpstreamRequest::OnMessageComplete() {
-  if (done_ || !headers_passed_) return;
-  if (tunnel_pending_) {
-    pending_action_ = Action::kTunnel;  // the codec pauses itself after an upgrade
-    return;
-  }
-  response_complete_ = true;
-  pending_action_ = Action::kComplete;
-  // Anything after the response stays unconsumed: its presence makes the
-  // connection unusable.
-  codec_->Pause();
-}
-
-void UpstreamRequest::OnError(const CodecError& error) {
-  if (done_) return;
-  pending_action_ = Action::kError;
-  error_flag_ = error.flag.empty() ? "upstream_protocol_error" : error.flag;
-}
-
 bool UpstreamRequest::RetriableStatus(int status) const {
   const RetryPolicy& p = route_.retry;
   if (p.on_5xx && status >= 500) return true;
@@ -796,7 +571,7 @@ bool UpstreamRequest::RetriableStatus(int status) const {
 }
 
 bool UpstreamRequest::CanRetry(Failure why) const {
-  if (done_ || headers_passed_) return false;
+  if (done_ || attempt_.head_passed()) return false;
   const RetryPolicy& p = route_.retry;
   switch (why) {
     case Failure::kConnect:
@@ -847,25 +622,9 @@ void UpstreamRequest::ScheduleAttempt(absl::Duration delay) {
 }
 
 void UpstreamRequest::EndAttempt(bool reusable) {
-  pending_.Cancel();
-  if (try_timer_ != nullptr) try_timer_->Disable();
-  if (response_timer_ != nullptr) response_timer_->Disable();
-  if (idle_timer_ != nullptr) idle_timer_->Disable();
-  if (lease_) {
-    lease_->SetCallbacks(nullptr);
-    if (reusable) {
-      lease_.Release();
-    } else {
-      lease_ = PoolLease();
-    }
-  }
-  if (host_ != nullptr) {
-    host_->AddActiveRequests(-1);
-    host_.reset();
-  }
+  attempt_.End(reusable);
   pending_slot_.reset();
   monitor_ = nullptr;  // an outcome not reported by now is not the host's
-  connected_ = false;
 }
 
 void UpstreamRequest::Fail(LocalReply reply) {

@@ -1,6 +1,7 @@
-// One proxied request: picks hosts, leases connections, sends the request
-// (head + streamed body), parses the response and hands it to a sink,
-// retrying per the route's policy. Lives on one loop; owned by the stream.
+// One proxied request: admits it, picks hosts, buffers the body for replay,
+// retries per the route's policy or falls back, and hands the response to a
+// sink. Each try on the wire is an UpstreamAttempt (upstream_attempt.h).
+// Lives on one loop; owned by the stream.
 #ifndef GATEWAY_LIB_PROXY_UPSTREAM_REQUEST_H_
 #define GATEWAY_LIB_PROXY_UPSTREAM_REQUEST_H_
 
@@ -22,6 +23,7 @@
 #include "gateway/router.h"
 #include "gateway/upstream_pool.h"
 #include "proxy/proxy_worker.h"
+#include "proxy/upstream_attempt.h"
 
 namespace gateway::internal {
 
@@ -42,12 +44,17 @@ class UpstreamResponseSink {
   // The exchange failed before any response head was passed on.
   virtual void OnUpstreamFailure(LocalReply reply) = 0;
   // The exchange failed after the head was passed on: the response is cut short.
-  virtual void OnUpstreamAborted(std::string_view flag) = 0;
+  virtual void OnUpstreamAborted(ResponseFlag flag) = 0;
   // Request-body flow control: false asks to stop delivering request body.
   virtual void OnUpstreamBodyWritable(bool writable) = 0;
 };
 
-class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSink {
+// The request side of a proxied exchange: admission (limits, breakers),
+// host choice, the replay buffer, retries and fallback, and the response
+// head's preparation for the client. Each try on the wire is the
+// UpstreamAttempt it owns; the attempt reports back here and this class
+// decides what happens next.
+class UpstreamRequest final : public UpstreamAttemptCallbacks {
  public:
   // `head` is the stream's request head, which outlives this request: it is
   // edited in place into the upstream request (path rewrite, hop-by-hop
@@ -78,23 +85,22 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // Flow control as for the body (OnUpstreamBodyWritable).
   void SendTunnel(std::string_view data);
 
-  // UpstreamConnectionCallbacks.
-  void OnUpstreamData(std::string_view data) override;
-  void OnUpstreamClosed(bool reset) override;
-  void OnUpstreamWritable() override;
-
-  // CodecSink (client mode).
-  void OnResponseHead(ResponseHead head) override;
-  void OnBody(std::string_view chunk) override;
-  void OnTrailers(HeaderMap trailers) override;
-  void OnMessageComplete() override;
-  void OnError(const CodecError& error) override;
-
  private:
   enum class Failure { kConnect, kReset, kStatus, kTimeout, kProtocol };
-  // What a codec callback decided; acted on once Feed has returned, so the
-  // codec is never destroyed inside its own call.
-  enum class Action { kNone, kComplete, kRetryStatus, kError, kTunnel };
+
+  // UpstreamAttemptCallbacks.
+  void OnAttemptConnectFailed(PoolFailure failure, const std::string& error) override;
+  void OnAttemptConnected() override;
+  HeadVerdict OnAttemptResponseHead(ResponseHead& head) override;
+  void OnAttemptHeadPassed(ResponseHead&& head, std::optional<uint64_t> content_length) override;
+  void OnAttemptBody(std::string_view data) override;
+  void OnAttemptComplete(bool reusable, HeaderMap& trailers) override;
+  void OnAttemptRetriableStatus(int status) override;
+  void OnAttemptError(ResponseFlag flag) override;
+  void OnAttemptClosedEarly(bool reused) override;
+  void OnAttemptTunnelClosed(bool reset) override;
+  void OnAttemptTimeout(AttemptTimeout which) override;
+  void OnAttemptWritable() override;
 
   // Takes the request's kRequests slot and the first attempt's breaker
   // permits; on refusal fails (or falls back) and returns false.
@@ -114,11 +120,9 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // client sent it; nothing unless the cluster's balancer hashes.
   void ComputeHashKey(const RouteMatch& match, const ConnectionInfo& peer);
   void StartAttempt();
-  void OnPoolReady(PoolResult result);
-  // Every request byte goes upstream through here (see written_).
-  void WriteUpstream(std::string_view data);
-  void WriteBody(std::string_view data);
   void FinishRequestBody();
+  // Stops producing request body while the attempt's connection is full.
+  void CheckBodyWritable();
   const HeaderMap* RequestTrailers() const;
   // Ends the current attempt's connection and host accounting.
   void EndAttempt(bool reusable);
@@ -127,19 +131,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   bool CanRetry(Failure why) const;
   bool RetriableStatus(int status) const;
   void ScheduleAttempt(absl::Duration delay);
-  void HandlePendingAction(bool leftover, bool closed);
   void Fail(LocalReply reply);
-  void ArmResponseTimer();
-  // Starts the per-try timer once the attempt is under way and the request complete.
-  void ArmTryTimer();
-  // (Re)starts the idle timer while the exchange waits on the upstream and
-  // the response is read; stops it otherwise.
-  void ArmIdleTimer();
-  void OnIdleTimeout();
-  // Every request byte received so far is handed to the upstream and the
-  // rest is still to come from the client: a pause is the client's, which
-  // the connection's body idle timeout judges, not the upstream's.
-  bool WaitingForClient() const;
   void EncodeHead(const Host& host, std::string& out);
   // Checks a 101 against the offered protocols and sets the tunnel's headers.
   bool AcceptUpgrade(ResponseHead& head);
@@ -156,6 +148,7 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
 
   ProxyWorker::ClusterLocal* local_ = nullptr;
   bool counted_request_ = false;  // in worker_.active_requests
+  bool done_ = false;
 
   // Resilience. Slots: the request's (kRequests, until done), its retry's
   // (kRetries, from the first retry on) and the attempt's wait for a
@@ -176,16 +169,6 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   // Inline room for a first try and one retry: no allocation per request.
   absl::InlinedVector<const Host*, 2> attempted_;
   absl::InlinedVector<HostPtr, 2> attempted_owned_;  // keeps the pointers above valid
-  HostPtr host_;
-  CancelHandle pending_;
-  PoolLease lease_;
-  std::unique_ptr<Codec> codec_;
-  std::vector<std::unique_ptr<Codec>> retired_codecs_;
-  Action pending_action_ = Action::kNone;
-  std::string error_flag_;
-  int retry_status_ = 0;
-  bool lease_reused_ = false;
-  bool upstream_keep_alive_ = true;
   uint32_t attempts_ = 0;
   uint32_t retries_ = 0;
   bool stale_retry_used_ = false;
@@ -200,33 +183,13 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   bool chunked_ = false;
   bool has_body_ = false;
   HeaderMap request_trailers_;
-  HeaderMap response_trailers_;
 
-  // Current attempt.
-  bool connected_ = false;
-  bool request_sent_ = false;
-  bool response_bytes_ = false;
-  bool headers_passed_ = false;
-  bool response_complete_ = false;
-  bool discarding_ = false;  // a retriable response is being dropped
-  bool done_ = false;
-  bool read_enabled_ = true;
-
-  // Upgrades: the protocols offered upstream (empty: not an upgrade request),
-  // and whether a 101 turned the exchange into a byte tunnel.
+  // Upgrades: the protocols offered upstream (empty: not an upgrade request).
   std::string upgrade_;
-  bool tunnel_pending_ = false;  // 101 passed on, the codec has not finished it
-  bool tunnel_ = false;
 
-  std::unique_ptr<Timer> response_timer_;
   std::unique_ptr<Timer> retry_timer_;
-  std::unique_ptr<Timer> try_timer_;
-  std::unique_ptr<Timer> idle_timer_;
-  // Bytes given to the upstream connections; less what is still queued, the
-  // bytes the upstream took. If that grew between arming the idle timer and
-  // its firing, the upstream was taking request bytes: not idle.
-  uint64_t written_ = 0;
-  uint64_t idle_taken_mark_ = 0;
+  // The try on the wire; reused for every try.
+  UpstreamAttempt attempt_;
 };
 
 }  // namespace gateway::internal

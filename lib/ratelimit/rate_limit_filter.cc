@@ -316,8 +316,8 @@ std::optional<LocalReply> RateLimitFilter::Verdict() {
   }
   if (fail_closed) {
     ReleaseHeld();
-    LocalReply reply =
-        LocalReply::Json(503, "rate_limit_unavailable", "the rate limit store did not answer");
+    LocalReply reply = LocalReply::Json(503, ResponseFlag::kRateLimitUnavailable,
+                                        "the rate limit store did not answer");
     reply.headers.Set("retry-after", "1");
     return reply;
   }
@@ -338,13 +338,13 @@ LocalReply RateLimitFilter::Refusal(const std::vector<std::string>& names) const
   LocalReply reply;
   if (custom->body.has_value()) {
     reply.status = status;
-    reply.flag = "rate_limited";
+    reply.flag = ResponseFlagName(ResponseFlag::kRateLimited);
     reply.body = *custom->body;
     reply.headers.Add("content-type", custom->content_type.empty() ? "text/plain; charset=utf-8"
                                                                    : custom->content_type);
   } else {
     reply =
-        LocalReply::Json(status, "rate_limited",
+        LocalReply::Json(status, ResponseFlag::kRateLimited,
                          absl::StrCat("rate limit exceeded (", absl::StrJoin(names, ", "), ")"));
     if (!custom->content_type.empty()) reply.headers.Set("content-type", custom->content_type);
   }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/config_node.h"
+#include "gateway/response_flag.h"
 
 namespace gateway {
 
@@ -20,7 +21,8 @@ std::string_view LimitKindName(LimitKind kind) {
 }
 
 std::string_view LimitFlag(LimitKind kind) {
-  return kind == LimitKind::kRetries ? "retry_overflow" : "upstream_overflow";
+  return ResponseFlagName(kind == LimitKind::kRetries ? ResponseFlag::kRetryOverflow
+                                                      : ResponseFlag::kUpstreamOverflow);
 }
 
 absl::Status ConcurrencyLimitsConfig::Validate() const {
