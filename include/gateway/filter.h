@@ -154,9 +154,9 @@ class FilterContext {
   // phases or OnResponseHeaders, before the response head is written: a
   // streamed response is then sent without Content-Length (chunked, or
   // close-delimited to an HTTP/1.0 client); a local reply's length is counted
-  // after the body phases anyway. A response that carries no body (to HEAD,
-  // 1xx, 204, 304) is left as it is and its body phases do not run. Returns
-  // false, changing nothing, elsewhere.
+  // after the body phases anyway. A proxied response that carries no body
+  // (to HEAD, 1xx, 204, 304) is left as it is and its body phases do not
+  // run. Returns false, changing nothing, elsewhere.
   virtual bool WillModifyResponseBody() = 0;
 };
 
