@@ -470,8 +470,12 @@ void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> conten
     if (request_timer_ != nullptr) request_timer_->Disable();
   }
   stream_length_ = content_length;
-  stream_has_body_ = ResponseCarriesBody(head_.method, head.status);
   response_filter_count_ = started_filters_;
+  // Only body phases and declared changes need to know; most proxied
+  // requests have neither.
+  if (response_filter_count_ > 0) {
+    stream_has_body_ = ResponseCarriesBody(head_.method, head.status);
+  }
   response_ = std::move(head);
   if (!request_complete_) replied_early_ = true;
   RunResponseHeaders(0);
@@ -482,8 +486,10 @@ void Stream::StartStreamedBody() {
   response_started_ = true;
   stream_head_written_ = true;
   info_.status = response_->status;
-  host_.WriteResponseHead(*response_, AnnouncedResponseLength(stream_length_, response_body_changes_,
-                                                              stream_has_body_));
+  if (response_body_changes_) {
+    stream_length_ = AnnouncedResponseLength(stream_length_, true, stream_has_body_);
+  }
+  host_.WriteResponseHead(*response_, stream_length_);
   if (phase_ == Phase::kDone) return;
   if (has_held_) {
     std::string chunk = std::move(held_body_);

@@ -227,7 +227,8 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   bool streaming_ = false;  // the response body comes from upstream_
   bool stream_head_written_ = false;
   std::optional<uint64_t> stream_length_;
-  bool stream_has_body_ = true;  // not for HEAD, 1xx, 204, 304
+  // False for HEAD, 1xx, 204, 304; worked out only when filters are there.
+  bool stream_has_body_ = true;
   std::string held_body_;  // streamed chunk held by a paused filter
   bool held_eos_ = false;
   bool has_held_ = false;
