@@ -32,8 +32,7 @@ class BodyBuffer {
   BodyBuffer(std::string_view data, std::string& storage)
       : view_(data), storage_(&storage), in_storage_(false) {}
   // Edits `contents` in place.
-  explicit BodyBuffer(std::string& contents)
-      : view_(), storage_(&contents), in_storage_(true) {}
+  explicit BodyBuffer(std::string& contents) : view_(), storage_(&contents), in_storage_(true) {}
 
   BodyBuffer(const BodyBuffer&) = delete;
   BodyBuffer& operator=(const BodyBuffer&) = delete;

@@ -104,12 +104,12 @@ enum class RequestOutcome {
 };
 
 struct RequestInfo {
-  int status = 0;               // status sent, 0 if none
-  std::string_view flag;        // response flag ("" for a normal response)
-  std::string_view route_name;  // "" if no route matched
+  int status = 0;                    // status sent, 0 if none
+  std::string_view flag;             // response flag ("" for a normal response)
+  std::string_view route_name;       // "" if no route matched
   uint64_t request_body_bytes = 0;   // as received from the client
   uint64_t response_body_bytes = 0;  // as sent to the client (after body filters)
-  absl::Duration duration;  // from the first byte of the head to the end
+  absl::Duration duration;           // from the first byte of the head to the end
   RequestOutcome outcome = RequestOutcome::kCompleted;
 };
 

@@ -30,9 +30,9 @@ class FramingEcho final : public Filter {
     const RequestHead& head = ctx.request();
     std::string length =
         head.content_length ? std::to_string(*head.content_length) : std::string("none");
-    ctx.SendLocalReply(LocalReply::Text(
-        200, absl::StrCat("chunked=", head.chunked ? "1" : "0", "\nlength=", length,
-                          "\nbody=", body_, "\n")));
+    ctx.SendLocalReply(
+        LocalReply::Text(200, absl::StrCat("chunked=", head.chunked ? "1" : "0",
+                                           "\nlength=", length, "\nbody=", body_, "\n")));
     return FilterStatus::kStop;
   }
 
@@ -47,11 +47,11 @@ std::unique_ptr<TestServer> StartUpstream() {
       RouteBuilder("all").Prefix("/").Respond(200, "hello upstream").Build(),
   });
   REQUIRE(router.ok());
-  auto pipeline =
-      PipelineBuilder{}
-          .Routes(*router)
-          .Add(MakeFilterFactory("echo", [](const Route&) { return std::make_unique<FramingEcho>(); }))
-          .Build();
+  auto pipeline = PipelineBuilder{}
+                      .Routes(*router)
+                      .Add(MakeFilterFactory(
+                          "echo", [](const Route&) { return std::make_unique<FramingEcho>(); }))
+                      .Build();
   REQUIRE(pipeline.ok());
   auto server = TestServer::Start(LoopbackOptions(), *pipeline);
   REQUIRE(server.ok());
@@ -111,7 +111,8 @@ struct Setup {
 
   Setup() {
     REQUIRE(fault.ok());
-    auto cm = ClusterManager::Create({Cluster("up", upstream->port()), Cluster("fault", fault.port())});
+    auto cm =
+        ClusterManager::Create({Cluster("up", upstream->port()), Cluster("fault", fault.port())});
     REQUIRE(cm.ok());
     auto router = Router::Build({
         RouteBuilder("fault").Prefix("/fault").ToCluster("fault").Build(),
@@ -215,8 +216,8 @@ TEST_CASE("HEAD, 204 and 304 responses keep their framing when a filter declared
   Setup s;
   auto client = TestClient::Connect(s.port);
   REQUIRE(client);
-  auto r = client->RoundTrip(MakeRequest("HEAD", "/text", {"x-body-op: upper"}),
-                             absl::Seconds(5), /*head_request=*/true);
+  auto r = client->RoundTrip(MakeRequest("HEAD", "/text", {"x-body-op: upper"}), absl::Seconds(5),
+                             /*head_request=*/true);
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->Header("content-length") == "14");

@@ -45,8 +45,7 @@ class BodyFilter final : public Filter {
     return FilterStatus::kContinue;
   }
   FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer& body, bool eos) override {
-    return script_.response_body ? script_.response_body(ctx, body, eos)
-                                 : FilterStatus::kContinue;
+    return script_.response_body ? script_.response_body(ctx, body, eos) : FilterStatus::kContinue;
   }
 
  private:
@@ -88,7 +87,8 @@ FilterStatus Upper(FilterContext&, BodyBuffer& body, bool) {
 }
 
 TEST_CASE("a declared request filter replaces each piece before the next filter sees it") {
-  PipelineHarness h(HelloPipeline({Body({.declare_request = true, .request_body = Upper}), Echo()}));
+  PipelineHarness h(
+      HelloPipeline({Body({.declare_request = true, .request_body = Upper}), Echo()}));
   auto& ex = h.Send(Request("POST", "/x", {{"content-length", "11"}}), {}, false);
   ex.SendBody("hello ");
   ex.SendBody("world");
@@ -135,12 +135,11 @@ TEST_CASE("a request body that is only read keeps its Content-Length") {
 }
 
 TEST_CASE("a declared response filter replaces the body of a direct response") {
-  PipelineHarness h(HelloPipeline({Body({.declare_response = true,
-                                         .response_body =
-                                             [](FilterContext&, BodyBuffer& body, bool) {
-                                               body.Replace("goodbye, world");
-                                               return FilterStatus::kContinue;
-                                             }})}));
+  PipelineHarness h(HelloPipeline(
+      {Body({.declare_response = true, .response_body = [](FilterContext&, BodyBuffer& body, bool) {
+               body.Replace("goodbye, world");
+               return FilterStatus::kContinue;
+             }})}));
   auto& ex = h.Send(Request("GET", "/x"));
   REQUIRE(ex.status() == 200);
   REQUIRE(ex.body() == "goodbye, world");
@@ -155,8 +154,7 @@ TEST_CASE("response filters see the body as the filters after them left it") {
                    a_saw = std::string(body.view());
                    return FilterStatus::kContinue;
                  }}),
-       Body({.declare_response = true, .response_body = [](FilterContext&, BodyBuffer& body,
-                                                           bool) {
+       Body({.declare_response = true, .response_body = [](FilterContext&, BodyBuffer& body, bool) {
                body.Prepend("<<");
                body.Append(">>");
                return FilterStatus::kContinue;
@@ -167,12 +165,11 @@ TEST_CASE("response filters see the body as the filters after them left it") {
 }
 
 TEST_CASE("a declared response filter drops the response body") {
-  PipelineHarness h(HelloPipeline({Body({.declare_response = true,
-                                         .response_body =
-                                             [](FilterContext&, BodyBuffer& body, bool) {
-                                               body.Clear();
-                                               return FilterStatus::kContinue;
-                                             }})}));
+  PipelineHarness h(HelloPipeline(
+      {Body({.declare_response = true, .response_body = [](FilterContext&, BodyBuffer& body, bool) {
+               body.Clear();
+               return FilterStatus::kContinue;
+             }})}));
   auto& ex = h.Send(Request("GET", "/x"));
   REQUIRE(ex.status() == 200);
   REQUIRE(ex.body().empty());
@@ -182,14 +179,13 @@ TEST_CASE("a declared response filter drops the response body") {
 TEST_CASE("a declared response filter may fill an empty response body") {
   std::vector<RouteSpec> routes;
   routes.push_back(RouteBuilder("empty").Prefix("/").Respond(200, "").Build());
-  PipelineHarness h(BuildPipeline(std::move(routes),
-                                  {Body({.declare_response = true,
-                                         .response_body =
-                                             [](FilterContext&, BodyBuffer& body, bool eos) {
-                                               REQUIRE(eos);
-                                               body.Append("filled");
-                                               return FilterStatus::kContinue;
-                                             }})}));
+  PipelineHarness h(BuildPipeline(
+      std::move(routes), {Body({.declare_response = true,
+                                .response_body = [](FilterContext&, BodyBuffer& body, bool eos) {
+                                  REQUIRE(eos);
+                                  body.Append("filled");
+                                  return FilterStatus::kContinue;
+                                }})}));
   REQUIRE(h.Send(Request("GET", "/x")).body() == "filled");
 }
 

@@ -96,11 +96,12 @@ std::shared_ptr<const Pipeline> EnvelopePipeline(std::string body, std::string c
   routes.push_back(RouteBuilder("all").Prefix("/").Respond(200, body, content_type).Build());
   auto router = Router::Build(std::move(routes));
   REQUIRE(router.ok());
-  auto pipeline = PipelineBuilder{}
-                      .Routes(*router)
-                      .Add(MakeFilterFactory(
-                          "json_envelope", [](const Route&) { return std::make_unique<JsonEnvelope>(); }))
-                      .Build();
+  auto pipeline =
+      PipelineBuilder{}
+          .Routes(*router)
+          .Add(MakeFilterFactory("json_envelope",
+                                 [](const Route&) { return std::make_unique<JsonEnvelope>(); }))
+          .Build();
   REQUIRE(pipeline.ok());
   return *pipeline;
 }
