@@ -26,6 +26,14 @@
 // The `FilterContext&` passed to a phase is valid only during that call. The
 // only object that may outlive a call is the move-only `Resumer`; once the
 // request is gone, using it does nothing.
+//
+// Body phases get the body as a `BodyBuffer` they may change (replace, append,
+// drop), provided the filter declared it in the headers phase of that
+// direction (`WillModifyRequestBody`, `WillModifyResponseBody`): the proxy
+// then forwards that body without a Content-Length, chunked (close-delimited
+// to an HTTP/1.0 client). A change to a body nobody declared is a contract
+// violation: 500 `filter_error`, or, once the response head is on the wire,
+// the response is cut short and the connection closed.
 #ifndef GATEWAY_FILTER_H_
 #define GATEWAY_FILTER_H_
 
@@ -38,6 +46,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "gateway/body_buffer.h"
 #include "gateway/dispatcher.h"
 #include "gateway/http.h"
 #include "gateway/router.h"
@@ -95,12 +104,12 @@ enum class RequestOutcome {
 };
 
 struct RequestInfo {
-  int status = 0;               // status sent, 0 if none
-  std::string_view flag;        // response flag ("" for a normal response)
-  std::string_view route_name;  // "" if no route matched
-  uint64_t request_body_bytes = 0;
-  uint64_t response_body_bytes = 0;
-  absl::Duration duration;  // from the first byte of the head to the end
+  int status = 0;                    // status sent, 0 if none
+  std::string_view flag;             // response flag ("" for a normal response)
+  std::string_view route_name;       // "" if no route matched
+  uint64_t request_body_bytes = 0;   // as received from the client
+  uint64_t response_body_bytes = 0;  // as sent to the client (after body filters)
+  absl::Duration duration;           // from the first byte of the head to the end
   RequestOutcome outcome = RequestOutcome::kCompleted;
 };
 
@@ -134,6 +143,21 @@ class FilterContext {
   // Replies locally; return kStop from a request phase. In response phases the
   // reply replaces the response if its head has not been sent yet.
   virtual void SendLocalReply(LocalReply reply) = 0;
+
+  // Declares that body phases of this request may change the request body
+  // (any filter's, from then on). Only in OnRequestHeaders, before the head
+  // can go upstream: the request is then forwarded without Content-Length,
+  // with a chunked body, and `request()` shows that framing. A request
+  // without a body keeps none. Returns false, changing nothing, elsewhere.
+  virtual bool WillModifyRequestBody() = 0;
+  // Declares that body phases may change the response body. In request
+  // phases or OnResponseHeaders, before the response head is written: a
+  // streamed response is then sent without Content-Length (chunked, or
+  // close-delimited to an HTTP/1.0 client); a local reply's length is counted
+  // after the body phases anyway. A proxied response that carries no body
+  // (to HEAD, 1xx, 204, 304) is left as it is and its body phases do not
+  // run. Returns false, changing nothing, elsewhere.
+  virtual bool WillModifyResponseBody() = 0;
 };
 
 class Filter {
@@ -142,12 +166,27 @@ class Filter {
 
   virtual FilterStatus OnRequestHeaders(FilterContext& ctx) { return FilterStatus::kContinue; }
   // Called only for requests with a body, in arrival order; the last call has
-  // end_of_stream set (its chunk may be empty). `chunk` is valid during the call.
+  // end_of_stream set (its piece may be empty). `body` is this piece as the
+  // filters before this one left it, valid during the call; what it holds on
+  // return goes to the next filter, then upstream. Writing to it needs
+  // WillModifyRequestBody() in OnRequestHeaders. The default calls the
+  // read-only form below.
+  virtual FilterStatus OnRequestBody(FilterContext& ctx, BodyBuffer& body, bool end_of_stream) {
+    return OnRequestBody(ctx, body.view(), end_of_stream);
+  }
+  virtual FilterStatus OnResponseHeaders(FilterContext& ctx) { return FilterStatus::kContinue; }
+  // As OnRequestBody, for responses with a body, in reverse pipeline order;
+  // what `body` holds on return goes to the client. Writing to it needs
+  // WillModifyResponseBody() before the response head was written.
+  virtual FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer& body, bool end_of_stream) {
+    return OnResponseBody(ctx, body.view(), end_of_stream);
+  }
+  // Read-only forms of the body phases, kept for filters that only look at
+  // bodies: override either form, not both. `chunk` is valid during the call.
   virtual FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk,
                                      bool end_of_stream) {
     return FilterStatus::kContinue;
   }
-  virtual FilterStatus OnResponseHeaders(FilterContext& ctx) { return FilterStatus::kContinue; }
   virtual FilterStatus OnResponseBody(FilterContext& ctx, std::string_view chunk,
                                       bool end_of_stream) {
     return FilterStatus::kContinue;

@@ -2,6 +2,7 @@
 #ifndef GATEWAY_GATEWAY_H_
 #define GATEWAY_GATEWAY_H_
 
+#include "gateway/body_buffer.h"
 #include "gateway/call_outcome.h"
 #include "gateway/circuit_breaker.h"
 #include "gateway/client_address.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/body_framing.h"
 
 namespace gateway {
 
@@ -156,6 +157,8 @@ void Stream::RunRequestHeaders(size_t from) {
   }
   request_side_ = RequestSide::kBody;
   phase_ = Phase::kRequestBody;
+  // Before the upstream request exists: it takes its framing from the head.
+  if (request_body_changes_) ReframeChangedRequestBody(head_);
   if (match_.route->action() == Route::Action::kCluster) {
     if (ProxyWorker* proxy = host_.proxy(*pipeline_)) {
       upstream_ =
@@ -193,22 +196,35 @@ void Stream::OnRequestBody(std::string_view chunk) {
 }
 
 bool Stream::RunRequestBody(size_t from, std::string_view chunk, bool eos) {
+  BodyBuffer body(chunk, body_storage_);
   for (size_t i = from; i < filters_.size(); ++i) {
     in_phase_ = true;
-    FilterStatus status = filters_[i]->OnRequestBody(*this, chunk, eos);
+    FilterStatus status = filters_[i]->OnRequestBody(*this, body, eos);
     in_phase_ = false;
+    if (!CheckBodyChange(body, request_body_changes_)) return false;
     if (status == FilterStatus::kPause && pause_taken_) {
-      // The chunk view dies with this call; keep a copy for the rest of the chain.
-      paused_chunk_.assign(chunk.data(), chunk.size());
+      // The piece dies with this call; keep a copy for the rest of the chain.
+      std::string_view rest = body.view();
+      paused_chunk_.assign(rest.data(), rest.size());
       paused_chunk_eos_ = eos;
     }
     if (!HandleStatus(status, i)) return false;
   }
   if (upstream_ != nullptr && phase_ == Phase::kRequestBody) {
     if (eos && !request_trailers_.empty()) upstream_->SendTrailers(std::move(request_trailers_));
-    upstream_->SendBody(chunk, eos);
+    upstream_->SendBody(body.view(), eos);
   }
   return true;
+}
+
+bool Stream::CheckBodyChange(const BodyBuffer& body, bool declared) {
+  if (!body.modified() || declared || stop_reply_) return true;
+  if (pause_taken_) pause_.reset();
+  pause_taken_ = false;
+  FailFilter(phase_ == Phase::kRequestBody
+                 ? "filter changed the request body without WillModifyRequestBody()"
+                 : "filter changed the response body without WillModifyResponseBody()");
+  return false;
 }
 
 void Stream::OnRequestTrailers(HeaderMap trailers) { request_trailers_ = std::move(trailers); }
@@ -303,12 +319,16 @@ void Stream::RunResponseHeaders(size_t from) {
 
 void Stream::RunResponseBody(size_t from) {
   phase_ = Phase::kResponseBody;
-  if (!response_body_.empty()) {
+  // A declared change may also fill an empty body, where the response has one.
+  if (!response_body_.empty() ||
+      (response_body_changes_ && ResponseCarriesBody(head_.method, response_->status))) {
     for (size_t k = from; k < response_filter_count_; ++k) {
       size_t idx = response_filter_count_ - 1 - k;
+      BodyBuffer body(response_body_);
       in_phase_ = true;
-      FilterStatus status = filters_[idx]->OnResponseBody(*this, response_body_, true);
+      FilterStatus status = filters_[idx]->OnResponseBody(*this, body, true);
       in_phase_ = false;
+      if (!replacement_body_ && !CheckBodyChange(body, response_body_changes_)) return;
       if (replacement_body_) {
         response_body_ = std::move(*replacement_body_);
         replacement_body_.reset();
@@ -351,6 +371,13 @@ void Stream::ReplaceResponse(LocalReply reply) {
 
 void Stream::EndResponseWith(LocalReply reply, RequestOutcome outcome) {
   pause_.reset();
+  if (response_started()) {
+    // A head is on the wire already: a second one would be read as body. The
+    // client can only see the response cut short.
+    flag_ = std::move(reply.flag);
+    Finish(outcome);
+    return;
+  }
   ReplaceResponse(std::move(reply));
   response_outcome_ = outcome;
   FinishResponse();
@@ -450,6 +477,11 @@ void Stream::OnUpstreamHeaders(ResponseHead head, std::optional<uint64_t> conten
   }
   stream_length_ = content_length;
   response_filter_count_ = started_filters_;
+  // Only body phases and declared changes need to know; most proxied
+  // requests have neither.
+  if (response_filter_count_ > 0) {
+    stream_has_body_ = ResponseCarriesBody(head_.method, head.status);
+  }
   response_ = std::move(head);
   if (!request_complete_) replied_early_ = true;
   RunResponseHeaders(0);
@@ -459,6 +491,9 @@ void Stream::StartStreamedBody() {
   phase_ = Phase::kResponseBody;
   response_side_ = ResponseSide::kHeadSent;
   info_.status = response_->status;
+  if (response_body_changes_) {
+    stream_length_ = AnnouncedResponseLength(stream_length_, true, stream_has_body_);
+  }
   host_.WriteResponseHead(*response_, stream_length_);
   if (phase_ == Phase::kDone) return;
   if (held_.present) {
@@ -490,18 +525,21 @@ void Stream::OnUpstreamBody(std::string_view data, bool end_stream) {
 }
 
 void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
-  // Tunnel bytes are another protocol, not an HTTP body: filters do not see them.
-  if (source_ != ResponseSource::kTunnel && (!chunk.empty() || eos)) {
+  BodyBuffer body(chunk, body_storage_);
+  // Tunnel bytes are another protocol, not an HTTP body: filters do not see
+  // them. Nor the (empty) end of a response that carries no body.
+  if (source_ != ResponseSource::kTunnel && stream_has_body_ && (!chunk.empty() || eos)) {
     for (size_t k = from; k < response_filter_count_; ++k) {
       size_t idx = response_filter_count_ - 1 - k;
       in_phase_ = true;
-      FilterStatus status = filters_[idx]->OnResponseBody(*this, chunk, eos);
+      FilterStatus status = filters_[idx]->OnResponseBody(*this, body, eos);
       in_phase_ = false;
       // The head is on the wire: a streamed body cannot be replaced any more.
       replacement_body_.reset();
+      if (!CheckBodyChange(body, response_body_changes_)) return;
       if (status == FilterStatus::kStop) status = FilterStatus::kContinue;
       if (status == FilterStatus::kPause && pause_taken_) {
-        held_.Assign(chunk, eos);
+        held_.Assign(body.view(), eos);
       }
       if (!HandleStatus(status, k)) {
         UpdateUpstreamReading();
@@ -509,9 +547,11 @@ void Stream::DeliverStreamed(size_t from, std::string_view chunk, bool eos) {
       }
     }
   }
-  info_.response_body_bytes += chunk.size();
+  std::string_view out = body.view();
+  info_.response_body_bytes += out.size();
   if (eos && !response_trailers_.empty()) host_.WriteResponseTrailers(response_trailers_);
-  host_.WriteResponseBody(chunk, eos);
+  // A piece the filters emptied is nothing to write (and no end either).
+  if (!out.empty() || eos) host_.WriteResponseBody(out, eos);
   if (eos && phase_ != Phase::kDone) {
     response_side_ = ResponseSide::kComplete;
     Finish(response_outcome_);
@@ -582,6 +622,20 @@ void Stream::SendLocalReply(LocalReply reply) {
     return;
   }
   stop_reply_ = std::move(reply);
+}
+
+bool Stream::WillModifyRequestBody() {
+  if (!in_phase_ || phase_ != Phase::kRequestHeaders) return false;
+  request_body_changes_ = true;
+  return true;
+}
+
+bool Stream::WillModifyResponseBody() {
+  // Before the response body phases, which follow the head of a streamed
+  // response at once.
+  if (!in_phase_ || phase_ == Phase::kResponseBody || phase_ == Phase::kDone) return false;
+  response_body_changes_ = true;
+  return true;
 }
 
 void Stream::SetAttribute(std::string_view key, std::string value) {

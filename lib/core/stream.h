@@ -124,6 +124,8 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   std::optional<std::string_view> GetAttribute(std::string_view key) const override;
   Resumer Pause() override;
   void SendLocalReply(LocalReply reply) override;
+  bool WillModifyRequestBody() override;
+  bool WillModifyResponseBody() override;
 
   // Called from a posted Resumer callback.
   void ResumeFromPause(std::optional<LocalReply> reply);
@@ -198,6 +200,9 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   void Finish(RequestOutcome outcome);
   // Handles a phase's return value; true if the chain may go on.
   bool HandleStatus(FilterStatus status, size_t index);
+  // After a body phase: a change to a body nobody declared fails the filter
+  // (unless it replied). True if the chain may go on.
+  bool CheckBodyChange(const BodyBuffer& body, bool declared);
   void FailFilter(std::string_view why);
 
   // UpstreamResponseSink: the proxied response.
@@ -230,6 +235,14 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   std::string paused_chunk_;  // body chunk held while a body phase is paused
   bool paused_chunk_eos_ = false;
   std::optional<LocalReply> stop_reply_;  // set by SendLocalReply in a phase
+  // Filters declared they may change the body (see filter.h): the framing
+  // sent ahead of it cannot announce a length.
+  bool request_body_changes_ = false;
+  bool response_body_changes_ = false;
+  // Where a body piece goes once a filter writes to it. One string serves
+  // both directions: request body phases end before response body phases
+  // start, and a piece never outlives the call that runs its phases.
+  std::string body_storage_;
 
   RequestSide request_side_ = RequestSide::kHeaders;
   bool request_complete_ = false;  // the host delivered the request's end
@@ -257,6 +270,8 @@ class Stream final : public FilterContext, public UpstreamResponseSink {
   // Proxied requests.
   std::unique_ptr<UpstreamRequest> upstream_;
   std::optional<uint64_t> stream_length_;
+  // False for HEAD, 1xx, 204, 304; worked out only when filters are there.
+  bool stream_has_body_ = true;
   HeldChunk held_;   // streamed chunk held by a paused filter or before the head
   HeldChunk later_;  // streamed bytes that arrived meanwhile
   bool downstream_blocked_ = false;

@@ -68,6 +68,55 @@ std::shared_ptr<const FilterFactory> MakeKeyLookup() {
                            [](const Route&) { return std::make_unique<KeyLookup>(); });
 }
 
+// --- "Changing bodies" ------------------------------------------------------
+
+// Wraps JSON responses in {"data": ...}, piece by piece, without buffering.
+class JsonEnvelope final : public Filter {
+ public:
+  FilterStatus OnResponseHeaders(FilterContext& ctx) override {
+    auto type = ctx.response()->headers.Get("content-type");
+    wrap_ = type && type->starts_with("application/json") && ctx.WillModifyResponseBody();
+    return FilterStatus::kContinue;
+  }
+  FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer& body, bool end_of_stream) override {
+    if (!wrap_) return FilterStatus::kContinue;
+    if (first_) body.Prepend("{\"data\":");
+    first_ = false;
+    if (end_of_stream) body.Append("}");
+    return FilterStatus::kContinue;
+  }
+
+ private:
+  bool wrap_ = false;
+  bool first_ = true;
+};
+
+std::shared_ptr<const Pipeline> EnvelopePipeline(std::string body, std::string content_type) {
+  std::vector<RouteSpec> routes;
+  routes.push_back(RouteBuilder("all").Prefix("/").Respond(200, body, content_type).Build());
+  auto router = Router::Build(std::move(routes));
+  REQUIRE(router.ok());
+  auto pipeline =
+      PipelineBuilder{}
+          .Routes(*router)
+          .Add(MakeFilterFactory("json_envelope",
+                                 [](const Route&) { return std::make_unique<JsonEnvelope>(); }))
+          .Build();
+  REQUIRE(pipeline.ok());
+  return *pipeline;
+}
+
+TEST_CASE("docs: the JSON envelope wraps JSON responses and leaves others alone") {
+  testing::PipelineHarness json(EnvelopePipeline("[1,2]", "application/json"));
+  auto& wrapped = json.Send(testing::Request("GET", "/"));
+  REQUIRE(wrapped.status() == 200);
+  REQUIRE(wrapped.body() == "{\"data\":[1,2]}");
+  REQUIRE(wrapped.info().response_body_bytes == wrapped.body().size());
+
+  testing::PipelineHarness text(EnvelopePipeline("plain", "text/plain"));
+  REQUIRE(text.Send(testing::Request("GET", "/")).body() == "plain");
+}
+
 // --- "Per-route configuration" ----------------------------------------------
 
 struct QuotaConfig : RouteFilterConfig {
