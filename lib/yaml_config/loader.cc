@@ -352,7 +352,7 @@ absl::Status Parser::Proxy(const YAML::Node& node, const std::string& path, Prox
   return absl::OkStatus();
 }
 
-bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
+bool ParseLbPolicy(const std::string& name, LbOptions* out) {
   static const std::pair<const char*, LbPolicy> kPolicies[] = {
       {"round_robin", LbPolicy::kRoundRobin},
       {"weighted_round_robin", LbPolicy::kWeightedRoundRobin},
@@ -365,11 +365,14 @@ bool ParseLbPolicy(const std::string& name, LbPolicy* out) {
   };
   for (const auto& [n, p] : kPolicies) {
     if (name == n) {
-      *out = p;
+      out->policy = p;
       return true;
     }
   }
-  return false;
+  // A balancer the program registered (gateway/load_balancer.h).
+  if (!LoadBalancerRegistry::Global().Contains(name)) return false;
+  out->name = name;
+  return true;
 }
 
 absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, ClusterSpec* out) {
@@ -403,19 +406,19 @@ absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, Cl
   if (const YAML::Node& n = node["lb"]) {
     std::string p = Join(path, "lb");
     if (n.IsScalar()) {
-      if (!ParseLbPolicy(n.Scalar(), &out->lb.policy)) {
+      if (!ParseLbPolicy(n.Scalar(), &out->lb)) {
         return Error(n, p, absl::StrCat("unknown load balancing policy \"", n.Scalar(), "\""));
       }
     } else {
       if (auto s = ExpectMap(n, p,
                              {"policy", "panic_threshold_percent", "ring_vnodes_per_weight",
-                              "maglev_table_size", "seed"});
+                              "maglev_table_size", "seed", "config"});
           !s.ok())
         return s;
       if (n["policy"]) {
         std::string name;
         if (auto s = String(n["policy"], Join(p, "policy"), &name); !s.ok()) return s;
-        if (!ParseLbPolicy(name, &out->lb.policy)) {
+        if (!ParseLbPolicy(name, &out->lb)) {
           return Error(n["policy"], Join(p, "policy"),
                        absl::StrCat("unknown load balancing policy \"", name, "\""));
         }
@@ -440,6 +443,9 @@ absl::Status Parser::Cluster(const YAML::Node& node, const std::string& path, Cl
       }
       if (n["seed"]) {
         if (auto s = Uint64(n["seed"], Join(p, "seed"), &out->lb.seed); !s.ok()) return s;
+      }
+      if (n["config"]) {
+        if (auto s = Convert(n["config"], Join(p, "config"), &out->lb.config); !s.ok()) return s;
       }
     }
   }
