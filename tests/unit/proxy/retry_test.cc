@@ -23,6 +23,7 @@ struct Setup {
   RetryPolicy retry;
   UpstreamTimeouts timeouts;
   std::optional<FallbackSpec> fallback;
+  LbPolicy lb = LbPolicy::kRoundRobin;
 };
 
 // A pipeline with one route to cluster "users" (two hosts) and a cluster
@@ -34,6 +35,7 @@ std::shared_ptr<const Pipeline> Build(const std::shared_ptr<ScriptedUpstream>& u
                                   {.address = "10.0.0.2", .port = 80}}};
   users.pool_factory = upstream->factory();
   users.fallback = std::move(setup.fallback);
+  users.lb.policy = setup.lb;
   ClusterSpec backup{.name = "backup", .endpoints = {{.address = "10.0.1.1", .port = 80}}};
   backup.pool_factory = upstream->factory();
   auto clusters = ClusterManager::Create({std::move(users), std::move(backup)});
@@ -55,7 +57,9 @@ std::shared_ptr<const Pipeline> Build(const std::shared_ptr<ScriptedUpstream>& u
 TEST_CASE("a connect failure is retried on the other host", "[proxy][retry]") {
   auto upstream = std::make_shared<ScriptedUpstream>();
   upstream->Then(ScriptedAttempt::ConnectFailure()).Then(ScriptedAttempt().Respond(200, "second"));
-  testing::PipelineHarness h(Build(upstream, {}));
+  // Maglev keys every attempt of the request to the same host; only the
+  // hosts already tried can move the retry.
+  testing::PipelineHarness h(Build(upstream, {.lb = LbPolicy::kMaglev}));
   auto& ex = h.Send(testing::Request("GET", "/users/1"));
   h.Advance(absl::Seconds(1));
   REQUIRE(ex.done());
