@@ -190,8 +190,9 @@ absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeBuiltin(const LbO
 }
 
 constexpr LbPolicy kBuiltinPolicies[] = {
-    LbPolicy::kRoundRobin,       LbPolicy::kWeightedRoundRobin, LbPolicy::kRandom,
-    LbPolicy::kLeastRequest,     LbPolicy::kLeastConnections,   LbPolicy::kRingHash,
+    LbPolicy::kRoundRobin,       LbPolicy::kWeightedRoundRobin,
+    LbPolicy::kRandom,           LbPolicy::kLeastRequest,
+    LbPolicy::kLeastConnections, LbPolicy::kRingHash,
     LbPolicy::kMaglev,           LbPolicy::kIpHash,
 };
 
@@ -221,17 +222,19 @@ std::string_view LbPolicyName(LbPolicy policy) {
 
 void RegisterBuiltinBalancers(LoadBalancerRegistry& registry) {
   for (LbPolicy policy : kBuiltinPolicies) {
-    registry.Register(std::string(LbPolicyName(policy)), [policy](const LbMakeContext& context)
-                          -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
-      if (!context.config.IsNull()) {
-        std::string_view name = LbPolicyName(policy);
-        return absl::InvalidArgumentError(absl::StrCat(
-            "lb policy ", absl::string_view(name.data(), name.size()), " takes no config"));
-      }
-      LbOptions options = context.options;
-      options.policy = policy;
-      return MakeBuiltin(options);
-    });
+    registry.Register(
+        std::string(LbPolicyName(policy)),
+        [policy](const LbMakeContext& context)
+            -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
+          if (!context.config.IsNull()) {
+            std::string_view name = LbPolicyName(policy);
+            return absl::InvalidArgumentError(absl::StrCat(
+                "lb policy ", absl::string_view(name.data(), name.size()), " takes no config"));
+          }
+          LbOptions options = context.options;
+          options.policy = policy;
+          return MakeBuiltin(options);
+        });
   }
 }
 

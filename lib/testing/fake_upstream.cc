@@ -51,7 +51,8 @@ bool RequestComplete(std::string_view bytes) {
   if (end == std::string_view::npos) return false;
   std::string_view head = bytes.substr(0, end);
   std::string_view body = bytes.substr(end + 4);
-  for (absl::string_view line : absl::StrSplit(absl::string_view(head.data(), head.size()), "\r\n")) {
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(head.data(), head.size()), "\r\n")) {
     size_t colon = line.find(':');
     if (colon == absl::string_view::npos) continue;
     absl::string_view name = absl::StripAsciiWhitespace(line.substr(0, colon));
@@ -238,8 +239,8 @@ class ScriptedPool final : public UpstreamPool, public PoolLease::Owner {
       ++stats_.connections_opened;
       ++stats_.active;
       upstream_->record(p.index).connected = true;
-      connections_.push_back(std::make_unique<ScriptedConnection>(
-          *this, dispatcher_, p.host, *p.attempt, p.index, upstream_));
+      connections_.push_back(std::make_unique<ScriptedConnection>(*this, dispatcher_, p.host,
+                                                                  *p.attempt, p.index, upstream_));
       result.lease = PoolLease(this, connections_.back().get(), false);
     }
     p.on_ready(std::move(result));
@@ -314,15 +315,15 @@ ScriptedAttempt& ScriptedAttempt::Send(std::string bytes) {
 ScriptedAttempt& ScriptedAttempt::Head(int status,
                                        std::vector<std::pair<std::string, std::string>> headers) {
   std::string_view reason = Reason(status);
-  std::string out =
-      absl::StrCat("HTTP/1.1 ", status, " ", absl::string_view(reason.data(), reason.size()), "\r\n");
+  std::string out = absl::StrCat("HTTP/1.1 ", status, " ",
+                                 absl::string_view(reason.data(), reason.size()), "\r\n");
   for (const auto& [name, value] : headers) absl::StrAppend(&out, name, ": ", value, "\r\n");
   out.append("\r\n");
   return Send(std::move(out));
 }
 
-ScriptedAttempt& ScriptedAttempt::Respond(int status, std::string body,
-                                          std::vector<std::pair<std::string, std::string>> headers) {
+ScriptedAttempt& ScriptedAttempt::Respond(
+    int status, std::string body, std::vector<std::pair<std::string, std::string>> headers) {
   headers.emplace_back("content-length", std::to_string(body.size()));
   Head(status, std::move(headers));
   if (!body.empty()) Send(std::move(body));

@@ -104,12 +104,12 @@ class ScriptedUpstream : public std::enable_shared_from_this<ScriptedUpstream> {
 
   // One Acquire, in order.
   struct AttemptRecord {
-    std::string host;          // "address:port" the proxy asked for
-    bool connected = false;    // a lease was handed out
-    std::string request;       // every byte the proxy wrote on the connection
+    std::string host;               // "address:port" the proxy asked for
+    bool connected = false;         // a lease was handed out
+    std::string request;            // every byte the proxy wrote on the connection
     bool request_complete = false;  // a whole request (head and framed body) arrived
-    bool released = false;     // the lease came back reusable (Release)
-    bool closed_by_proxy = false;  // the lease was dropped without Release
+    bool released = false;          // the lease came back reusable (Release)
+    bool closed_by_proxy = false;   // the lease was dropped without Release
   };
   const std::vector<AttemptRecord>& attempts() const { return attempts_; }
   // Attempts of the script not used yet.

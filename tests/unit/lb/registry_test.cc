@@ -35,8 +35,7 @@ TEST_CASE("every built-in policy is registered under its YAML name") {
   std::vector<std::string> names = LoadBalancerRegistry::Global().names();
   for (LbPolicy policy : lb_test::kAllPolicies) {
     INFO(LbPolicyName(policy));
-    CHECK(std::find(names.begin(), names.end(), std::string(LbPolicyName(policy))) !=
-          names.end());
+    CHECK(std::find(names.begin(), names.end(), std::string(LbPolicyName(policy))) != names.end());
   }
 }
 
@@ -47,10 +46,9 @@ TEST_CASE("MakeLoadBalancerFactory goes through the registry for built-in polici
   // Replacing the registered "maglev" changes what the built-in policy makes.
   auto replaced = std::make_shared<const FirstHostFactory>();
   LoadBalancerRegistry::Global().Register(
-      "maglev", [replaced](const LbMakeContext&)
-                    -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
-        return replaced;
-      });
+      "maglev",
+      [replaced](const LbMakeContext&)
+          -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> { return replaced; });
   auto after = MakeLoadBalancerFactory(options);
   RegisterBuiltinBalancers(LoadBalancerRegistry::Global());  // put the built-in back
   REQUIRE(after.ok());
@@ -63,8 +61,9 @@ TEST_CASE("MakeLoadBalancerFactory goes through the registry for built-in polici
 TEST_CASE("a registered balancer is made by name with its options and config") {
   const LbOptions* seen = nullptr;
   LoadBalancerRegistry::Global().Register(
-      "first_host", [&seen](const LbMakeContext& context)
-                        -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
+      "first_host",
+      [&seen](const LbMakeContext& context)
+          -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
         seen = &context.options;
         if (!context.config.IsMap()) return absl::InvalidArgumentError("config: expected a map");
         return std::make_shared<const FirstHostFactory>();
@@ -100,10 +99,11 @@ TEST_CASE("a built-in policy given a config is rejected") {
 
 TEST_CASE("a maker that returns no factory is an error, not a null balancer") {
   LoadBalancerRegistry registry;
-  registry.Register("null", [](const LbMakeContext&)
-                                -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
-    return std::shared_ptr<const LoadBalancerFactory>();
-  });
+  registry.Register(
+      "null",
+      [](const LbMakeContext&) -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
+        return std::shared_ptr<const LoadBalancerFactory>();
+      });
   LbOptions options;
   ConfigNode none;
   auto factory = registry.Make("null", {.options = options, .config = none});

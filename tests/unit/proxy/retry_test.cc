@@ -30,9 +30,9 @@ struct Setup {
 // "backup" (one host), both answered by `upstream`.
 std::shared_ptr<const Pipeline> Build(const std::shared_ptr<ScriptedUpstream>& upstream,
                                       Setup setup) {
-  ClusterSpec users{.name = "users",
-                    .endpoints = {{.address = "10.0.0.1", .port = 80},
-                                  {.address = "10.0.0.2", .port = 80}}};
+  ClusterSpec users{
+      .name = "users",
+      .endpoints = {{.address = "10.0.0.1", .port = 80}, {.address = "10.0.0.2", .port = 80}}};
   users.pool_factory = upstream->factory();
   users.fallback = std::move(setup.fallback);
   users.lb.policy = setup.lb;
@@ -98,8 +98,7 @@ TEST_CASE("a 5xx is passed on when the policy does not retry 5xx", "[proxy][retr
 
 TEST_CASE("no retry once response bytes reached the client", "[proxy][retry]") {
   auto upstream = std::make_shared<ScriptedUpstream>();
-  upstream
-      ->Then(ScriptedAttempt().Head(200, {{"content-length", "10"}}).Body("abc").Reset())
+  upstream->Then(ScriptedAttempt().Head(200, {{"content-length", "10"}}).Body("abc").Reset())
       .Then(ScriptedAttempt().Respond(200, "0123456789"));
   testing::PipelineHarness h(
       Build(upstream, {.retry = {.on_reset = true, .on_5xx = true, .max_retries = 2}}));
@@ -133,9 +132,9 @@ TEST_CASE("a body larger than the replay buffer is not retried", "[proxy][retry]
   auto upstream = std::make_shared<ScriptedUpstream>();
   upstream->Then(ScriptedAttempt().Respond(503, "busy"))
       .Then(ScriptedAttempt().Respond(201, "made"));
-  testing::PipelineHarness h(Build(
-      upstream,
-      {.retry = {.on_5xx = true, .allow_non_idempotent = true, .replay_buffer_bytes = 4}}));
+  testing::PipelineHarness h(
+      Build(upstream,
+            {.retry = {.on_5xx = true, .allow_non_idempotent = true, .replay_buffer_bytes = 4}}));
   auto& ex = h.Send(testing::Request("POST", "/users"), "{\"name\":\"ada\"}");
   h.Advance(absl::Seconds(1));
   REQUIRE(ex.done());
@@ -143,8 +142,7 @@ TEST_CASE("a body larger than the replay buffer is not retried", "[proxy][retry]
   CHECK(upstream->attempts().size() == 1);
 }
 
-TEST_CASE("the fallback reply answers once every attempt failed to connect",
-          "[proxy][fallback]") {
+TEST_CASE("the fallback reply answers once every attempt failed to connect", "[proxy][fallback]") {
   auto upstream = std::make_shared<ScriptedUpstream>();
   upstream->Then(ScriptedAttempt::ConnectFailure()).Then(ScriptedAttempt::ConnectFailure());
   FallbackSpec fallback{.status = 200, .body = "cached answer"};
@@ -164,8 +162,7 @@ TEST_CASE("the fallback cluster serves the request when the cluster's connects t
   upstream->Then(ScriptedAttempt::ConnectTimeout(absl::Milliseconds(100)))
       .Then(ScriptedAttempt().Respond(200, "from backup"));
   FallbackSpec fallback{.cluster = "backup"};
-  testing::PipelineHarness h(
-      Build(upstream, {.retry = {.max_retries = 0}, .fallback = fallback}));
+  testing::PipelineHarness h(Build(upstream, {.retry = {.max_retries = 0}, .fallback = fallback}));
   auto& ex = h.Send(testing::Request("GET", "/users/1"));
   h.Advance(absl::Seconds(1));
   REQUIRE(ex.done());
@@ -179,8 +176,8 @@ TEST_CASE("a slow attempt is cut at the per-try timeout and retried", "[proxy][r
   auto upstream = std::make_shared<ScriptedUpstream>();
   upstream->Then(ScriptedAttempt().Wait(absl::Seconds(5)).Respond(200, "slow"))
       .Then(ScriptedAttempt().Wait(absl::Milliseconds(100)).Respond(200, "fast"));
-  testing::PipelineHarness h(Build(upstream, {.retry = {.on_gateway_error = true},
-                                              .timeouts = {.per_try = absl::Seconds(1)}}));
+  testing::PipelineHarness h(Build(
+      upstream, {.retry = {.on_gateway_error = true}, .timeouts = {.per_try = absl::Seconds(1)}}));
   auto& ex = h.Send(testing::Request("GET", "/users/1"));
   h.Advance(absl::Milliseconds(900));
   CHECK_FALSE(ex.responded());

@@ -49,8 +49,11 @@ std::shared_ptr<const Pipeline> Build(const std::shared_ptr<ScriptedUpstream>& u
   auto clusters = ClusterManager::Create({std::move(users)});
   REQUIRE(clusters.ok());
   std::vector<RouteSpec> routes;
-  routes.push_back(
-      RouteBuilder("users").Prefix("/").ToCluster("users").Breaker(std::move(route_breaker)).Build());
+  routes.push_back(RouteBuilder("users")
+                       .Prefix("/")
+                       .ToCluster("users")
+                       .Breaker(std::move(route_breaker))
+                       .Build());
   auto router = Router::Build(std::move(routes));
   REQUIRE(router.ok());
   auto pipeline = PipelineBuilder{}.Routes(*router).Clusters(*clusters).Build();
@@ -61,8 +64,7 @@ std::shared_ptr<const Pipeline> Build(const std::shared_ptr<ScriptedUpstream>& u
 TEST_CASE("a cluster's user breaker is asked per attempt and told the outcome",
           "[proxy][breaker]") {
   auto upstream = std::make_shared<ScriptedUpstream>();
-  upstream->Then(ScriptedAttempt().Respond(503, "busy"))
-      .Then(ScriptedAttempt().Respond(200, "ok"));
+  upstream->Then(ScriptedAttempt().Respond(503, "busy")).Then(ScriptedAttempt().Respond(200, "ok"));
   auto breaker = std::make_shared<ScriptedBreaker>();
   testing::PipelineHarness h(Build(upstream, UserBreaker(breaker), std::monostate{}));
   // The route retries nothing by default; a second request gets the second answer.
