@@ -98,3 +98,57 @@ TEST_CASE("an open user breaker on the route refuses before any upstream attempt
 
 }  // namespace
 }  // namespace gateway
+
+namespace gateway {
+namespace {
+
+class LastHost final : public LoadBalancer {
+ public:
+  explicit LastHost(std::shared_ptr<const HostSet> hosts) : hosts_(std::move(hosts)) {}
+  HostPtr Pick(const LbContext&) override { return hosts_->hosts().back(); }
+
+ private:
+  std::shared_ptr<const HostSet> hosts_;
+};
+
+class LastHostFactory final : public LoadBalancerFactory {
+ public:
+  std::unique_ptr<LoadBalancer> Create(std::shared_ptr<const HostSet> hosts) const override {
+    ++created;
+    return std::make_unique<LastHost>(std::move(hosts));
+  }
+  mutable int created = 0;
+};
+
+TEST_CASE("a cluster's own balancer factory picks the hosts, not its lb policy",
+          "[proxy][balancer]") {
+  auto upstream = std::make_shared<ScriptedUpstream>();
+  upstream->Then(ScriptedAttempt().Respond(200, "a")).Then(ScriptedAttempt().Respond(200, "b"));
+  auto factory = std::make_shared<LastHostFactory>();
+  ClusterSpec users{
+      .name = "users",
+      .endpoints = {{.address = "10.0.0.1", .port = 80}, {.address = "10.0.0.2", .port = 80}}};
+  users.pool_factory = upstream->factory();
+  users.load_balancer = factory;
+  auto clusters = ClusterManager::Create({std::move(users)});
+  REQUIRE(clusters.ok());
+  CHECK((*clusters)->Balancer("users") == factory);
+  std::vector<RouteSpec> routes;
+  routes.push_back(RouteBuilder("users").Prefix("/").ToCluster("users").Build());
+  auto pipeline =
+      PipelineBuilder{}.Routes(*Router::Build(std::move(routes))).Clusters(*clusters).Build();
+  REQUIRE(pipeline.ok());
+  testing::PipelineHarness h(*pipeline);
+  auto& first = h.Send(testing::Request("GET", "/a"));
+  auto& second = h.Send(testing::Request("GET", "/b"));
+  h.RunUntilIdle();
+  CHECK(first.status() == 200);
+  CHECK(second.status() == 200);
+  REQUIRE(upstream->attempts().size() == 2);
+  CHECK(upstream->attempts()[0].host == "10.0.0.2:80");  // round robin would alternate
+  CHECK(upstream->attempts()[1].host == "10.0.0.2:80");
+  CHECK(factory->created == 1);
+}
+
+}  // namespace
+}  // namespace gateway
