@@ -169,9 +169,18 @@ struct SlidingWindowBreakerConfig {
   absl::Status Validate() const;
 };
 
-// A breaker choice for configuration structs: none, or one of the built-ins.
-using BreakerConfig =
-    std::variant<std::monostate, ConsecutiveFailureBreakerConfig, SlidingWindowBreakerConfig>;
+// A breaker of the program's own, given to a cluster or route as is instead
+// of a built-in config. It must honour the contract above (thread-safe, never
+// blocking). The same instance serves every worker and, unlike a built-in, it
+// is not started afresh on reload: whoever made it decides its lifetime. The
+// cluster's `FailureClassifier` and the resilience observer do not apply to
+// it; the breaker classifies the outcomes it is given itself.
+using UserBreaker = std::shared_ptr<CircuitBreaker>;
+
+// A breaker choice for configuration structs: none, one of the built-ins, or
+// a user's breaker (never null when chosen).
+using BreakerConfig = std::variant<std::monostate, ConsecutiveFailureBreakerConfig,
+                                   SlidingWindowBreakerConfig, UserBreaker>;
 
 // The built-in breakers. Fail with InvalidArgument if the config does not
 // validate. `clock` must outlive the breaker; `observer` may be null.
@@ -181,7 +190,9 @@ absl::StatusOr<std::shared_ptr<CircuitBreaker>> MakeConsecutiveFailureBreaker(
 absl::StatusOr<std::shared_ptr<CircuitBreaker>> MakeSlidingWindowBreaker(
     SlidingWindowBreakerConfig config, const Clock& clock = SystemClock(),
     std::shared_ptr<ResilienceObserver> observer = nullptr);
-// The breaker `config` chooses; nullptr for std::monostate.
+// The breaker `config` chooses; nullptr for std::monostate. A UserBreaker is
+// returned as is (InvalidArgument if null). Clusters and routes build their
+// breakers through this, built-in and user breakers alike.
 absl::StatusOr<std::shared_ptr<CircuitBreaker>> MakeCircuitBreaker(
     BreakerConfig config, const Clock& clock = SystemClock(),
     std::shared_ptr<ResilienceObserver> observer = nullptr);

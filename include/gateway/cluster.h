@@ -74,12 +74,19 @@ struct ClusterSpec {
   std::string name;
   std::vector<EndpointSpec> endpoints;
   LbOptions lb;
+  // A balancer factory of the embedder's own; when set it is used instead of
+  // the one `lb` names (`lb.panic_threshold_percent` and the rest are then the
+  // factory's business). Shared by every worker; see gateway/load_balancer.h.
+  std::shared_ptr<const LoadBalancerFactory> load_balancer;
   // The hash key of requests whose route has no `hash_policy` of its own
   // (gateway/hash_policy.h). Only with a hashing `lb.policy` (UsesHashKey);
   // kRouteCapture is per route and not allowed here. Empty: the client
   // address.
   std::vector<HashPolicy> hash_policy;
   PoolOptions pool;
+  // Makes each worker's connection pool for this cluster (see
+  // gateway/upstream_pool.h); unset: TcpPoolFactory().
+  std::shared_ptr<const UpstreamPoolFactory> pool_factory;
   // How often DNS names are resolved again.
   absl::Duration dns_refresh = absl::Seconds(30);
   // Active health checking of every host (see gateway/health_check.h);

@@ -33,7 +33,7 @@ struct ClusterResilienceSpec {
   // replaces the `classifier` of the configs below, so one cluster has one
   // notion of failure.
   FailureClassifier classifier;
-  BreakerConfig breaker;           // none by default
+  BreakerConfig breaker;           // none by default; a UserBreaker is used as is
   ConcurrencyLimitsConfig limits;  // Envoy's defaults: 1024 / 1024 / 1024 / 3
   std::optional<OutlierDetectionConfig> outlier_detection;  // off by default
 

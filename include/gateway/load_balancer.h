@@ -5,17 +5,28 @@
 // instance alone, on its own loop thread: `Pick` needs no locks. Immutable
 // tables derived from a snapshot (hash rings, Maglev tables) may be shared
 // between workers' balancers of the same snapshot.
+//
+// Factories are made by name through a `LoadBalancerRegistry`: the built-in
+// policies are registered in `LoadBalancerRegistry::Global()` under their
+// YAML names, and a user's balancer registered there can be named from YAML
+// (`lb: {policy: <name>, config: {...}}`) exactly like them. An embedder may
+// also hand a factory to a cluster directly (`ClusterSpec::load_balancer`).
 #ifndef GATEWAY_LOAD_BALANCER_H_
 #define GATEWAY_LOAD_BALANCER_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/config_node.h"
 #include "gateway/upstream.h"
 
 namespace gateway {
@@ -64,6 +75,13 @@ struct LbOptions {
   uint32_t maglev_table_size = 65537;
   // Seed for random choices (tests pass a fixed one); 0 seeds from the system.
   uint64_t seed = 0;
+  // A balancer registered in LoadBalancerRegistry::Global() under this name,
+  // used instead of `policy` (which the YAML loader leaves at its default for
+  // such names). Empty: the built-in `policy`.
+  std::string name;
+  // The registered balancer's own settings (YAML `lb.config`); a null node
+  // when none were given. The built-in policies take none.
+  ConfigNode config;
 };
 
 class LoadBalancerFactory {
@@ -73,7 +91,58 @@ class LoadBalancerFactory {
   virtual std::unique_ptr<LoadBalancer> Create(std::shared_ptr<const HostSet> hosts) const = 0;
 };
 
-// Built-in balancers. Fails if `options` are out of range.
+// What a registered balancer's maker gets; valid during the call.
+struct LbMakeContext {
+  // The cluster's `lb` options (`name` is the name being made).
+  const LbOptions& options;
+  // `options.config`: errors made with `config.Error(...)` or returned by its
+  // accessors name file, line and key.
+  const ConfigNode& config;
+};
+
+// Balancer factories by name. Makers run at configuration time (cluster
+// manager creation: start and every reload), never on a request path. All
+// methods are thread-safe.
+class LoadBalancerRegistry {
+ public:
+  // Builds a factory from the cluster's options; an error fails the cluster
+  // (and so the start or reload) with its message.
+  using Maker = std::function<absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>>(
+      const LbMakeContext& context)>;
+
+  LoadBalancerRegistry() = default;  // empty; see RegisterBuiltinBalancers
+  LoadBalancerRegistry(const LoadBalancerRegistry&) = delete;
+  LoadBalancerRegistry& operator=(const LoadBalancerRegistry&) = delete;
+
+  // The process's registry: the built-in policies, and whatever the program
+  // registered. `MakeLoadBalancerFactory` and the YAML loader look names up
+  // here, so register a balancer before loading the config that names it.
+  static LoadBalancerRegistry& Global();
+
+  // Adds or replaces `name`.
+  void Register(std::string name, Maker maker);
+  bool Contains(std::string_view name) const;
+  // NotFound if `name` is not registered; otherwise the maker's result.
+  absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> Make(
+      std::string_view name, const LbMakeContext& context) const;
+  std::vector<std::string> names() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Maker, std::less<>> makers_;  // guarded by mu_
+};
+
+// Registers the built-in policies under their YAML names: "round_robin",
+// "weighted_round_robin", "random", "least_request", "least_connections",
+// "ring_hash", "maglev" and "ip_hash". Each takes no `config`.
+void RegisterBuiltinBalancers(LoadBalancerRegistry& registry);
+
+// The YAML name of a built-in policy.
+std::string_view LbPolicyName(LbPolicy policy);
+
+// The factory `options` name, made through LoadBalancerRegistry::Global():
+// `options.name` if set, else the built-in policy's name. Fails if the name
+// is not registered or its maker rejects the options (built-ins: out of range).
 absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeLoadBalancerFactory(
     const LbOptions& options);
 

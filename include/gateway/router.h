@@ -162,7 +162,8 @@ struct RouteSpec {
   // A circuit breaker for this route alone, asked before the cluster's (see
   // gateway/circuit_breaker.h); none by default. Built once with the route
   // and shared by every worker; a reload starts it afresh, closed. Its name
-  // defaults to the route's.
+  // defaults to the route's. A `UserBreaker` is used as is (and kept across
+  // reloads by whoever holds it).
   BreakerConfig breaker;
   // What the hashing balancers (ip_hash, ring_hash, maglev) key this route's
   // requests by, tried in order (gateway/hash_policy.h); empty: the cluster's

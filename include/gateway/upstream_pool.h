@@ -148,6 +148,42 @@ class UpstreamPool {
   virtual PoolStats stats() const = 0;
 };
 
+// What an `UpstreamPoolFactory` gets to make one worker's pool of a cluster.
+// Valid during the Create call only.
+struct UpstreamPoolContext {
+  // The worker's loop; the pool and its callbacks run on it only.
+  Dispatcher& dispatcher;
+  // The cluster the pool serves (ClusterSpec::name).
+  std::string_view cluster;
+  // The cluster's ClusterSpec::pool.
+  const PoolOptions& options;
+  // The cluster's connection limits, shared by every worker's pool; a pool
+  // that opens connections should hold a `LimitKind::kConnections` slot per
+  // open connection (as the TCP pool does). Never null.
+  std::shared_ptr<ConcurrencyLimits> limits;
+};
+
+// Makes the upstream pools of one cluster: one per worker, the first time the
+// worker routes a request to the cluster. Create runs on that worker's loop
+// thread; workers call it concurrently, so it must be thread-safe. The pool
+// lives as long as the worker's proxy state for the cluster (until the
+// pipeline that named the cluster is gone) and is destroyed on the same loop.
+// Create must not fail: a factory that cannot make a pool returns one whose
+// Acquire reports kConnectFailed.
+//
+// The built-in TCP pool is made by `TcpPoolFactory()`, the factory of every
+// cluster whose `ClusterSpec::pool_factory` is unset. A user's factory may
+// wrap it (count, trace or script connections) by calling it from Create.
+class UpstreamPoolFactory {
+ public:
+  virtual ~UpstreamPoolFactory() = default;
+  virtual std::unique_ptr<UpstreamPool> Create(const UpstreamPoolContext& context) const = 0;
+};
+
+// The factory of the built-in TCP pool: MakeTcpPool(context.dispatcher,
+// context.options, context.limits). One shared instance.
+std::shared_ptr<const UpstreamPoolFactory> TcpPoolFactory();
+
 // The default TCP pool on `dispatcher`'s libuv loop. With `limits`, every
 // connection it opens (connecting, leased or idle) holds a
 // `LimitKind::kConnections` slot of them until it closes; when none is free,

@@ -169,8 +169,10 @@ bool UsesHashKey(LbPolicy policy) {
          policy == LbPolicy::kIpHash;
 }
 
-absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeLoadBalancerFactory(
-    const LbOptions& options) {
+namespace {
+
+// A built-in policy's factory; the registered makers call this.
+absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeBuiltin(const LbOptions& options) {
   if (absl::Status status = Validate(options); !status.ok()) return status;
   switch (options.policy) {
     case LbPolicy::kRingHash:
@@ -185,6 +187,114 @@ absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeLoadBalancerFacto
     default:
       return std::make_shared<const PlainFactory>(options);
   }
+}
+
+constexpr LbPolicy kBuiltinPolicies[] = {
+    LbPolicy::kRoundRobin,       LbPolicy::kWeightedRoundRobin,
+    LbPolicy::kRandom,           LbPolicy::kLeastRequest,
+    LbPolicy::kLeastConnections, LbPolicy::kRingHash,
+    LbPolicy::kMaglev,           LbPolicy::kIpHash,
+};
+
+}  // namespace
+
+std::string_view LbPolicyName(LbPolicy policy) {
+  switch (policy) {
+    case LbPolicy::kRoundRobin:
+      return "round_robin";
+    case LbPolicy::kWeightedRoundRobin:
+      return "weighted_round_robin";
+    case LbPolicy::kRandom:
+      return "random";
+    case LbPolicy::kLeastRequest:
+      return "least_request";
+    case LbPolicy::kLeastConnections:
+      return "least_connections";
+    case LbPolicy::kRingHash:
+      return "ring_hash";
+    case LbPolicy::kMaglev:
+      return "maglev";
+    case LbPolicy::kIpHash:
+      return "ip_hash";
+  }
+  return "";
+}
+
+void RegisterBuiltinBalancers(LoadBalancerRegistry& registry) {
+  for (LbPolicy policy : kBuiltinPolicies) {
+    registry.Register(
+        std::string(LbPolicyName(policy)),
+        [policy](const LbMakeContext& context)
+            -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
+          if (!context.config.IsNull()) {
+            std::string_view name = LbPolicyName(policy);
+            return absl::InvalidArgumentError(absl::StrCat(
+                "lb policy ", absl::string_view(name.data(), name.size()), " takes no config"));
+          }
+          LbOptions options = context.options;
+          options.policy = policy;
+          return MakeBuiltin(options);
+        });
+  }
+}
+
+LoadBalancerRegistry& LoadBalancerRegistry::Global() {
+  // Leaked on purpose: clusters may be built while static destructors run.
+  static LoadBalancerRegistry* const registry = [] {
+    auto* r = new LoadBalancerRegistry();
+    RegisterBuiltinBalancers(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+void LoadBalancerRegistry::Register(std::string name, Maker maker) {
+  std::lock_guard<std::mutex> lock(mu_);
+  makers_[std::move(name)] = std::move(maker);
+}
+
+bool LoadBalancerRegistry::Contains(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return makers_.find(name) != makers_.end();
+}
+
+absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> LoadBalancerRegistry::Make(
+    std::string_view name, const LbMakeContext& context) const {
+  Maker maker;
+  {
+    // Copied out so a maker may use the registry itself (to wrap a built-in).
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = makers_.find(name);
+    if (it == makers_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown load balancing policy \"",
+                                              absl::string_view(name.data(), name.size()), "\""));
+    }
+    maker = it->second;
+  }
+  auto factory = maker(context);
+  if (factory.ok() && *factory == nullptr) {
+    return absl::InternalError(absl::StrCat("lb policy \"",
+                                            absl::string_view(name.data(), name.size()),
+                                            "\": the maker returned no factory"));
+  }
+  return factory;
+}
+
+std::vector<std::string> LoadBalancerRegistry::names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, maker] : makers_) out.push_back(name);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeLoadBalancerFactory(
+    const LbOptions& options) {
+  std::string_view name = options.name.empty() ? LbPolicyName(options.policy) : options.name;
+  if (name.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lb policy: unknown value ", static_cast<int>(options.policy)));
+  }
+  return LoadBalancerRegistry::Global().Make(name, {.options = options, .config = options.config});
 }
 
 }  // namespace gateway

@@ -24,7 +24,13 @@ ProxyWorker::ClusterLocal* ProxyWorker::Get(std::string_view cluster) {
     auto owned = std::make_unique<ClusterLocal>();
     owned->spec = spec;
     owned->resilience = clusters_->Resilience(cluster);
-    owned->pool = MakeTcpPool(dispatcher_, spec->pool, owned->resilience->limits);
+    // The built-in pool goes through the same door as a user's.
+    const std::shared_ptr<const UpstreamPoolFactory>& factory =
+        spec->pool_factory != nullptr ? spec->pool_factory : TcpPoolFactory();
+    owned->pool = factory->Create({.dispatcher = dispatcher_,
+                                   .cluster = spec->name,
+                                   .options = spec->pool,
+                                   .limits = owned->resilience->limits});
     local = owned.get();
     locals_.emplace(std::string(cluster), std::move(owned));
   } else {

@@ -35,6 +35,10 @@ absl::StatusOr<std::shared_ptr<CircuitBreaker>> MakeCircuitBreaker(
   if (auto* c = std::get_if<SlidingWindowBreakerConfig>(&config)) {
     return MakeSlidingWindowBreaker(std::move(*c), clock, std::move(observer));
   }
+  if (auto* user = std::get_if<UserBreaker>(&config)) {
+    if (*user == nullptr) return absl::InvalidArgumentError("the user breaker is null");
+    return std::move(*user);
+  }
   return std::shared_ptr<CircuitBreaker>();
 }
 

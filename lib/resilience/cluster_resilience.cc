@@ -20,7 +20,9 @@ Resolved Resolve(std::string_view cluster, const ClusterResilienceSpec& spec) {
   Resolved r{spec.breaker, spec.limits, spec.outlier_detection};
   std::visit(
       [&](auto& config) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(config)>, std::monostate>) {
+        using T = std::decay_t<decltype(config)>;
+        // A user's breaker classifies on its own and keeps its own name.
+        if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, UserBreaker>) {
           config.classifier = spec.classifier;
           if (config.name.empty()) config.name = std::string(cluster);
         }
@@ -39,8 +41,12 @@ absl::Status Prefixed(std::string_view part, const absl::Status& s) {
 absl::Status ValidateResolved(const Resolved& r) {
   absl::Status s = std::visit(
       [](const auto& config) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(config)>, std::monostate>) {
+        using T = std::decay_t<decltype(config)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
           return absl::OkStatus();
+        } else if constexpr (std::is_same_v<T, UserBreaker>) {
+          return config != nullptr ? absl::OkStatus()
+                                   : absl::InvalidArgumentError("the user breaker is null");
         } else {
           return config.Validate();
         }

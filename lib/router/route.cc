@@ -213,8 +213,12 @@ absl::StatusOr<CompiledRoute> CompileRouteFields(const RouteSpec& spec) {
   absl::flat_hash_set<std::string_view> filters;
   absl::Status breaker = std::visit(
       [](const auto& b) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(b)>, std::monostate>) {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
           return absl::OkStatus();
+        } else if constexpr (std::is_same_v<T, UserBreaker>) {
+          return b != nullptr ? absl::OkStatus()
+                              : absl::InvalidArgumentError("the user breaker is null");
         } else {
           return b.Validate();
         }
@@ -267,7 +271,8 @@ BreakerConfig NamedBreaker(const RouteSpec& spec) {
   BreakerConfig config = spec.breaker;
   std::visit(
       [&](auto& c) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, std::monostate>) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, UserBreaker>) {
           if (c.name.empty()) c.name = spec.name;
         }
       },

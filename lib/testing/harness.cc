@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "core/stream.h"
+#include "proxy/proxy_worker.h"
 
 namespace gateway::testing {
 
@@ -237,6 +238,14 @@ struct PipelineHarness::ExchangeImpl final : public Exchange, public internal::S
     }
   }
   void SendContinue() override { continue_ = true; }
+  internal::ProxyWorker* proxy(const Pipeline& pipeline) override {
+    if (pipeline.clusters() == nullptr) return nullptr;
+    if (harness.proxy_ == nullptr) {
+      harness.proxy_ = std::make_unique<internal::ProxyWorker>(
+          harness.dispatcher_, pipeline.clusters(), pipeline.proxy_options());
+    }
+    return harness.proxy_.get();
+  }
   void OnStreamDone(internal::Stream& s) override {
     done_ = true;
     info_ = s.info();
@@ -269,6 +278,7 @@ PipelineHarness::~PipelineHarness() {
     if (ex->stream && !ex->done_) ex->stream->Abort(RequestOutcome::kClientGone);
   }
   exchanges_.clear();
+  proxy_.reset();
 }
 
 Exchange& PipelineHarness::Send(RequestHead head, std::string_view body, bool end_request) {

@@ -1,5 +1,6 @@
 // The parts of gateway/upstream_pool.h shared by every pool implementation:
 // option validation and the lease.
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -49,6 +50,24 @@ PoolLease& PoolLease::operator=(PoolLease&& other) noexcept {
 PoolLease::~PoolLease() { Reset(false); }
 
 void PoolLease::Release() { Reset(true); }
+
+namespace {
+
+class TcpFactory final : public UpstreamPoolFactory {
+ public:
+  std::unique_ptr<UpstreamPool> Create(const UpstreamPoolContext& context) const override {
+    return MakeTcpPool(context.dispatcher, context.options, context.limits);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const UpstreamPoolFactory> TcpPoolFactory() {
+  // Leaked on purpose: pools may be made while static destructors run.
+  static const auto* const factory =
+      new std::shared_ptr<const UpstreamPoolFactory>(std::make_shared<const TcpFactory>());
+  return *factory;
+}
 
 void PoolLease::Reset(bool reusable) {
   // Empty the lease before calling out: the owner may run code that looks at

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gateway/config_fields.h"
+#include "gateway/load_balancer.h"
 #include "gateway/yaml_config.h"
 #include "tables.h"
 #include "yaml_tree.h"
@@ -121,18 +122,34 @@ constexpr Enum<LbPolicy> kLbPolicy{kLbPolicies, [](std::string_view got, std::st
                                             "\"";
                                    }};
 
+// A built-in policy, or a balancer the program registered under that name
+// (LoadBalancerRegistry::Global(), gateway/load_balancer.h).
+absl::Status ReadLbPolicy(const ConfigNode& n, LbOptions* out) {
+  absl::Status builtin = kLbPolicy(n, &out->policy);
+  if (builtin.ok() || !n.IsScalar()) return builtin;
+  if (!LoadBalancerRegistry::Global().Contains(n.scalar())) return builtin;
+  out->name = n.scalar();
+  return absl::OkStatus();
+}
+
 const FieldTable<LbOptions> kLb{
-    Field("policy", &LbOptions::policy, kLbPolicy),
+    Field<LbOptions>("policy", ReadLbPolicy),
     Field("panic_threshold_percent", &LbOptions::panic_threshold_percent, Number{}),
     Field("ring_vnodes_per_weight", &LbOptions::ring_vnodes_per_weight,
           Int{.min = 1, .max = UINT32_MAX}),
     Field("maglev_table_size", &LbOptions::maglev_table_size, Int{.min = 1, .max = UINT32_MAX}),
     Field("seed", &LbOptions::seed, Uint{}),
+    // A registered balancer's own settings, read by its maker.
+    Field<LbOptions>("config",
+                     [](const ConfigNode& n, LbOptions* o) {
+                       o->config = n;
+                       return absl::OkStatus();
+                     }),
 };
 
 // `lb: maglev` or `lb: {policy: maglev, ...}`.
 absl::Status ReadLb(const ConfigNode& n, LbOptions* out) {
-  if (n.IsScalar()) return kLbPolicy(n, &out->policy);
+  if (n.IsScalar()) return ReadLbPolicy(n, out);
   return kLb.Read(n, out);
 }
 

@@ -1,6 +1,8 @@
 // In-process test harness: runs a pipeline (router + filters + route actions)
 // without sockets, on a simulated loop with a manual clock, so filters can be
-// unit-tested deterministically.
+// unit-tested deterministically. A pipeline with clusters proxies as it would
+// in a server, through each cluster's pool factory: give the clusters a
+// `ScriptedUpstream` (gateway/testing/fake_upstream.h) to script the upstream.
 //
 //   testing::PipelineHarness h(pipeline);
 //   auto& ex = h.Send(testing::Request("GET", "/api/users/1"));
@@ -26,6 +28,10 @@
 #include "gateway/dispatcher.h"
 #include "gateway/filter.h"
 #include "gateway/pipeline.h"
+
+namespace gateway::internal {
+class ProxyWorker;
+}  // namespace gateway::internal
 
 namespace gateway::testing {
 
@@ -129,6 +135,9 @@ class PipelineHarness {
   SimulatedDispatcher dispatcher_;
   std::shared_ptr<const Pipeline> pipeline_;
   HarnessOptions options_;
+  // The loop's proxy state (pools, balancers), made on the first proxied
+  // request; it outlives the exchanges, whose upstream requests use it.
+  std::unique_ptr<internal::ProxyWorker> proxy_;
   std::vector<std::unique_ptr<ExchangeImpl>> exchanges_;
 };
 
