@@ -186,7 +186,53 @@ class RuntimeImpl final : public Runtime {
   std::vector<uint16_t> ports_;
 };
 
+class ControlThreadImpl final : public ControlThread {
+ public:
+  ControlThreadImpl() {
+    std::promise<internal::UvDispatcher*> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, &ready] {
+      uv_loop_t loop;
+      uv_loop_init(&loop);
+      {
+        internal::UvDispatcher dispatcher(&loop);
+        ready.set_value(&dispatcher);
+        // Its cross-thread handle keeps the loop running until Stop.
+        uv_run(&loop, UV_RUN_DEFAULT);
+        dispatcher.DiscardPosted();
+      }
+      // Close callbacks, and lookups still on the pool for managers
+      // destroyed from other threads just now.
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+    });
+    dispatcher_ = started.get();
+  }
+
+  ~ControlThreadImpl() override {
+    dispatcher_->PostFromAnyThread([d = dispatcher_] { uv_stop(d->loop()); });
+    thread_.join();
+  }
+
+  void Run(absl::AnyInvocable<void(Dispatcher&)> fn) override {
+    std::promise<void> done;
+    dispatcher_->PostFromAnyThread([&] {
+      fn(*dispatcher_);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+ private:
+  std::thread thread_;
+  internal::UvDispatcher* dispatcher_ = nullptr;
+};
+
 }  // namespace
+
+std::unique_ptr<ControlThread> ControlThread::Start() {
+  return std::make_unique<ControlThreadImpl>();
+}
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(RuntimeOptions options,
                                                         std::shared_ptr<const Pipeline> pipeline) {
