@@ -189,16 +189,21 @@ class RuntimeImpl final : public Runtime {
 class ControlThreadImpl final : public ControlThread {
  public:
   ControlThreadImpl() {
-    std::promise<internal::UvDispatcher*> ready;
+    std::promise<void> ready;
     auto started = ready.get_future();
     thread_ = std::thread([this, &ready] {
       uv_loop_t loop;
       uv_loop_init(&loop);
+      // The dispatcher's handles do not keep a loop running (an embedder's
+      // loop must be able to end): this one does, until the destructor.
+      uv_async_t keepalive;
+      uv_async_init(&loop, &keepalive, nullptr);
       {
         internal::UvDispatcher dispatcher(&loop);
-        ready.set_value(&dispatcher);
-        // Its cross-thread handle keeps the loop running until Stop.
-        uv_run(&loop, UV_RUN_DEFAULT);
+        dispatcher_ = &dispatcher;
+        keepalive_ = &keepalive;
+        ready.set_value();
+        uv_run(&loop, UV_RUN_DEFAULT);  // until the destructor's stop
         dispatcher.DiscardPosted();
       }
       // Close callbacks, and lookups still on the pool for managers
@@ -206,11 +211,14 @@ class ControlThreadImpl final : public ControlThread {
       uv_run(&loop, UV_RUN_DEFAULT);
       uv_loop_close(&loop);
     });
-    dispatcher_ = started.get();
+    started.wait();
   }
 
   ~ControlThreadImpl() override {
-    dispatcher_->PostFromAnyThread([d = dispatcher_] { uv_stop(d->loop()); });
+    dispatcher_->PostFromAnyThread([this] {
+      uv_close(reinterpret_cast<uv_handle_t*>(keepalive_), nullptr);
+      uv_stop(dispatcher_->loop());
+    });
     thread_.join();
   }
 
@@ -225,7 +233,8 @@ class ControlThreadImpl final : public ControlThread {
 
  private:
   std::thread thread_;
-  internal::UvDispatcher* dispatcher_ = nullptr;
+  internal::UvDispatcher* dispatcher_ = nullptr;  // set before `started`
+  uv_async_t* keepalive_ = nullptr;
 };
 
 }  // namespace
