@@ -13,6 +13,7 @@ PACKAGES=(
   libuv1-dev node-llhttp libabsl-dev libssl-dev libfmt-dev catch2 libre2-dev
   libyaml-cpp-dev libhiredis-dev libbenchmark-dev redis-server
   curl wrk
+  clang-14 libclang-rt-14-dev clang-tidy-14 clang-format-14
   "$@"
 )
 

@@ -7,9 +7,11 @@
 // a new snapshot through a version number read with one relaxed atomic load,
 // so the per-request path takes no lock.
 //
-// DNS names are resolved on the manager's own resolver thread, never on a
-// loop thread, first at start and then every `dns_refresh`, through a
-// `Resolver` (getaddrinfo unless `ClusterManagerOptions` names another).
+// DNS names are resolved for the loop given in `ClusterManagerOptions::loop`,
+// first at start and then every `dns_refresh`, through a `Resolver`
+// (getaddrinfo unless the options name another). Each lookup runs on libuv's
+// thread pool (uv_queue_work); its answer is published from that loop. The
+// manager starts no thread of its own (see docs/architecture.md#threads).
 // Until a name resolves the cluster has no hosts for it and requests fail
 // fast with 503; a failed lookup keeps the last good answer.
 #ifndef GATEWAY_CLUSTER_H_
@@ -27,6 +29,7 @@
 #include "absl/time/time.h"
 #include "gateway/clock.h"
 #include "gateway/cluster_resilience.h"
+#include "gateway/dispatcher.h"
 #include "gateway/hash_policy.h"
 #include "gateway/health_check.h"
 #include "gateway/load_balancer.h"
@@ -104,25 +107,43 @@ struct ClusterSpec {
 
 // Turns a DNS name into addresses for a `ClusterManager`.
 //
-// `Resolve` is called only on the manager's resolver thread, one call at a
-// time, never on a loop thread: it may block (a slow answer delays only the
-// lookups after it, never a request). A resolver shared by several managers
-// is called from each of their threads and must be thread-safe. `name` is
-// valid during the call. It returns IPv4/IPv6 literals in preference order;
+// `Resolve` is called on a thread of libuv's pool (uv_queue_work from the
+// manager's loop), one call at a time per manager, never on a loop thread: it
+// may block (a slow answer holds one pool thread and delays only the lookups
+// after it, never a request). Successive calls may run on different pool
+// threads, and a resolver shared by several managers (or with a
+// `RedisRateLimitConfig`) is called concurrently: it must be thread-safe.
+// `name` is valid during the call. It returns IPv4/IPv6 literals in preference order;
 // entries that are not literals are ignored. An error or an empty list is a
 // failed lookup: the manager keeps the name's last good answer, or leaves it
-// without hosts if it never had one. The manager holds a reference to its
-// resolver; destroying the manager waits for a call in progress to return.
+// without hosts if it never had one. The manager and a lookup in flight hold
+// references to the resolver: destroying the manager cancels a lookup not yet
+// started and lets one in progress return on the pool, its answer dropped.
 class Resolver {
  public:
   virtual ~Resolver() = default;
   virtual absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) = 0;
 };
 
-// The default resolver: blocking getaddrinfo (both families, duplicates removed).
+// The default resolver: getaddrinfo (both families, duplicates removed),
+// blocking the pool thread it is called on.
 std::shared_ptr<Resolver> MakeSystemResolver();
 
 struct ClusterManagerOptions {
+  // The loop DNS names are resolved for: its timer schedules the refreshes,
+  // its libuv thread pool runs the lookups, and it publishes the answers.
+  // Required when an endpoint is a DNS name (Create fails otherwise); unused
+  // without one. Embedded: the application's loop (the one its `Gateway`
+  // runs on). `gatewayd`: its control thread's loop (see `ControlThread` in
+  // gateway/runtime.h). The manager's handles on it do not keep it running.
+  //
+  // Call Create on the thread that runs this loop (or before the loop first
+  // runs, on the thread that will). The manager may be destroyed on any
+  // thread: on the loop's own thread it closes its handles at once (run the
+  // loop once more before uv_loop_close, as for any libuv handle); on
+  // another thread it asks the loop to close them, so the loop must still
+  // be running then.
+  uv_loop_t* loop = nullptr;
   // Resolves the clusters' DNS names; nullptr means MakeSystemResolver().
   std::shared_ptr<Resolver> resolver;
   // Receives breaker transitions and host ejections of every cluster (for
@@ -136,7 +157,8 @@ struct ClusterManagerOptions {
 
 class ClusterManager {
  public:
-  // Validates every spec (names unique) and starts resolving DNS names.
+  // Validates every spec (names unique) and starts resolving DNS names on
+  // `options.loop` (the first lookups go out at once, on libuv's pool).
   static absl::StatusOr<std::shared_ptr<ClusterManager>> Create(std::vector<ClusterSpec> clusters);
   static absl::StatusOr<std::shared_ptr<ClusterManager>> Create(std::vector<ClusterSpec> clusters,
                                                                 ClusterManagerOptions options);
@@ -166,8 +188,9 @@ class ClusterManager {
   // Valid as long as the manager. Read their stats() for metrics.
   virtual const ClusterResilience* Resilience(std::string_view cluster) const = 0;
 
-  // Resolves DNS names again now (tests and operators); returns at once. A
-  // refresh asked for during a round starts another round after it.
+  // Resolves DNS names again now (tests and operators); returns at once, from
+  // any thread, and the round starts on the loop's next turn. A refresh
+  // asked for during a round starts another round after it.
   virtual void RefreshDns() = 0;
 
   virtual std::vector<std::string> names() const = 0;

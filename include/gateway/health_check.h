@@ -4,8 +4,10 @@
 // host snapshot.
 //
 // Checks run once per process, not once per worker: one `HealthChecker` per
-// `ClusterManager`, on one loop (its own thread from `StartThread`, or a loop
-// the embedder runs, from `Create`). A cluster is checked when its
+// `ClusterManager`, on one loop that the caller gives it and runs: the
+// application's own loop when embedded, the control thread's loop in
+// `gatewayd` (see `ControlThread` in gateway/runtime.h). The checker starts
+// no thread (see docs/architecture.md#threads). A cluster is checked when its
 // `ClusterSpec::health_check` is set. Hosts start healthy; a host becomes
 // unhealthy after `unhealthy_threshold` consecutive failed probes and healthy
 // again after `healthy_threshold` consecutive passed ones. Hosts that appear
@@ -104,15 +106,11 @@ class HealthChecker {
 
   // Starts probing every cluster of `clusters` that has a health check, on
   // `dispatcher`'s loop; the first probes go out on a later loop turn.
-  // Destroy the checker on that loop; it stops at once and closes its
-  // connections.
+  // Create and destroy the checker on that loop's thread; destroying it
+  // stops it at once and closes its connections.
   static std::unique_ptr<HealthChecker> Create(Dispatcher& dispatcher,
                                                std::shared_ptr<ClusterManager> clusters,
                                                Options options = {});
-  // The same on a thread of its own, with its own loop. The destructor stops
-  // and joins the thread; `on_change` runs on that thread.
-  static std::unique_ptr<HealthChecker> StartThread(std::shared_ptr<ClusterManager> clusters,
-                                                    Options options = {});
 
   virtual ~HealthChecker() = default;
 

@@ -186,7 +186,62 @@ class RuntimeImpl final : public Runtime {
   std::vector<uint16_t> ports_;
 };
 
+class ControlThreadImpl final : public ControlThread {
+ public:
+  ControlThreadImpl() {
+    std::promise<void> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, &ready] {
+      uv_loop_t loop;
+      uv_loop_init(&loop);
+      // The dispatcher's handles do not keep a loop running (an embedder's
+      // loop must be able to end): this one does, until the destructor.
+      uv_async_t keepalive;
+      uv_async_init(&loop, &keepalive, nullptr);
+      {
+        internal::UvDispatcher dispatcher(&loop);
+        dispatcher_ = &dispatcher;
+        keepalive_ = &keepalive;
+        ready.set_value();
+        uv_run(&loop, UV_RUN_DEFAULT);  // until the destructor's stop
+        dispatcher.DiscardPosted();
+      }
+      // Close callbacks, and lookups still on the pool for managers
+      // destroyed from other threads just now.
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+    });
+    started.wait();
+  }
+
+  ~ControlThreadImpl() override {
+    dispatcher_->PostFromAnyThread([this] {
+      uv_close(reinterpret_cast<uv_handle_t*>(keepalive_), nullptr);
+      uv_stop(dispatcher_->loop());
+    });
+    thread_.join();
+  }
+
+  void Run(absl::AnyInvocable<void(Dispatcher&)> fn) override {
+    std::promise<void> done;
+    dispatcher_->PostFromAnyThread([&] {
+      fn(*dispatcher_);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+ private:
+  std::thread thread_;
+  internal::UvDispatcher* dispatcher_ = nullptr;  // set before `started`
+  uv_async_t* keepalive_ = nullptr;
+};
+
 }  // namespace
+
+std::unique_ptr<ControlThread> ControlThread::Start() {
+  return std::make_unique<ControlThreadImpl>();
+}
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(RuntimeOptions options,
                                                         std::shared_ptr<const Pipeline> pipeline) {

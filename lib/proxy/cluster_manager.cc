@@ -5,7 +5,6 @@
 #include <uv.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -142,25 +141,250 @@ class EjectionApplier final : public ResilienceObserver {
   std::shared_ptr<ResilienceObserver> next_;
 };
 
+using ClusterTable = absl::flat_hash_map<std::string, std::unique_ptr<ClusterEntry>>;
+
+// What the manager and its DNS driver share across threads: requests from the
+// manager (any thread) to the driver (its loop), and the async handle that
+// wakes the loop for them, cleared once the driver closed it.
+struct DnsControl {
+  std::mutex mu;
+  bool refresh = false;
+  bool stop = false;
+  uv_async_t* wakeup = nullptr;
+
+  void Signal(bool stopping) {
+    std::lock_guard<std::mutex> lock(mu);
+    (stopping ? stop : refresh) = true;
+    if (wakeup != nullptr) uv_async_send(wakeup);
+  }
+};
+
+// Resolves the table's DNS names on `loop`: one Resolver call at a time, each
+// on libuv's thread pool (uv_queue_work), so a slow answer blocks a pool
+// thread, never the loop and never a thread of our own. A round looks up
+// every name once and then publishes the clusters whose answers changed; the
+// next round starts `refresh` later, or at once after RefreshDns.
+//
+// Lives on the loop's thread and frees itself there, once stopped, its
+// handles closed and its lookup (if any) returned: the table and the
+// resolver it uses are shared with the manager, so an answer arriving after
+// the manager is gone touches nothing freed. Its handles are unreferenced:
+// DNS refreshes alone do not keep the application's loop running.
+class DnsDriver {
+ public:
+  static void Start(uv_loop_t* loop, std::shared_ptr<ClusterTable> table,
+                    std::shared_ptr<Resolver> resolver, std::shared_ptr<DnsControl> control,
+                    absl::Duration refresh) {
+    auto* d =
+        new DnsDriver(loop, std::move(table), std::move(resolver), std::move(control), refresh);
+    d->StartRound();
+  }
+
+  // On the loop's thread (the manager's destructor there): stops now.
+  static void StopOnLoop(DnsControl& control) {
+    uv_async_t* wakeup;
+    {
+      std::lock_guard<std::mutex> lock(control.mu);
+      control.stop = true;
+      wakeup = control.wakeup;
+    }
+    if (wakeup != nullptr) static_cast<DnsDriver*>(wakeup->data)->Stop();
+  }
+
+ private:
+  struct Lookup {
+    ClusterEntry* entry;
+    size_t endpoint;
+  };
+
+  DnsDriver(uv_loop_t* loop, std::shared_ptr<ClusterTable> table,
+            std::shared_ptr<Resolver> resolver, std::shared_ptr<DnsControl> control,
+            absl::Duration refresh)
+      : table_(std::move(table)),
+        resolver_(std::move(resolver)),
+        control_(std::move(control)),
+        refresh_ms_(static_cast<uint64_t>(absl::ToInt64Milliseconds(refresh))) {
+    for (auto& [name, entry] : *table_) {
+      for (size_t i = 0; i < entry->spec.endpoints.size(); ++i) {
+        if (!IsIpLiteral(entry->spec.endpoints[i].address)) {
+          lookups_.push_back({entry.get(), i});
+        }
+      }
+    }
+    uv_timer_init(loop, &timer_);
+    uv_async_init(loop, &wakeup_, [](uv_async_t* a) { static_cast<DnsDriver*>(a->data)->Wake(); });
+    timer_.data = this;
+    wakeup_.data = this;
+    work_.data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&wakeup_));
+    std::lock_guard<std::mutex> lock(control_->mu);
+    control_->wakeup = &wakeup_;
+  }
+
+  void Wake() {
+    bool stop, refresh;
+    {
+      std::lock_guard<std::mutex> lock(control_->mu);
+      stop = control_->stop;
+      refresh = control_->refresh;
+      control_->refresh = false;
+    }
+    if (stop) return Stop();
+    if (!refresh) return;
+    if (in_round_) {
+      refresh_pending_ = true;  // runs after the current round
+    } else {
+      uv_timer_stop(&timer_);
+      StartRound();
+    }
+  }
+
+  void StartRound() {
+    in_round_ = true;
+    next_ = 0;
+    fresh_.clear();
+    Next();
+  }
+
+  void Next() {
+    if (next_ < lookups_.size()) {
+      const Lookup& l = lookups_[next_];
+      name_ = l.entry->spec.endpoints[l.endpoint].address;
+      answer_ = absl::UnknownError("lookup not run");
+      in_flight_ = true;
+      int rc = uv_queue_work(timer_.loop, &work_, &ResolveOnPool, &OnResolved);
+      if (rc != 0) {
+        in_flight_ = false;
+        answer_ = absl::UnavailableError(uv_strerror(rc));
+        Resolved();
+      }
+      return;
+    }
+    Publish();
+    in_round_ = false;
+    if (refresh_pending_) {
+      refresh_pending_ = false;
+      StartRound();
+      return;
+    }
+    uv_timer_start(
+        &timer_, [](uv_timer_t* t) { static_cast<DnsDriver*>(t->data)->StartRound(); }, refresh_ms_,
+        0);
+  }
+
+  // On a pool thread. Touches only the request's name, answer and resolver,
+  // which nothing on the loop changes while the request is queued.
+  static void ResolveOnPool(uv_work_t* req) {
+    auto* d = static_cast<DnsDriver*>(req->data);
+    d->answer_ = d->resolver_->Resolve(d->name_);
+  }
+
+  static void OnResolved(uv_work_t* req, int status) {
+    auto* d = static_cast<DnsDriver*>(req->data);
+    d->in_flight_ = false;
+    if (d->stopping_) return d->MaybeFree();
+    if (status != 0) d->answer_ = absl::CancelledError("lookup cancelled");
+    d->Resolved();
+  }
+
+  void Resolved() {
+    const Lookup& l = lookups_[next_];
+    fresh_[l.entry].resize(l.entry->spec.endpoints.size());
+    fresh_[l.entry][l.endpoint] = Addresses(std::move(answer_));
+    ++next_;
+    Next();
+  }
+
+  void Publish() {
+    for (auto& [entry, fresh] : fresh_) {
+      absl::MutexLock lock(&entry->mu);
+      for (size_t i = 0; i < fresh.size(); ++i) {
+        if (IsIpLiteral(entry->spec.endpoints[i].address)) {
+          fresh[i] = {entry->spec.endpoints[i].address};
+        } else if (fresh[i].empty() && !entry->resolved[i].empty()) {
+          // A failed lookup keeps the last good answer: DNS hiccups must not
+          // empty a cluster that was serving.
+          fresh[i] = entry->resolved[i];
+        }
+      }
+      if (fresh != entry->resolved) {
+        entry->resolved = std::move(fresh);
+        entry->Publish();
+      }
+    }
+    fresh_.clear();
+  }
+
+  void Stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    {
+      std::lock_guard<std::mutex> lock(control_->mu);
+      control_->wakeup = nullptr;  // no Signal reaches the handle from now on
+    }
+    // A lookup not yet picked up by a pool thread never runs; one that is
+    // running returns to OnResolved, which frees the driver last.
+    if (in_flight_) uv_cancel(reinterpret_cast<uv_req_t*>(&work_));
+    auto closed = [](uv_handle_t* h) {
+      auto* d = static_cast<DnsDriver*>(h->data);
+      --d->open_handles_;
+      d->MaybeFree();
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wakeup_), closed);
+  }
+
+  void MaybeFree() {
+    if (open_handles_ == 0 && !in_flight_) delete this;
+  }
+
+  std::shared_ptr<ClusterTable> table_;  // keeps the entries of lookups_ alive
+  std::shared_ptr<Resolver> resolver_;
+  std::shared_ptr<DnsControl> control_;
+  uint64_t refresh_ms_;
+  std::vector<Lookup> lookups_;
+  uv_timer_t timer_;
+  uv_async_t wakeup_;
+  uv_work_t work_;
+  int open_handles_ = 2;
+  // The lookup in flight: written on the loop before it is queued and read
+  // after it returned; the pool thread writes `answer_` in between.
+  std::string name_;
+  absl::StatusOr<std::vector<std::string>> answer_;
+  bool in_flight_ = false;
+  bool in_round_ = false;
+  bool refresh_pending_ = false;
+  bool stopping_ = false;
+  size_t next_ = 0;
+  // This round's answers per cluster and endpoint.
+  absl::flat_hash_map<ClusterEntry*, std::vector<std::vector<std::string>>> fresh_;
+};
+
 class ClusterManagerImpl final : public ClusterManager {
  public:
   ClusterManagerImpl(std::shared_ptr<Resolver> resolver,
-                     std::shared_ptr<ResilienceObserver> observer, const Clock& clock)
-      : resolver_(std::move(resolver)), observer_(std::move(observer)), clock_(clock) {}
+                     std::shared_ptr<ResilienceObserver> observer, const Clock& clock,
+                     uv_loop_t* loop)
+      : resolver_(std::move(resolver)),
+        observer_(std::move(observer)),
+        clock_(clock),
+        loop_(loop),
+        clusters_(std::make_shared<ClusterTable>()) {}
 
   ~ClusterManagerImpl() override {
-    {
-      std::lock_guard<std::mutex> lock(resolver_mu_);
-      stopping_ = true;
+    if (dns_ == nullptr) return;
+    if (std::this_thread::get_id() == loop_thread_) {
+      DnsDriver::StopOnLoop(*dns_);  // the loop may not run again before it closes
+    } else {
+      dns_->Signal(/*stopping=*/true);
     }
-    resolver_cv_.notify_all();
-    if (resolver_thread_.joinable()) resolver_thread_.join();
   }
 
   absl::Status Init(std::vector<ClusterSpec> specs) {
     for (ClusterSpec& spec : specs) {
       if (absl::Status s = spec.Validate(); !s.ok()) return s;
-      if (clusters_.contains(spec.name)) {
+      if (clusters_->contains(spec.name)) {
         return absl::InvalidArgumentError(
             absl::StrCat("cluster '", spec.name, "': defined more than once"));
       }
@@ -188,25 +412,33 @@ class ClusterManagerImpl final : public ClusterManager {
           entry->has_dns = true;
         }
       }
+      if (entry->has_dns && loop_ == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster '", spec.name,
+                         "': has DNS names but the cluster manager has no loop to resolve them on "
+                         "(ClusterManagerOptions::loop)"));
+      }
       min_refresh_ = std::min(min_refresh_, spec.dns_refresh);
       names_.push_back(spec.name);
       entry->spec = std::move(spec);
       entry->Publish();
       any_dns_ |= entry->has_dns;
       std::string name = entry->spec.name;
-      clusters_.emplace(std::move(name), std::move(entry));
+      clusters_->emplace(std::move(name), std::move(entry));
     }
-    for (const auto& [name, entry] : clusters_) {
+    for (const auto& [name, entry] : *clusters_) {
       if (!entry->spec.fallback.has_value() || entry->spec.fallback->cluster.empty()) continue;
       const std::string& to = entry->spec.fallback->cluster;
-      if (to == name || !clusters_.contains(to)) {
+      if (to == name || !clusters_->contains(to)) {
         return absl::InvalidArgumentError(
             absl::StrCat("cluster '", name, "': fallback.cluster '", to, "' ",
                          to == name ? "is the cluster itself" : "is not a defined cluster"));
       }
     }
     if (any_dns_) {
-      resolver_thread_ = std::thread([this] { ResolverLoop(); });
+      loop_thread_ = std::this_thread::get_id();
+      dns_ = std::make_shared<DnsControl>();
+      DnsDriver::Start(loop_, clusters_, resolver_, dns_, min_refresh_);
     }
     return absl::OkStatus();
   }
@@ -246,11 +478,7 @@ class ClusterManagerImpl final : public ClusterManager {
   }
 
   void RefreshDns() override {
-    {
-      std::lock_guard<std::mutex> lock(resolver_mu_);
-      refresh_requested_ = true;
-    }
-    resolver_cv_.notify_all();
+    if (dns_ != nullptr) dns_->Signal(/*stopping=*/false);
   }
 
   const ClusterResilience* Resilience(std::string_view name) const override {
@@ -262,60 +490,22 @@ class ClusterManagerImpl final : public ClusterManager {
 
  private:
   ClusterEntry* Get(std::string_view name) const {
-    auto it = clusters_.find(absl::string_view(name.data(), name.size()));
-    return it == clusters_.end() ? nullptr : it->second.get();
+    auto it = clusters_->find(absl::string_view(name.data(), name.size()));
+    return it == clusters_->end() ? nullptr : it->second.get();
   }
 
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(resolver_mu_);
-    return stopping_;
-  }
-
-  void ResolverLoop() {
-    for (;;) {
-      for (auto& [name, entry] : clusters_) {
-        if (!entry->has_dns) continue;
-        std::vector<std::vector<std::string>> fresh(entry->spec.endpoints.size());
-        for (size_t i = 0; i < entry->spec.endpoints.size(); ++i) {
-          // Resolve may block: the destructor waits for one call, not a round.
-          if (Stopping()) return;
-          const std::string& address = entry->spec.endpoints[i].address;
-          fresh[i] = IsIpLiteral(address) ? std::vector<std::string>{address}
-                                          : Addresses(resolver_->Resolve(address));
-        }
-        absl::MutexLock lock(&entry->mu);
-        for (size_t i = 0; i < fresh.size(); ++i) {
-          // A failed lookup keeps the last good answer: DNS hiccups must not
-          // empty a cluster that was serving.
-          if (fresh[i].empty() && !entry->resolved[i].empty()) fresh[i] = entry->resolved[i];
-        }
-        if (fresh != entry->resolved) {
-          entry->resolved = std::move(fresh);
-          entry->Publish();
-        }
-      }
-      std::unique_lock<std::mutex> lock(resolver_mu_);
-      resolver_cv_.wait_for(lock, absl::ToChronoSeconds(min_refresh_),
-                            [this] { return stopping_ || refresh_requested_; });
-      if (stopping_) return;
-      refresh_requested_ = false;
-    }
-  }
-
-  // Built once in Init, read-only afterwards: lookups need no lock.
-  absl::flat_hash_map<std::string, std::unique_ptr<ClusterEntry>> clusters_;
+  std::shared_ptr<Resolver> resolver_;
+  std::shared_ptr<ResilienceObserver> observer_;
+  const Clock& clock_;
+  uv_loop_t* loop_;
+  // Built once in Init, read-only afterwards: lookups need no lock. Shared
+  // with the DNS driver, which publishes into the entries.
+  std::shared_ptr<ClusterTable> clusters_;
   std::vector<std::string> names_;
   bool any_dns_ = false;
   absl::Duration min_refresh_ = absl::Hours(1);
-
-  std::shared_ptr<Resolver> resolver_;  // used on the resolver thread only
-  std::shared_ptr<ResilienceObserver> observer_;
-  const Clock& clock_;
-  std::thread resolver_thread_;
-  std::mutex resolver_mu_;
-  std::condition_variable resolver_cv_;
-  bool stopping_ = false;
-  bool refresh_requested_ = false;
+  std::shared_ptr<DnsControl> dns_;  // null without DNS names
+  std::thread::id loop_thread_;      // the thread that created the manager
 };
 
 }  // namespace
@@ -415,8 +605,8 @@ absl::StatusOr<std::shared_ptr<ClusterManager>> ClusterManager::Create(
   std::shared_ptr<Resolver> resolver =
       options.resolver != nullptr ? std::move(options.resolver) : MakeSystemResolver();
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();
-  auto manager =
-      std::make_shared<ClusterManagerImpl>(std::move(resolver), std::move(options.observer), clock);
+  auto manager = std::make_shared<ClusterManagerImpl>(
+      std::move(resolver), std::move(options.observer), clock, options.loop);
   if (absl::Status s = manager->Init(std::move(clusters)); !s.ok()) return s;
   return std::shared_ptr<ClusterManager>(std::move(manager));
 }

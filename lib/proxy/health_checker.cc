@@ -1,18 +1,14 @@
 #include <uv.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "event/uv_dispatcher.h"
 #include "gateway/cluster.h"
 #include "gateway/codec.h"
 #include "gateway/health_check.h"
@@ -365,62 +361,12 @@ void HostProbe::Finish(bool passed, std::string reason) {
   owner_.Report(cluster_, *this, passed, t, reason);
 }
 
-// Runs a checker on a loop of its own.
-class ThreadedHealthChecker final : public HealthChecker {
- public:
-  ThreadedHealthChecker(std::shared_ptr<ClusterManager> clusters, Options options) {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool ready = false;
-    thread_ = std::thread([&, clusters = std::move(clusters), o = std::move(options)]() mutable {
-      uv_loop_t loop;
-      uv_loop_init(&loop);
-      {
-        internal::UvDispatcher dispatcher(&loop);
-        auto checker =
-            std::make_unique<HealthCheckerImpl>(dispatcher, std::move(clusters), std::move(o));
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          checker_ = checker.get();
-          dispatcher_ = &dispatcher;
-          ready = true;
-        }
-        cv.notify_one();
-        uv_run(&loop, UV_RUN_DEFAULT);  // until the destructor stops it
-        checker.reset();
-        dispatcher.DiscardPosted();
-      }
-      uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks of every handle
-      uv_loop_close(&loop);
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return ready; });
-  }
-
-  ~ThreadedHealthChecker() override {
-    dispatcher_->PostFromAnyThread([d = dispatcher_] { uv_stop(d->loop()); });
-    thread_.join();
-  }
-
-  std::vector<HostStatus> Status() const override { return checker_->Status(); }
-
- private:
-  std::thread thread_;
-  HealthCheckerImpl* checker_ = nullptr;
-  internal::UvDispatcher* dispatcher_ = nullptr;
-};
-
 }  // namespace
 
 std::unique_ptr<HealthChecker> HealthChecker::Create(Dispatcher& dispatcher,
                                                      std::shared_ptr<ClusterManager> clusters,
                                                      Options options) {
   return std::make_unique<HealthCheckerImpl>(dispatcher, std::move(clusters), std::move(options));
-}
-
-std::unique_ptr<HealthChecker> HealthChecker::StartThread(std::shared_ptr<ClusterManager> clusters,
-                                                          Options options) {
-  return std::make_unique<ThreadedHealthChecker>(std::move(clusters), std::move(options));
 }
 
 }  // namespace gateway

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/health_check.h"
 #include "gateway/resilience_stats.h"
+#include "gateway/runtime.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -127,18 +128,21 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
   }
   ~ConfiguredGatewayImpl() override {
     // The gateway first, so it stops sending to the demo upstreams.
-    health_.reset();
-    runtime_.reset();
+    if (health_ != nullptr) control_->Run([this](Dispatcher&) { health_.reset(); });
+    runtime_.reset();  // the last references to the cluster manager
+    control_.reset();  // after everything on its loop
     demos_.clear();
   }
 
   absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) override;
 
   // Clusters and pipeline of `config`, with demo ports remapped, and the
-  // health checker of those clusters (null if none has a health check).
-  absl::StatusOr<std::shared_ptr<const Pipeline>> Assemble(
-      const GatewayConfig& config, const FilterRegistry& registry,
-      std::unique_ptr<HealthChecker>* health) const {
+  // health checker of those clusters (null if none has a health check). The
+  // clusters' DNS lookups and the checker run on the control thread,
+  // started with the first clusters.
+  absl::StatusOr<std::shared_ptr<const Pipeline>> Assemble(const GatewayConfig& config,
+                                                           const FilterRegistry& registry,
+                                                           std::unique_ptr<HealthChecker>* health) {
     std::vector<ClusterSpec> clusters = config.clusters;
     for (ClusterSpec& c : clusters) {
       for (EndpointSpec& e : c.endpoints) {
@@ -153,7 +157,11 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
         [](std::string_view line) { fmt::print(stderr, "gatewayd: {}\n", line); });
     std::shared_ptr<ClusterManager> manager;
     if (!clusters.empty()) {
-      auto m = ClusterManager::Create(std::move(clusters), {.observer = log});
+      if (control_ == nullptr) control_ = ControlThread::Start();
+      absl::StatusOr<std::shared_ptr<ClusterManager>> m;
+      control_->Run([&](Dispatcher& d) {
+        m = ClusterManager::Create(std::move(clusters), {.loop = d.loop(), .observer = log});
+      });
       if (!m.ok()) return m.status();
       manager = std::move(*m);
     }
@@ -163,11 +171,14 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
     for (const ClusterSpec& c : config.clusters) checked |= c.health_check.has_value();
     if (checked) {
       // One checker per process; transitions are logged once each.
-      *health = HealthChecker::StartThread(
-          manager, {.on_change = [](const HealthEvent& e) {
-            fmt::print(stderr, "gatewayd: cluster {}: host {} is {}{}{}\n", e.cluster, e.host,
-                       e.healthy ? "healthy" : "unhealthy", e.reason.empty() ? "" : ": ", e.reason);
-          }});
+      control_->Run([&](Dispatcher& d) {
+        *health = HealthChecker::Create(
+            d, manager, {.on_change = [](const HealthEvent& e) {
+              fmt::print(stderr, "gatewayd: cluster {}: host {} is {}{}{}\n", e.cluster, e.host,
+                         e.healthy ? "healthy" : "unhealthy", e.reason.empty() ? "" : ": ",
+                         e.reason);
+            }});
+      });
     }
     return pipeline;
   }
@@ -176,7 +187,9 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
   std::map<uint16_t, uint16_t> port_map;                  // configured -> bound demo port
   std::vector<std::unique_ptr<Runtime>> demos_;
   std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<HealthChecker> health_;
+  // DNS lookups and health checks; null while no config had clusters.
+  std::unique_ptr<ControlThread> control_;
+  std::unique_ptr<HealthChecker> health_;  // on control_'s loop
 };
 
 absl::Status ConfiguredGatewayImpl::Reload(const GatewayConfig& config,
@@ -185,7 +198,8 @@ absl::Status ConfiguredGatewayImpl::Reload(const GatewayConfig& config,
   auto pipeline = Assemble(config, registry, &health);
   if (!pipeline.ok()) return pipeline.status();
   runtime_->SetPipeline(*std::move(pipeline));
-  health_ = std::move(health);  // the old clusters are no longer checked
+  // The old clusters are no longer checked; checkers live on the control loop.
+  if (control_ != nullptr) control_->Run([&](Dispatcher&) { health_ = std::move(health); });
   return absl::OkStatus();
 }
 

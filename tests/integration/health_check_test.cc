@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/health_check.h"
+#include "integration/checker_thread.h"
 #include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
@@ -116,10 +117,10 @@ TEST_CASE(
   Upstream a("a"), b("b");
   auto cm = Clusters({a.port(), b.port()}, FastCheck());
   auto events = std::make_shared<Events>();
-  auto checker = HealthChecker::StartThread(cm, {.on_change = [events](const HealthEvent& e) {
-                                              absl::MutexLock lock(&events->mu);
-                                              events->list.push_back(e);
-                                            }});
+  auto checker = itest::StartChecker(cm, {.on_change = [events](const HealthEvent& e) {
+                                       absl::MutexLock lock(&events->mu);
+                                       events->list.push_back(e);
+                                     }});
   auto proxy = Proxy(cm);
   REQUIRE(Eventually([&] { return a.probes() >= 2 && b.probes() >= 2; }));
   CHECK(Healthy(*cm, a.port()));
@@ -167,7 +168,7 @@ TEST_CASE(
 TEST_CASE("with every host failing its health check requests get a fast 503") {
   Upstream a("a");
   auto cm = Clusters({a.port()}, FastCheck());
-  auto checker = HealthChecker::StartThread(cm);
+  auto checker = itest::StartChecker(cm);
   auto proxy = Proxy(cm);
   a.set_status(503);
   REQUIRE(Eventually([&] { return !Healthy(*cm, a.port()); }));
@@ -186,7 +187,7 @@ TEST_CASE("a TCP health check marks a host that refuses connections unhealthy") 
   HealthCheckSpec check = FastCheck();
   check.type = HealthCheckSpec::Type::kTcp;
   auto cm = Clusters({a.port(), gone_port}, check);
-  auto checker = HealthChecker::StartThread(cm);
+  auto checker = itest::StartChecker(cm);
   REQUIRE(Eventually([&] { return !Healthy(*cm, gone_port); }));
   CHECK(Healthy(*cm, a.port()));
   CHECK(a.probes() == 0);  // a TCP check sends no request
@@ -202,7 +203,7 @@ TEST_CASE("a health check that gets no answer in time counts as failed") {
   check.timeout = absl::Milliseconds(50);
   check.unhealthy_threshold = 1;
   auto cm = Clusters({a.port(), silent_port}, check);
-  auto checker = HealthChecker::StartThread(cm);
+  auto checker = itest::StartChecker(cm);
   REQUIRE(Eventually([&] { return !Healthy(*cm, silent_port); }));
   bool timed_out = false;
   for (const auto& h : checker->Status()) {

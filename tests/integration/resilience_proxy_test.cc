@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "integration/checker_thread.h"
 #include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
@@ -364,7 +365,7 @@ TEST_CASE("a passing active health check returns an ejected host before its ejec
   auto rig =
       StartProxy({std::move(c)},
                  {RouteBuilder("pair").Prefix("/").ToCluster("pair").Retry(NoRetries()).Build()});
-  auto checker = HealthChecker::StartThread(rig->clusters, {});
+  auto checker = itest::StartChecker(rig->clusters, {});
   const OutlierDetector& detector = *rig->resilience("pair").outlier_detector;
   std::string flaky_name = absl::StrCat("127.0.0.1:", (*flaky)->port());
 

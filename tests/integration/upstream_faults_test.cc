@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/runtime.h"
 #include "integration/fault_upstream.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
@@ -123,6 +124,8 @@ struct Rig {
   FaultUpstream faulty;
   FaultUpstream healthy;
   Recorder recorder;
+  // Resolves the clusters' DNS names; outlives the manager.
+  std::unique_ptr<ControlThread> control = ControlThread::Start();
   std::shared_ptr<ClusterManager> clusters;
   std::unique_ptr<TestServer> proxy;
 };
@@ -157,7 +160,10 @@ std::unique_ptr<Rig> StartRig(RigSpec spec = {}) {
                        .Retry(spec.retry)
                        .UpstreamTimeout(spec.timeouts)
                        .Build());
-  auto cm = ClusterManager::Create(std::move(clusters), {.resolver = spec.resolver});
+  absl::StatusOr<std::shared_ptr<ClusterManager>> cm;
+  rig->control->Run([&](Dispatcher& d) {
+    cm = ClusterManager::Create(std::move(clusters), {.loop = d.loop(), .resolver = spec.resolver});
+  });
   REQUIRE(cm.ok());
   rig->clusters = *cm;
   auto router = Router::Build(std::move(routes));

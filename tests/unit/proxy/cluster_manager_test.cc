@@ -1,5 +1,8 @@
+#include <uv.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -7,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gateway/cluster.h"
 #include "gateway/testing/harness.h"
 
@@ -74,28 +78,69 @@ TEST_CASE("invalid cluster specs are rejected naming the cluster and field") {
   REQUIRE(std::string(port.status().message()).find("endpoints[0].port") != std::string::npos);
 }
 
-TEST_CASE("a DNS endpoint has no hosts until the resolver thread answers") {
-  // "localhost" resolves from /etc/hosts without network access.
-  auto cm = ClusterManager::Create({Static("dns", {{"localhost", 8080}})});
-  REQUIRE(cm.ok());
-  std::shared_ptr<const HostSet> hosts;
-  for (int i = 0; i < 500; ++i) {  // bounded: up to ~5 s
-    hosts = (*cm)->Hosts("dns");
-    if (!hosts->hosts().empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// A libuv loop the test thread runs by hand; the manager's lookups run on
+// libuv's pool. Declare it before the manager: it outlives it, and its
+// destructor runs the loop until the manager's handles closed and its lookups
+// returned.
+class TestLoop {
+ public:
+  TestLoop() {
+    uv_loop_init(&loop_);
+    // The manager's handles do not keep a loop running: this one does, as an
+    // application's listeners would.
+    uv_async_init(&loop_, &keepalive_, nullptr);
   }
-  REQUIRE_FALSE(hosts->hosts().empty());
+  ~TestLoop() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop_) == 0);  // nothing of the manager left on it
+  }
+  uv_loop_t* get() { return &loop_; }
+  // Runs the loop until `done` holds; false after 5 s.
+  bool RunUntil(const std::function<bool()>& done) {
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      uv_run(&loop_, UV_RUN_NOWAIT);
+    }
+    return true;
+  }
+  void Turn() { uv_run(&loop_, UV_RUN_NOWAIT); }
+
+ private:
+  uv_loop_t loop_;
+  uv_async_t keepalive_;
+};
+
+TEST_CASE("a DNS endpoint has no hosts until the lookup on the loop's pool answers") {
+  TestLoop loop;
+  // "localhost" resolves from /etc/hosts without network access.
+  auto cm = ClusterManager::Create({Static("dns", {{"localhost", 8080}})}, {.loop = loop.get()});
+  REQUIRE(cm.ok());
+  // Nothing is published from the pool thread: the answer waits for the loop.
+  CHECK((*cm)->Hosts("dns")->hosts().empty());
+  REQUIRE(loop.RunUntil([&] { return !(*cm)->Hosts("dns")->hosts().empty(); }));
+  auto hosts = (*cm)->Hosts("dns");
   REQUIRE(hosts->hosts()[0]->hostname() == "localhost");
   REQUIRE(hosts->hosts()[0]->port() == 8080);
+}
+
+TEST_CASE("a DNS endpoint without a loop to resolve it on is rejected naming the cluster") {
+  auto cm = ClusterManager::Create({Static("dns", {{"localhost", 8080}})});
+  REQUIRE_FALSE(cm.ok());
+  CHECK(std::string(cm.status().message()).find("cluster 'dns'") != std::string::npos);
+  CHECK(std::string(cm.status().message()).find("ClusterManagerOptions::loop") !=
+        std::string::npos);
 }
 
 // Answers from a table the test edits (a missing name fails) and counts calls.
 class TableResolver final : public Resolver {
  public:
   absl::StatusOr<std::vector<std::string>> Resolve(std::string_view name) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     ++calls_;
     cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(5), [this] { return !blocked_; });
     auto it = answers_.find(std::string(name));
     if (it == answers_.end()) {
       return absl::NotFoundError(absl::StrCat("no such name: ", std::string(name)));
@@ -114,9 +159,11 @@ class TableResolver final : public Resolver {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
   }
-  bool WaitCalls(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return calls_ >= n; });
+  // While blocked, calls wait (at most 5 s) until unblocked.
+  void Block(bool blocked) {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocked_ = blocked;
+    cv_.notify_all();
   }
 
  private:
@@ -124,18 +171,19 @@ class TableResolver final : public Resolver {
   std::condition_variable cv_;
   std::map<std::string, std::vector<std::string>> answers_;
   int calls_ = 0;
+  bool blocked_ = false;
 };
 
-// Returns once the manager has applied an answer the resolver gives from now
-// on. With one DNS name a round is one Resolve call, and a refresh asked for
-// during a round runs after it; so once the call after the next one has
+// Runs `loop` until the manager has applied an answer the resolver gives from
+// now on. With one DNS name a round is one Resolve call, and a refresh asked
+// for during a round runs after it; so once the call after the next one has
 // started, the round of the next one has been published.
-void Settle(ClusterManager& cm, TableResolver& resolver) {
+void Settle(ClusterManager& cm, TableResolver& resolver, TestLoop& loop) {
   int n = resolver.calls();
   cm.RefreshDns();
-  REQUIRE(resolver.WaitCalls(n + 1));
+  REQUIRE(loop.RunUntil([&] { return resolver.calls() >= n + 1; }));
   cm.RefreshDns();
-  REQUIRE(resolver.WaitCalls(n + 2));
+  REQUIRE(loop.RunUntil([&] { return resolver.calls() >= n + 2; }));
 }
 
 std::vector<std::string> Names(const HostSet& hosts) {
@@ -145,11 +193,13 @@ std::vector<std::string> Names(const HostSet& hosts) {
 }
 
 TEST_CASE("DNS names resolve through the configured resolver, keeping IP literals once each") {
+  TestLoop loop;
   auto resolver = std::make_shared<TableResolver>();
   resolver->Set("svc", {"10.0.0.2", "not-an-address", "10.0.0.1", "10.0.0.2", "::1"});
-  auto cm = ClusterManager::Create({Static("c", {{"svc", 8080}})}, {.resolver = resolver});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 8080}})},
+                                   {.loop = loop.get(), .resolver = resolver});
   REQUIRE(cm.ok());
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   auto hosts = (*cm)->Hosts("c");
   REQUIRE(Names(*hosts) ==
           std::vector<std::string>{"10.0.0.2:8080", "10.0.0.1:8080", "[::1]:8080"});
@@ -158,16 +208,18 @@ TEST_CASE("DNS names resolve through the configured resolver, keeping IP literal
 }
 
 TEST_CASE("a changed DNS answer replaces the hosts and keeps the Host objects that stayed") {
+  TestLoop loop;
   auto resolver = std::make_shared<TableResolver>();
   resolver->Set("svc", {"10.0.0.1", "10.0.0.2"});
-  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})}, {.resolver = resolver});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})},
+                                   {.loop = loop.get(), .resolver = resolver});
   REQUIRE(cm.ok());
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   auto before = (*cm)->Hosts("c");
   REQUIRE(Names(*before) == std::vector<std::string>{"10.0.0.1:80", "10.0.0.2:80"});
 
   resolver->Set("svc", {"10.0.0.2", "10.0.0.3"});
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   auto after = (*cm)->Hosts("c");
   REQUIRE(Names(*after) == std::vector<std::string>{"10.0.0.2:80", "10.0.0.3:80"});
   REQUIRE(after->version() > before->version());
@@ -177,33 +229,36 @@ TEST_CASE("a changed DNS answer replaces the hosts and keeps the Host objects th
 }
 
 TEST_CASE("a failed lookup keeps the last good answer") {
+  TestLoop loop;
   auto resolver = std::make_shared<TableResolver>();
   resolver->Set("svc", {"10.0.0.1"});
-  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})}, {.resolver = resolver});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})},
+                                   {.loop = loop.get(), .resolver = resolver});
   REQUIRE(cm.ok());
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   uint64_t version = (*cm)->Version("c");
 
   resolver->Forget("svc");
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   REQUIRE((*cm)->Version("c") == version);
   REQUIRE(Names(*(*cm)->Hosts("c")) == std::vector<std::string>{"10.0.0.1:80"});
 
   resolver->Set("svc", {});  // an empty answer is a failed lookup too
-  Settle(**cm, *resolver);
+  Settle(**cm, *resolver, loop);
   REQUIRE((*cm)->Version("c") == version);
 }
 
 TEST_CASE("a name that never resolved leaves only the cluster's other endpoints") {
+  TestLoop loop;
   auto resolver = std::make_shared<TableResolver>();
   auto cm = ClusterManager::Create(
       {Static("mixed", {{"127.0.0.1", 1}, {"nowhere", 2}}), Static("dns", {{"nowhere", 3}})},
-      {.resolver = resolver});
+      {.loop = loop.get(), .resolver = resolver});
   REQUIRE(cm.ok());
   // Two clusters resolve "nowhere" per round: wait for two full rounds.
-  REQUIRE(resolver->WaitCalls(2));
+  REQUIRE(loop.RunUntil([&] { return resolver->calls() >= 2; }));
   (*cm)->RefreshDns();
-  REQUIRE(resolver->WaitCalls(4));
+  REQUIRE(loop.RunUntil([&] { return resolver->calls() >= 4; }));
   REQUIRE(Names(*(*cm)->Hosts("mixed")) == std::vector<std::string>{"127.0.0.1:1"});
   REQUIRE((*cm)->Hosts("dns")->hosts().empty());
 }
@@ -214,8 +269,42 @@ TEST_CASE("static IP endpoints never reach the resolver") {
       ClusterManager::Create({Static("c", {{"127.0.0.1", 1}, {"::1", 2}})}, {.resolver = resolver});
   REQUIRE(cm.ok());
   (*cm)->RefreshDns();
-  cm->reset();  // joins the resolver thread, if one was started
+  cm->reset();
   REQUIRE(resolver->calls() == 0);
+}
+
+TEST_CASE("destroying the manager on its loop with a lookup in flight waits for nothing") {
+  TestLoop loop;
+  auto resolver = std::make_shared<TableResolver>();
+  resolver->Set("svc", {"10.0.0.1"});
+  resolver->Block(true);
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})},
+                                   {.loop = loop.get(), .resolver = resolver});
+  REQUIRE(cm.ok());
+  REQUIRE(loop.RunUntil([&] { return resolver->calls() == 1; }));  // blocked on the pool
+  cm->reset();  // returns at once; the lookup's answer will be dropped
+  resolver->Block(false);
+  // ~TestLoop runs the loop until the lookup returned and the handles closed,
+  // then checks that the loop closes: nothing of the manager is left on it.
+}
+
+TEST_CASE("the manager can be destroyed and refreshed from another thread than its loop's") {
+  TestLoop loop;
+  auto resolver = std::make_shared<TableResolver>();
+  resolver->Set("svc", {"10.0.0.1"});
+  auto cm = ClusterManager::Create({Static("c", {{"svc", 80}})},
+                                   {.loop = loop.get(), .resolver = resolver});
+  REQUIRE(cm.ok());
+  REQUIRE(loop.RunUntil([&] { return !(*cm)->Hosts("c")->hosts().empty(); }));
+  std::thread other([&] { (*cm)->RefreshDns(); });
+  other.join();
+  REQUIRE(loop.RunUntil([&] { return resolver->calls() >= 2; }));
+  std::shared_ptr<ClusterManager> last = std::move(*cm);
+  std::thread dropper([&] { last.reset(); });
+  dropper.join();
+  // The running loop closes the handles on its next turns; ~TestLoop checks.
+  loop.Turn();
+  loop.Turn();
 }
 
 TEST_CASE("the system resolver answers localhost from the hosts file") {
