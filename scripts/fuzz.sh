@@ -43,6 +43,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   dirs=("$corpus")
   [[ -d "$REPO_ROOT/tests/fuzz/corpus/$t" ]] && dirs+=("$REPO_ROOT/tests/fuzz/corpus/$t")
+  # The example configs are the config loader's seeds.
+  [[ "$t" == config_fuzz ]] && dirs+=("$REPO_ROOT/examples/gatewayd")
   dict=()
   [[ -f "$REPO_ROOT/tests/fuzz/$t.dict" ]] && dict=(-dict="$REPO_ROOT/tests/fuzz/$t.dict")
   log "fuzz $t for ${FUZZ_SECONDS}s"
