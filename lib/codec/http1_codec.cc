@@ -1,17 +1,22 @@
 // The default HTTP/1.1 codec: llhttp drives the grammar; this file adds what
-// llhttp leaves to its user, and what its loose build (the one Debian ships,
-// LLHTTP_STRICT_MODE=0) lets through. No llhttp_set_lenient_* flag is ever
-// set: the loose build's defaults plus the checks below are the whole policy.
+// llhttp leaves to its user, and what even its strict build
+// (LLHTTP_STRICT_MODE=1, see cmake/GatewayDependencies.cmake) lets through. No
+// llhttp_set_lenient_* flag is ever set: the strict build's defaults plus the
+// checks below are the whole policy.
 //
-// llhttp reports spans (method, target, version, names, values, body) but not
-// the bytes between them. Loose llhttp accepts a lone CR or a bare LF as a line
-// end in several places (after the request line, as the blank line ending the
-// head or the trailers, after chunk data), runs of spaces inside the request
-// line, whitespace before a colon, empty field names and obs-fold. So the codec
-// keeps one pointer, `scan_pos_`, to where the last span ended and checks every
-// byte between spans of the head, the chunk framing and the trailers ("gaps"):
-// each CR must be followed by LF and each LF preceded by CR, a value must not
-// start after a line break (obs-fold), and the request line must be exactly
+// Strict llhttp refuses a CR not followed by LF, any byte of a field name that
+// is not a token character, control characters (but HTAB) in field values,
+// anything but CRLF after chunk data, and non-ASCII request targets; the codec
+// does not check those again. It still accepts a bare LF as a line end in
+// several places (after the request or status line, as the blank line ending
+// the head or the trailers, after the last chunk), runs of spaces inside the
+// request line, an "RTSP/" version, an empty field name and obs-fold. llhttp
+// reports spans (method, target, version, names, values, body) but not the
+// bytes between them, so the codec keeps one pointer, `scan_pos_`, to where
+// the last span ended and checks every byte between spans of the head, the
+// chunk framing and the trailers ("gaps"): each LF must be preceded by CR (and
+// each CR followed by LF: the same word-wide test covers both), a value must
+// not start after a line break (obs-fold), and the request line must be exactly
 // "METHOD SP target SP HTTP/x.y". The same walk counts header bytes including
 // whitespace, which llhttp never hands out.
 //
@@ -44,6 +49,9 @@
 #include "common/header_map_access.h"
 #include "gateway/codec.h"
 #include "gateway/http.h"
+
+// The checks below leave to llhttp what its strict parser refuses.
+static_assert(LLHTTP_STRICT_MODE, "the HTTP/1.1 codec needs llhttp's strict parser");
 
 namespace gateway {
 namespace internal {
@@ -802,9 +810,9 @@ int Http1Codec::OnHeaderFieldComplete() {
   if (++field_count_ > limits_.max_header_count) {
     return Fail(431, "headers_too_large", "too many header fields");
   }
-  // llhttp accepts an empty name and spaces before the colon.
+  // Strict llhttp takes only token characters in a name, but an empty one too.
   const std::string_view n = name_.get();
-  if (!IsFieldName(n)) return Fail(400, "invalid_header", "invalid header field name");
+  if (n.empty()) return Fail(400, "invalid_header", "empty header field name");
   field_kind_ = FieldKind::kOther;
   switch (n.size()) {
     case 4:
@@ -854,8 +862,8 @@ int Http1Codec::OnHeaderValue(const char* at, size_t len) {
 }
 
 int Http1Codec::OnHeaderValueComplete() {
+  // Strict llhttp has refused control characters other than HTAB already.
   std::string_view v = TrimOws(value_.get());
-  if (!IsFieldValue(v)) return Fail(400, "invalid_header", "invalid character in header value");
   switch (field_kind_) {
     case FieldKind::kOther:
       break;
@@ -900,8 +908,8 @@ int Http1Codec::OnHeaderValueComplete() {
       }
       break;
   }
-  // Checked above: IsFieldName when the name completed, IsFieldValue and
-  // TrimOws here.
+  // Checked: the name's characters and the value's by llhttp, the empty name
+  // when the name completed, TrimOws here.
   HeaderMapAccess::AddChecked(section_ == Section::kTrailers ? trailers_ : head_headers(),
                               name_.get(), v);
   name_.Clear();
@@ -1109,7 +1117,8 @@ int Http1Codec::OnMessageComplete() {
     return 0;
   }
   if (!keep_alive) {
-    // Loose llhttp would silently swallow whatever follows; leave it unconsumed.
+    // Whatever follows is left unconsumed for the owner to judge (strict
+    // llhttp would only fail it as data after `Connection: close`).
     conn_done_ = true;
     stop_ = Stop::kConnectionEnd;
     return HPE_PAUSED;
