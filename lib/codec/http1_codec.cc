@@ -1245,11 +1245,179 @@ void Http1Codec::EncodeChunkedEnd(const HeaderMap* trailers, std::string& out) {
   Shrink(out, p);
 }
 
+// ---------------------------------------------------------------------------
+// Connection codecs: HTTP/1.1 as ServerCodec / ClientCodec. Each holds one
+// Http1Codec by value (a codec per upstream attempt must not cost two
+// allocations) and numbers its messages as streams, one at a time. What
+// HTTP/1.1 knows about streams is little: the one in flight has the latest id,
+// its body is framed as its head said, and a stream ends only with its message
+// or with the connection. They live in this file so that the message codec's
+// callbacks stay local to it and inlined.
+
+class Http1ServerCodec final : public ServerCodec, private CodecSink {
+ public:
+  // Made and freed with connections' idle cycles (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1ServerCodec>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<Http1ServerCodec>::Free(block, size);
+  }
+  Http1ServerCodec(const CodecLimits& limits, ServerCodecCallbacks& callbacks)
+      : codec_(CodecMode::kServer, limits, *this), callbacks_(callbacks) {}
+
+  FeedResult Feed(std::string_view data) override { return codec_.Feed(data); }
+  void FeedEof() override { codec_.FeedEof(); }
+  void Pause() override { codec_.Pause(); }
+  void Resume() override { codec_.Resume(); }
+  bool paused() const override { return codec_.paused(); }
+  // The only stream is the connection's input.
+  void SetStreamReadEnabled(StreamId, bool enabled) override {
+    if (enabled) {
+      codec_.Resume();
+    } else {
+      codec_.Pause();
+    }
+  }
+  bool idle() const override { return codec_.between_messages(); }
+
+  void EncodeResponseHead(StreamId, const ResponseHead& head, BodyFraming framing,
+                          uint64_t body_length, std::string& out) override {
+    chunked_out_ = framing == BodyFraming::kChunked;
+    codec_.EncodeResponseHead(head, framing, body_length, out);
+  }
+  void EncodeResponseBody(StreamId, std::string_view data, bool end_stream,
+                          const HeaderMap* trailers, std::string& out) override {
+    if (!chunked_out_) {
+      // Content-Length, close-delimited, or the raw bytes after a 101.
+      out.append(data);
+      return;
+    }
+    codec_.EncodeBody(data, BodyFraming::kChunked, out);
+    if (end_stream) codec_.EncodeChunkedEnd(trailers, out);
+  }
+  void EncodeContinue(StreamId, std::string& out) override {
+    out.append("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  void ResetStream(StreamId, std::string&) override {
+    // Nothing on the wire can end one exchange: parse no more; the owner closes.
+    codec_.Pause();
+  }
+
+ private:
+  void OnRequestHead(RequestHead head) override {
+    callbacks_.OnRequestHead(++stream_, std::move(head));
+  }
+  void OnBody(std::string_view chunk) override { callbacks_.OnRequestBody(stream_, chunk); }
+  void OnTrailers(HeaderMap trailers) override {
+    callbacks_.OnRequestTrailers(stream_, std::move(trailers));
+  }
+  void OnFieldDropped(std::string_view name) override { callbacks_.OnFieldDropped(name); }
+  void OnMessageComplete() override { callbacks_.OnRequestComplete(stream_); }
+  void OnError(const CodecError& error) override { callbacks_.OnCodecError(error); }
+
+  Http1Codec codec_;
+  ServerCodecCallbacks& callbacks_;
+  StreamId stream_ = 0;  // the latest request's
+  bool chunked_out_ = false;
+};
+
+class Http1ClientCodec final : public ClientCodec, private CodecSink {
+ public:
+  // One per upstream attempt (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1ClientCodec>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<Http1ClientCodec>::Free(block, size);
+  }
+  Http1ClientCodec(const CodecLimits& limits, ClientCodecCallbacks& callbacks)
+      : codec_(CodecMode::kClient, limits, *this), callbacks_(callbacks) {}
+
+  FeedResult Feed(std::string_view data) override { return codec_.Feed(data); }
+  void FeedEof() override { codec_.FeedEof(); }
+  void Pause() override { codec_.Pause(); }
+  void Resume() override { codec_.Resume(); }
+  bool paused() const override { return codec_.paused(); }
+  void SetStreamReadEnabled(StreamId, bool enabled) override {
+    if (enabled) {
+      codec_.Resume();
+    } else {
+      codec_.Pause();
+    }
+  }
+  uint32_t available_streams() const override {
+    return !in_flight_ && codec_.between_messages() ? 1 : 0;
+  }
+
+  StreamId EncodeRequestHead(const RequestHead& head, BodyFraming framing, uint64_t body_length,
+                             std::string& out) override {
+    codec_.ExpectResponseTo(head.method);
+    chunked_out_ = framing == BodyFraming::kChunked;
+    in_flight_ = true;
+    codec_.EncodeRequestHead(head, framing, body_length, out);
+    return ++stream_;
+  }
+  bool EncodeRequestBody(StreamId, std::string_view data, bool end_stream,
+                         const HeaderMap* trailers, std::string& out) override {
+    if (!chunked_out_) return false;  // the bytes themselves are the body
+    codec_.EncodeBody(data, BodyFraming::kChunked, out);
+    if (end_stream) codec_.EncodeChunkedEnd(trailers, out);
+    return true;
+  }
+  void ResetStream(StreamId, std::string&) override { codec_.Pause(); }
+
+ private:
+  void OnResponseHead(ResponseHead head) override {
+    callbacks_.OnResponseHead(stream_, std::move(head));
+  }
+  void OnBody(std::string_view chunk) override { callbacks_.OnResponseBody(stream_, chunk); }
+  void OnTrailers(HeaderMap trailers) override {
+    callbacks_.OnResponseTrailers(stream_, std::move(trailers));
+  }
+  void OnMessageComplete() override {
+    in_flight_ = false;
+    callbacks_.OnResponseComplete(stream_);
+  }
+  void OnError(const CodecError& error) override { callbacks_.OnCodecError(error); }
+
+  Http1Codec codec_;
+  ClientCodecCallbacks& callbacks_;
+  StreamId stream_ = 0;  // the latest request's
+  bool chunked_out_ = false;
+  bool in_flight_ = false;  // a request went out and its final response has not ended
+};
+
+class Http1ServerFactory final : public ServerCodecFactory {
+ public:
+  std::unique_ptr<ServerCodec> CreateServerCodec(const CodecLimits& limits,
+                                                 ServerCodecCallbacks& callbacks) const override {
+    return std::make_unique<Http1ServerCodec>(limits, callbacks);
+  }
+};
+
+class Http1ClientFactory final : public ClientCodecFactory {
+ public:
+  std::unique_ptr<ClientCodec> CreateClientCodec(const CodecLimits& limits,
+                                                 ClientCodecCallbacks& callbacks) const override {
+    return std::make_unique<Http1ClientCodec>(limits, callbacks);
+  }
+};
+
 }  // namespace
 }  // namespace internal
 
 std::unique_ptr<Codec> MakeHttp1Codec(CodecMode mode, const CodecLimits& limits, CodecSink& sink) {
   return std::make_unique<internal::Http1Codec>(mode, limits, sink);
+}
+
+std::shared_ptr<const ServerCodecFactory> Http1ServerCodecFactory() {
+  // Stateless and immutable: one for the process, shared by every server.
+  static const auto* const factory = new std::shared_ptr<const ServerCodecFactory>(
+      std::make_shared<internal::Http1ServerFactory>());
+  return *factory;
+}
+
+std::shared_ptr<const ClientCodecFactory> Http1ClientCodecFactory() {
+  static const auto* const factory = new std::shared_ptr<const ClientCodecFactory>(
+      std::make_shared<internal::Http1ClientFactory>());
+  return *factory;
 }
 
 }  // namespace gateway

@@ -82,9 +82,9 @@ Connection::Connection(GatewayImpl& server, UvHandle<uv_tcp_t> tcp, uint64_t id)
   }
 }
 
-Codec& Connection::codec() {
+ServerCodec& Connection::codec() {
   if (codec_ == nullptr) {
-    codec_ = MakeHttp1Codec(CodecMode::kServer, server_.options().limits, *this);
+    codec_ = server_.options().codec->CreateServerCodec(server_.options().limits, *this);
   }
   return *codec_;
 }
@@ -107,7 +107,7 @@ void Connection::FreeIdleState() {
     return;
   }
   // Bytes of the next request may have been parsed already (pipelining).
-  if (codec_ != nullptr && (codec_->paused() || !codec_->between_messages())) return;
+  if (codec_ != nullptr && (codec_->paused() || !codec_->idle())) return;
   codec_.reset();
   // Idle keep-alive connections are most of a busy gateway's connections;
   // they keep no buffers. Re-allocating them costs one malloc per request.
@@ -304,8 +304,9 @@ void Connection::ProcessInput() {
   UpdateReading();
 }
 
-void Connection::OnRequestHead(RequestHead head) {
+void Connection::OnRequestHead(StreamId id, RequestHead&& head) {
   server_.CountRequest();
+  stream_id_ = id;
   if (burst_left_ > 0) --burst_left_;
   in_request_ = true;
   message_complete_ = false;
@@ -326,18 +327,18 @@ void Connection::OnRequestHead(RequestHead head) {
   stream_->Start();
 }
 
-void Connection::OnBody(std::string_view chunk) {
+void Connection::OnRequestBody(StreamId, std::string_view chunk) {
   if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kBodyIdle);
   if (stream_ != nullptr && !stream_done_) stream_->OnRequestBody(chunk);
 }
 
-void Connection::OnTrailers(HeaderMap trailers) {
+void Connection::OnRequestTrailers(StreamId, HeaderMap&& trailers) {
   if (stream_ != nullptr && !stream_done_) stream_->OnRequestTrailers(std::move(trailers));
 }
 
 void Connection::OnFieldDropped(std::string_view) { server_.CountUnderscoreHeaderDropped(); }
 
-void Connection::OnMessageComplete() {
+void Connection::OnRequestComplete(StreamId) {
   message_complete_ = true;
   // Strict ordering: the next pipelined request is parsed only after this
   // request's response has been produced.
@@ -352,7 +353,7 @@ void Connection::OnMessageComplete() {
   }
 }
 
-void Connection::OnError(const CodecError& error) {
+void Connection::OnCodecError(const CodecError& error) {
   if (error.flag == "underscore_in_header") server_.CountUnderscoreRequestRejected();
   if (stream_ != nullptr && !stream_done_) {
     if (stream_->response_started()) {
@@ -392,7 +393,8 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
   TakeOutputBuffer();
-  codec().EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
+  codec().EncodeResponseHead(stream_id_, head, BodyFraming::kContentLength, reply.body.size(),
+                             out_);
   out_.append(reply.body);
   Flush();
   CloseWhenFlushed();
@@ -422,7 +424,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
     ArmReadTimer(ReadTimer::kNone);
     head.version_minor = 1;
     TakeOutputBuffer();
-    codec().EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
+    codec().EncodeResponseHead(stream_id_, head, BodyFraming::kNone, 0, out_);
     Flush();
     ScheduleProcess();  // client bytes that arrived behind the request
     return;
@@ -436,24 +438,24 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   } else if (request_version_minor_ == 0) {
     head.headers.Add("connection", "keep-alive");
   }
-  Codec::Framing framing = Codec::Framing::kContentLength;
+  BodyFraming framing = BodyFraming::kContentLength;
   if (head.status < 200 || head.status == 204 || head.status == 304) {
-    framing = Codec::Framing::kNone;
+    framing = BodyFraming::kNone;
     suppress_body_ = true;
   }
   chunked_out_ = false;
-  if (framing == Codec::Framing::kContentLength && !body_length.has_value()) {
+  if (framing == BodyFraming::kContentLength && !body_length.has_value()) {
     if (suppress_body_) {
-      framing = Codec::Framing::kNone;  // HEAD of an unknown-length body
+      framing = BodyFraming::kNone;  // HEAD of an unknown-length body
     } else if (close_delimited) {
-      framing = Codec::Framing::kClose;
+      framing = BodyFraming::kClose;
     } else {
-      framing = Codec::Framing::kChunked;
+      framing = BodyFraming::kChunked;
       chunked_out_ = true;
     }
   }
   TakeOutputBuffer();
-  codec().EncodeResponseHead(head, framing, body_length.value_or(0), out_);
+  codec().EncodeResponseHead(stream_id_, head, framing, body_length.value_or(0), out_);
   if (suppress_body_ || body_length == 0) {
     Flush();
   } else {
@@ -477,12 +479,7 @@ void Connection::WriteResponseTrailers(const HeaderMap& trailers) {
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
   if (closed_) return;
   if (!suppress_body_) {
-    if (chunked_out_) {
-      codec().EncodeBody(data, Codec::Framing::kChunked, out_);
-      if (end_stream) codec().EncodeChunkedEnd(trailers_out_, out_);
-    } else {
-      out_.append(data);
-    }
+    codec().EncodeResponseBody(stream_id_, data, end_stream, trailers_out_, out_);
   }
   if (end_stream) trailers_out_ = nullptr;
   if (end_stream || out_.size() >= kOutputHighWatermark || tunnel_) {
@@ -630,10 +627,10 @@ void Connection::SetRequestBodyPaused(bool paused) {
     return;
   }
   if (paused) {
-    codec().Pause();
+    codec().SetStreamReadEnabled(stream_id_, false);
     if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
   } else if (!message_complete_) {
-    codec().Resume();
+    codec().SetStreamReadEnabled(stream_id_, true);
     if (stream_ != nullptr && stream_->head().HasBody()) {
       ArmReadTimer(stream_done_ ? ReadTimer::kLinger : ReadTimer::kBodyIdle);
     }
@@ -642,8 +639,9 @@ void Connection::SetRequestBodyPaused(bool paused) {
 }
 
 void Connection::SendContinue() {
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  Write(kContinue);
+  TakeOutputBuffer();
+  codec().EncodeContinue(stream_id_, out_);
+  Flush();
 }
 
 void Connection::OnStreamDone(Stream& stream) {

@@ -322,18 +322,18 @@ void UpstreamRequest::OnPoolReady(PoolResult result) {
   connected_ = true;
   // A fresh codec per attempt; the previous one may still be unwinding a call.
   if (codec_ != nullptr) retired_codecs_.push_back(std::move(codec_));
-  codec_ = MakeHttp1Codec(CodecMode::kClient, UpstreamLimits(), *this);
-  codec_->ExpectResponseTo(head_.method);
+  codec_ = local_->spec->codec->CreateClientCodec(UpstreamLimits(), *this);
   lease_->SetCallbacks(this);
   if (!read_enabled_) lease_->SetReadEnabled(false);
 
   std::string& out = Scratch();
   EncodeHead(*host_, out);
-  if (!replay_.empty()) {
-    codec_->EncodeBody(replay_,
-                       chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
+  if (!replay_.empty() || (request_complete_ && has_body_)) {
+    if (!codec_->EncodeRequestBody(stream_id_, replay_, request_complete_, RequestTrailers(),
+                                   out)) {
+      out.append(replay_);
+    }
   }
-  if (request_complete_ && chunked_) codec_->EncodeChunkedEnd(RequestTrailers(), out);
   WriteUpstream(out);
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
@@ -370,15 +370,15 @@ void UpstreamRequest::EncodeHead(const Host& host, std::string& out) {
       h.headers.Set("host", route_.host_rewrite.value);
       break;
   }
-  Codec::Framing framing = Codec::Framing::kNone;
+  BodyFraming framing = BodyFraming::kNone;
   uint64_t length = 0;
   if (chunked_) {
-    framing = Codec::Framing::kChunked;
+    framing = BodyFraming::kChunked;
   } else if (has_body_) {
-    framing = Codec::Framing::kContentLength;
+    framing = BodyFraming::kContentLength;
     length = *head_.content_length;
   }
-  codec_->EncodeRequestHead(h, framing, length, out);
+  stream_id_ = codec_->EncodeRequestHead(h, framing, length, out);
 }
 
 void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
@@ -445,13 +445,10 @@ void UpstreamRequest::WriteUpstream(std::string_view data) {
 void UpstreamRequest::WriteBody(std::string_view data) {
   if (data.empty() || !lease_) return;
   bool was_queued = lease_->write_queue_bytes() > 0;
-  if (chunked_) {
-    std::string& out = Scratch();
-    codec_->EncodeBody(data, Codec::Framing::kChunked, out);
-    WriteUpstream(out);
-  } else {
-    WriteUpstream(data);  // Content-Length framing adds nothing: no copy
-  }
+  std::string& out = Scratch();
+  const bool framed = codec_->EncodeRequestBody(stream_id_, data, false, nullptr, out);
+  if (!out.empty()) WriteUpstream(out);
+  if (!framed) WriteUpstream(data);  // the body as is (Content-Length): no copy
   // Bytes the upstream has yet to take start its idle clock; bytes queued
   // behind others it has not taken yet are no progress of its own.
   if (!was_queued) ArmIdleTimer();
@@ -463,10 +460,11 @@ void UpstreamRequest::WriteBody(std::string_view data) {
 
 void UpstreamRequest::FinishRequestBody() {
   if (!lease_) return;
-  if (chunked_) {
+  if (has_body_) {
     std::string& out = Scratch();
-    codec_->EncodeChunkedEnd(RequestTrailers(), out);
-    WriteUpstream(out);
+    // No data, so nothing to write after `out` whatever the answer.
+    static_cast<void>(codec_->EncodeRequestBody(stream_id_, {}, true, RequestTrailers(), out));
+    if (!out.empty()) WriteUpstream(out);
   }
   request_sent_ = true;
   ArmResponseTimer();
@@ -693,7 +691,7 @@ void UpstreamRequest::OnUpstreamClosed(bool reset) {
   HandlePendingAction(false, /*closed=*/true);
 }
 
-void UpstreamRequest::OnResponseHead(ResponseHead head) {
+void UpstreamRequest::OnResponseHead(StreamId, ResponseHead&& head) {
   if (done_) return;
   // Interim; the final one follows. A 101 is final: it ends HTTP on the connection.
   if (head.status >= 100 && head.status < 200 && head.status != 101) return;
@@ -758,18 +756,18 @@ bool UpstreamRequest::AcceptUpgrade(ResponseHead& head) {
   return true;
 }
 
-void UpstreamRequest::OnBody(std::string_view chunk) {
+void UpstreamRequest::OnResponseBody(StreamId, std::string_view chunk) {
   if (done_ || !headers_passed_) return;
   sink_.OnUpstreamBody(chunk, false);
 }
 
-void UpstreamRequest::OnTrailers(HeaderMap trailers) {
+void UpstreamRequest::OnResponseTrailers(StreamId, HeaderMap&& trailers) {
   if (done_ || !headers_passed_) return;
   SanitizeTrailers(trailers);
   response_trailers_ = std::move(trailers);
 }
 
-void UpstreamRequest::OnMessageComplete() {
+void UpstreamRequest::OnResponseComplete(StreamId) {
   if (done_ || !headers_passed_) return;
   if (tunnel_pending_) {
     pending_action_ = Action::kTunnel;  // the codec pauses itself after an upgrade
@@ -782,7 +780,7 @@ void UpstreamRequest::OnMessageComplete() {
   codec_->Pause();
 }
 
-void UpstreamRequest::OnError(const CodecError& error) {
+void UpstreamRequest::OnCodecError(const CodecError& error) {
   if (done_) return;
   pending_action_ = Action::kError;
   error_flag_ = error.flag.empty() ? "upstream_protocol_error" : error.flag;

@@ -47,7 +47,7 @@ class UpstreamResponseSink {
   virtual void OnUpstreamBodyWritable(bool writable) = 0;
 };
 
-class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSink {
+class UpstreamRequest final : public UpstreamConnectionCallbacks, public ClientCodecCallbacks {
  public:
   // `head` is the stream's request head, which outlives this request: it is
   // edited in place into the upstream request (path rewrite, hop-by-hop
@@ -83,12 +83,12 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   void OnUpstreamClosed(bool reset) override;
   void OnUpstreamWritable() override;
 
-  // CodecSink (client mode).
-  void OnResponseHead(ResponseHead head) override;
-  void OnBody(std::string_view chunk) override;
-  void OnTrailers(HeaderMap trailers) override;
-  void OnMessageComplete() override;
-  void OnError(const CodecError& error) override;
+  // ClientCodecCallbacks: the attempt's one stream, stream_id_.
+  void OnResponseHead(StreamId id, ResponseHead&& head) override;
+  void OnResponseBody(StreamId id, std::string_view chunk) override;
+  void OnResponseTrailers(StreamId id, HeaderMap&& trailers) override;
+  void OnResponseComplete(StreamId id) override;
+  void OnCodecError(const CodecError& error) override;
 
  private:
   enum class Failure { kConnect, kReset, kStatus, kTimeout, kProtocol };
@@ -179,8 +179,10 @@ class UpstreamRequest final : public UpstreamConnectionCallbacks, public CodecSi
   HostPtr host_;
   CancelHandle pending_;
   PoolLease lease_;
-  std::unique_ptr<Codec> codec_;
-  std::vector<std::unique_ptr<Codec>> retired_codecs_;
+  // Made by the cluster's ClusterSpec::codec, one per attempt.
+  std::unique_ptr<ClientCodec> codec_;
+  std::vector<std::unique_ptr<ClientCodec>> retired_codecs_;
+  StreamId stream_id_ = 0;
   Action pending_action_ = Action::kNone;
   std::string error_flag_;
   int retry_status_ = 0;

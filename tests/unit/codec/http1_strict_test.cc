@@ -34,8 +34,7 @@ void RequireRejectedEverySplit(std::string_view input, int status, std::string_v
 }
 
 TEST_CASE("a request target with raw non-ASCII bytes is rejected with 400 invalid_target") {
-  RequireRejectedEverySplit("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400,
-                            "invalid_target");
+  RequireRejectedEverySplit("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400, "invalid_target");
   RequireRejectedEverySplit("GET /a?q=\xff HTTP/1.1\r\nHost: h\r\n\r\n", 400, "invalid_target");
 }
 
@@ -44,8 +43,7 @@ TEST_CASE("a request target with a tab is rejected with 400 invalid_target") {
 }
 
 TEST_CASE("whitespace inside or after a field name is rejected with 400 invalid_header") {
-  RequireRejectedEverySplit("GET / HTTP/1.1\r\nHost: h\r\nX Y: 1\r\n\r\n", 400,
-                            "invalid_header");
+  RequireRejectedEverySplit("GET / HTTP/1.1\r\nHost: h\r\nX Y: 1\r\n\r\n", 400, "invalid_header");
   RequireRejectedEverySplit("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, "invalid_header");
 }
 
@@ -76,8 +74,8 @@ TEST_CASE("bytes other than CRLF after chunk data are rejected with 400 invalid_
 TEST_CASE("a bare CR ending a head or a chunk-size line is rejected with 400") {
   RequireRejectedEverySplit("GET / HTTP/1.1\r\nHost: h\r\n\rX", 400, "invalid_header");
   RequireRejectedEverySplit(
-      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;e=f\rXa\r\n0\r\n\r\n",
-      400, "invalid_framing");
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;e=f\rXa\r\n0\r\n\r\n", 400,
+      "invalid_framing");
 }
 
 TEST_CASE("bare LF line ends, which strict llhttp takes, are still rejected with 400") {
