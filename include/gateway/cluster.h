@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "gateway/clock.h"
 #include "gateway/cluster_resilience.h"
+#include "gateway/codec.h"
 #include "gateway/dispatcher.h"
 #include "gateway/hash_policy.h"
 #include "gateway/health_check.h"
@@ -101,6 +102,11 @@ struct ClusterSpec {
   ClusterResilienceSpec resilience;
   // What to answer when the cluster cannot serve; unset: the 503 itself.
   std::optional<FallbackSpec> fallback;
+  // Makes the codec of each upstream exchange (gateway/codec.h): the protocol
+  // spoken to this cluster's hosts. Per cluster, since that is what hosts
+  // have in common; must not be null. Default: HTTP/1.1. Called on worker
+  // loops, so it must be thread-safe.
+  std::shared_ptr<const ClientCodecFactory> codec = Http1ClientCodecFactory();
 
   absl::Status Validate() const;
 };

@@ -1,4 +1,4 @@
-// `Gateway`: the HTTP/1.1 server side of the library, attached to a libuv loop
+// `Gateway`: the HTTP server side of the library, attached to a libuv loop
 // that the caller owns and runs.
 //
 // A Gateway never runs, stops or closes the loop it is given. Every method must
@@ -59,6 +59,10 @@ struct ServerOptions {
   size_t max_requests_per_connection = 0;
   // The clock for timestamps and durations (timers follow the loop's own time).
   const Clock* clock = nullptr;  // nullptr: SystemClock()
+  // Makes every connection's codec (gateway/codec.h), with `limits`. Must not
+  // be null. The default speaks HTTP/1.1; a user factory may wrap it or speak
+  // another protocol, and the connection, streams and filters stay the same.
+  std::shared_ptr<const ServerCodecFactory> codec = Http1ServerCodecFactory();
 
   absl::Status Validate() const;
 };

@@ -1,17 +1,22 @@
 // The default HTTP/1.1 codec: llhttp drives the grammar; this file adds what
-// llhttp leaves to its user, and what its loose build (the one Debian ships,
-// LLHTTP_STRICT_MODE=0) lets through. No llhttp_set_lenient_* flag is ever
-// set: the loose build's defaults plus the checks below are the whole policy.
+// llhttp leaves to its user, and what even its strict build
+// (LLHTTP_STRICT_MODE=1, see cmake/GatewayDependencies.cmake) lets through. No
+// llhttp_set_lenient_* flag is ever set: the strict build's defaults plus the
+// checks below are the whole policy.
 //
-// llhttp reports spans (method, target, version, names, values, body) but not
-// the bytes between them. Loose llhttp accepts a lone CR or a bare LF as a line
-// end in several places (after the request line, as the blank line ending the
-// head or the trailers, after chunk data), runs of spaces inside the request
-// line, whitespace before a colon, empty field names and obs-fold. So the codec
-// keeps one pointer, `scan_pos_`, to where the last span ended and checks every
-// byte between spans of the head, the chunk framing and the trailers ("gaps"):
-// each CR must be followed by LF and each LF preceded by CR, a value must not
-// start after a line break (obs-fold), and the request line must be exactly
+// Strict llhttp refuses a CR not followed by LF, any byte of a field name that
+// is not a token character, control characters (but HTAB) in field values,
+// anything but CRLF after chunk data, and non-ASCII request targets; the codec
+// does not check those again. It still accepts a bare LF as a line end in
+// several places (after the request or status line, as the blank line ending
+// the head or the trailers, after the last chunk), runs of spaces inside the
+// request line, an "RTSP/" version, an empty field name and obs-fold. llhttp
+// reports spans (method, target, version, names, values, body) but not the
+// bytes between them, so the codec keeps one pointer, `scan_pos_`, to where
+// the last span ended and checks every byte between spans of the head, the
+// chunk framing and the trailers ("gaps"): each LF must be preceded by CR (and
+// each CR followed by LF: the same word-wide test covers both), a value must
+// not start after a line break (obs-fold), and the request line must be exactly
 // "METHOD SP target SP HTTP/x.y". The same walk counts header bytes including
 // whitespace, which llhttp never hands out.
 //
@@ -44,6 +49,9 @@
 #include "common/header_map_access.h"
 #include "gateway/codec.h"
 #include "gateway/http.h"
+
+// The checks below leave to llhttp what its strict parser refuses.
+static_assert(LLHTTP_STRICT_MODE, "the HTTP/1.1 codec needs llhttp's strict parser");
 
 namespace gateway {
 namespace internal {
@@ -804,9 +812,9 @@ int Http1Codec::OnHeaderFieldComplete() {
   if (++field_count_ > limits_.max_header_count) {
     return Fail(431, ResponseFlag::kHeadersTooLarge, "too many header fields");
   }
-  // llhttp accepts an empty name and spaces before the colon.
+  // Strict llhttp takes only token characters in a name, but an empty one too.
   const std::string_view n = name_.get();
-  if (!IsFieldName(n)) return Fail(400, ResponseFlag::kInvalidHeader, "invalid header field name");
+  if (n.empty()) return Fail(400, ResponseFlag::kInvalidHeader, "empty header field name");
   field_kind_ = FieldKind::kOther;
   switch (n.size()) {
     case 4:
@@ -856,9 +864,8 @@ int Http1Codec::OnHeaderValue(const char* at, size_t len) {
 }
 
 int Http1Codec::OnHeaderValueComplete() {
+  // Strict llhttp has refused control characters other than HTAB already.
   std::string_view v = TrimOws(value_.get());
-  if (!IsFieldValue(v))
-    return Fail(400, ResponseFlag::kInvalidHeader, "invalid character in header value");
   switch (field_kind_) {
     case FieldKind::kOther:
       break;
@@ -908,8 +915,8 @@ int Http1Codec::OnHeaderValueComplete() {
       }
       break;
   }
-  // Checked above: IsFieldName when the name completed, IsFieldValue and
-  // TrimOws here.
+  // Checked: the name's characters and the value's by llhttp, the empty name
+  // when the name completed, TrimOws here.
   HeaderMapAccess::AddChecked(section_ == Section::kTrailers ? trailers_ : head_headers(),
                               name_.get(), v);
   name_.Clear();
@@ -1117,7 +1124,8 @@ int Http1Codec::OnMessageComplete() {
     return 0;
   }
   if (!keep_alive) {
-    // Loose llhttp would silently swallow whatever follows; leave it unconsumed.
+    // Whatever follows is left unconsumed for the owner to judge (strict
+    // llhttp would only fail it as data after `Connection: close`).
     conn_done_ = true;
     stop_ = Stop::kConnectionEnd;
     return HPE_PAUSED;
@@ -1244,11 +1252,179 @@ void Http1Codec::EncodeChunkedEnd(const HeaderMap* trailers, std::string& out) {
   Shrink(out, p);
 }
 
+// ---------------------------------------------------------------------------
+// Connection codecs: HTTP/1.1 as ServerCodec / ClientCodec. Each holds one
+// Http1Codec by value (a codec per upstream attempt must not cost two
+// allocations) and numbers its messages as streams, one at a time. What
+// HTTP/1.1 knows about streams is little: the one in flight has the latest id,
+// its body is framed as its head said, and a stream ends only with its message
+// or with the connection. They live in this file so that the message codec's
+// callbacks stay local to it and inlined.
+
+class Http1ServerCodec final : public ServerCodec, private CodecSink {
+ public:
+  // Made and freed with connections' idle cycles (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1ServerCodec>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<Http1ServerCodec>::Free(block, size);
+  }
+  Http1ServerCodec(const CodecLimits& limits, ServerCodecCallbacks& callbacks)
+      : codec_(CodecMode::kServer, limits, *this), callbacks_(callbacks) {}
+
+  FeedResult Feed(std::string_view data) override { return codec_.Feed(data); }
+  void FeedEof() override { codec_.FeedEof(); }
+  void Pause() override { codec_.Pause(); }
+  void Resume() override { codec_.Resume(); }
+  bool paused() const override { return codec_.paused(); }
+  // The only stream is the connection's input.
+  void SetStreamReadEnabled(StreamId, bool enabled) override {
+    if (enabled) {
+      codec_.Resume();
+    } else {
+      codec_.Pause();
+    }
+  }
+  bool idle() const override { return codec_.between_messages(); }
+
+  void EncodeResponseHead(StreamId, const ResponseHead& head, BodyFraming framing,
+                          uint64_t body_length, std::string& out) override {
+    chunked_out_ = framing == BodyFraming::kChunked;
+    codec_.EncodeResponseHead(head, framing, body_length, out);
+  }
+  void EncodeResponseBody(StreamId, std::string_view data, bool end_stream,
+                          const HeaderMap* trailers, std::string& out) override {
+    if (!chunked_out_) {
+      // Content-Length, close-delimited, or the raw bytes after a 101.
+      out.append(data);
+      return;
+    }
+    codec_.EncodeBody(data, BodyFraming::kChunked, out);
+    if (end_stream) codec_.EncodeChunkedEnd(trailers, out);
+  }
+  void EncodeContinue(StreamId, std::string& out) override {
+    out.append("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  void ResetStream(StreamId, std::string&) override {
+    // Nothing on the wire can end one exchange: parse no more; the owner closes.
+    codec_.Pause();
+  }
+
+ private:
+  void OnRequestHead(RequestHead head) override {
+    callbacks_.OnRequestHead(++stream_, std::move(head));
+  }
+  void OnBody(std::string_view chunk) override { callbacks_.OnRequestBody(stream_, chunk); }
+  void OnTrailers(HeaderMap trailers) override {
+    callbacks_.OnRequestTrailers(stream_, std::move(trailers));
+  }
+  void OnFieldDropped(std::string_view name) override { callbacks_.OnFieldDropped(name); }
+  void OnMessageComplete() override { callbacks_.OnRequestComplete(stream_); }
+  void OnError(const CodecError& error) override { callbacks_.OnCodecError(error); }
+
+  Http1Codec codec_;
+  ServerCodecCallbacks& callbacks_;
+  StreamId stream_ = 0;  // the latest request's
+  bool chunked_out_ = false;
+};
+
+class Http1ClientCodec final : public ClientCodec, private CodecSink {
+ public:
+  // One per upstream attempt (see block_cache.h).
+  static void* operator new(size_t size) { return BlockCache<Http1ClientCodec>::Allocate(size); }
+  static void operator delete(void* block, size_t size) {
+    BlockCache<Http1ClientCodec>::Free(block, size);
+  }
+  Http1ClientCodec(const CodecLimits& limits, ClientCodecCallbacks& callbacks)
+      : codec_(CodecMode::kClient, limits, *this), callbacks_(callbacks) {}
+
+  FeedResult Feed(std::string_view data) override { return codec_.Feed(data); }
+  void FeedEof() override { codec_.FeedEof(); }
+  void Pause() override { codec_.Pause(); }
+  void Resume() override { codec_.Resume(); }
+  bool paused() const override { return codec_.paused(); }
+  void SetStreamReadEnabled(StreamId, bool enabled) override {
+    if (enabled) {
+      codec_.Resume();
+    } else {
+      codec_.Pause();
+    }
+  }
+  uint32_t available_streams() const override {
+    return !in_flight_ && codec_.between_messages() ? 1 : 0;
+  }
+
+  StreamId EncodeRequestHead(const RequestHead& head, BodyFraming framing, uint64_t body_length,
+                             std::string& out) override {
+    codec_.ExpectResponseTo(head.method);
+    chunked_out_ = framing == BodyFraming::kChunked;
+    in_flight_ = true;
+    codec_.EncodeRequestHead(head, framing, body_length, out);
+    return ++stream_;
+  }
+  bool EncodeRequestBody(StreamId, std::string_view data, bool end_stream,
+                         const HeaderMap* trailers, std::string& out) override {
+    if (!chunked_out_) return false;  // the bytes themselves are the body
+    codec_.EncodeBody(data, BodyFraming::kChunked, out);
+    if (end_stream) codec_.EncodeChunkedEnd(trailers, out);
+    return true;
+  }
+  void ResetStream(StreamId, std::string&) override { codec_.Pause(); }
+
+ private:
+  void OnResponseHead(ResponseHead head) override {
+    callbacks_.OnResponseHead(stream_, std::move(head));
+  }
+  void OnBody(std::string_view chunk) override { callbacks_.OnResponseBody(stream_, chunk); }
+  void OnTrailers(HeaderMap trailers) override {
+    callbacks_.OnResponseTrailers(stream_, std::move(trailers));
+  }
+  void OnMessageComplete() override {
+    in_flight_ = false;
+    callbacks_.OnResponseComplete(stream_);
+  }
+  void OnError(const CodecError& error) override { callbacks_.OnCodecError(error); }
+
+  Http1Codec codec_;
+  ClientCodecCallbacks& callbacks_;
+  StreamId stream_ = 0;  // the latest request's
+  bool chunked_out_ = false;
+  bool in_flight_ = false;  // a request went out and its final response has not ended
+};
+
+class Http1ServerFactory final : public ServerCodecFactory {
+ public:
+  std::unique_ptr<ServerCodec> CreateServerCodec(const CodecLimits& limits,
+                                                 ServerCodecCallbacks& callbacks) const override {
+    return std::make_unique<Http1ServerCodec>(limits, callbacks);
+  }
+};
+
+class Http1ClientFactory final : public ClientCodecFactory {
+ public:
+  std::unique_ptr<ClientCodec> CreateClientCodec(const CodecLimits& limits,
+                                                 ClientCodecCallbacks& callbacks) const override {
+    return std::make_unique<Http1ClientCodec>(limits, callbacks);
+  }
+};
+
 }  // namespace
 }  // namespace internal
 
 std::unique_ptr<Codec> MakeHttp1Codec(CodecMode mode, const CodecLimits& limits, CodecSink& sink) {
   return std::make_unique<internal::Http1Codec>(mode, limits, sink);
+}
+
+std::shared_ptr<const ServerCodecFactory> Http1ServerCodecFactory() {
+  // Stateless and immutable: one for the process, shared by every server.
+  static const auto* const factory = new std::shared_ptr<const ServerCodecFactory>(
+      std::make_shared<internal::Http1ServerFactory>());
+  return *factory;
+}
+
+std::shared_ptr<const ClientCodecFactory> Http1ClientCodecFactory() {
+  static const auto* const factory = new std::shared_ptr<const ClientCodecFactory>(
+      std::make_shared<internal::Http1ClientFactory>());
+  return *factory;
 }
 
 }  // namespace gateway

@@ -1,6 +1,6 @@
 // Small pieces of HTTP/1.1 syntax (RFC 9110, RFC 9112) that the codec checks
-// itself because llhttp, built in its loose mode, accepts more than we want:
-// field names and values, request-target forms, Host values, and the number
+// itself because llhttp, even in its strict build, accepts more than we want:
+// line ends between spans, request-target forms, Host values, and the number
 // formatting the encoder needs. Pure functions; safe on any thread.
 #ifndef GATEWAY_LIB_CODEC_HTTP1_SYNTAX_H_
 #define GATEWAY_LIB_CODEC_HTTP1_SYNTAX_H_

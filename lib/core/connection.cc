@@ -70,9 +70,9 @@ Connection::Connection(GatewayImpl& server, std::unique_ptr<Transport> transport
   if (socket_.LocalAddress(&ss) == 0) FillAddress(ss, info_.local_address, info_.local_port);
 }
 
-Codec& Connection::codec() {
+ServerCodec& Connection::codec() {
   if (codec_ == nullptr) {
-    codec_ = MakeHttp1Codec(CodecMode::kServer, server_.options().limits, *this);
+    codec_ = server_.options().codec->CreateServerCodec(server_.options().limits, *this);
   }
   return *codec_;
 }
@@ -95,7 +95,7 @@ void Connection::FreeIdleState() {
     return;
   }
   // Bytes of the next request may have been parsed already (pipelining).
-  if (codec_ != nullptr && (codec_->paused() || !codec_->between_messages())) return;
+  if (codec_ != nullptr && (codec_->paused() || !codec_->idle())) return;
   codec_.reset();
   // Idle keep-alive connections are most of a busy gateway's connections;
   // they keep no buffers. Re-allocating them costs one malloc per request.
@@ -262,8 +262,9 @@ void Connection::ProcessInput() {
   UpdateReading();
 }
 
-void Connection::OnRequestHead(RequestHead head) {
+void Connection::OnRequestHead(StreamId id, RequestHead&& head) {
   server_.CountRequest();
+  stream_id_ = id;
   if (burst_left_ > 0) --burst_left_;
   request_ = Request::kReceiving;
   request_version_minor_ = head.version_minor;
@@ -279,18 +280,18 @@ void Connection::OnRequestHead(RequestHead head) {
   stream_->Start();
 }
 
-void Connection::OnBody(std::string_view chunk) {
+void Connection::OnRequestBody(StreamId, std::string_view chunk) {
   if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kBodyIdle);
   if (stream_ != nullptr) stream_->OnRequestBody(chunk);
 }
 
-void Connection::OnTrailers(HeaderMap trailers) {
+void Connection::OnRequestTrailers(StreamId, HeaderMap&& trailers) {
   if (stream_ != nullptr) stream_->OnRequestTrailers(std::move(trailers));
 }
 
 void Connection::OnFieldDropped(std::string_view) { server_.CountUnderscoreHeaderDropped(); }
 
-void Connection::OnMessageComplete() {
+void Connection::OnRequestComplete(StreamId) {
   request_ = Request::kReceived;
   // Strict ordering: the next pipelined request is parsed only after this
   // request's response has been produced.
@@ -305,7 +306,7 @@ void Connection::OnMessageComplete() {
   }
 }
 
-void Connection::OnError(const CodecError& error) {
+void Connection::OnCodecError(const CodecError& error) {
   if (error.flag == ResponseFlagName(ResponseFlag::kUnderscoreInHeader))
     server_.CountUnderscoreRequestRejected();
   if (stream_ != nullptr) {
@@ -348,7 +349,8 @@ void Connection::SendErrorAndClose(int status, std::string_view flag, std::strin
   // Nothing after an error is parsed, whatever arrives before the close.
   codec().Pause();
   TakeOutputBuffer();
-  codec().EncodeResponseHead(head, Codec::Framing::kContentLength, reply.body.size(), out_);
+  codec().EncodeResponseHead(stream_id_, head, BodyFraming::kContentLength, reply.body.size(),
+                             out_);
   out_.append(reply.body);
   Flush();
   CloseWhenFlushed();
@@ -377,7 +379,7 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
     ArmReadTimer(ReadTimer::kNone);
     head.version_minor = 1;
     TakeOutputBuffer();
-    codec().EncodeResponseHead(head, Codec::Framing::kNone, 0, out_);
+    codec().EncodeResponseHead(stream_id_, head, BodyFraming::kNone, 0, out_);
     Flush();
     ScheduleProcess();  // client bytes that arrived behind the request
     return;
@@ -391,25 +393,25 @@ void Connection::WriteResponseHead(ResponseHead& head, std::optional<uint64_t> b
   } else if (request_version_minor_ == 0) {
     head.headers.Add("connection", "keep-alive");
   }
-  Codec::Framing framing = Codec::Framing::kContentLength;
+  BodyFraming framing = BodyFraming::kContentLength;
   if (head.status < 200 || head.status == 204 || head.status == 304) {
-    framing = Codec::Framing::kNone;
+    framing = BodyFraming::kNone;
     body_out_ = BodyOut::kNone;
   } else if (body_out_ == BodyOut::kChunked) {
     body_out_ = BodyOut::kPlain;
   }
-  if (framing == Codec::Framing::kContentLength && !body_length.has_value()) {
+  if (framing == BodyFraming::kContentLength && !body_length.has_value()) {
     if (body_out_ == BodyOut::kNone) {
-      framing = Codec::Framing::kNone;  // HEAD of an unknown-length body
+      framing = BodyFraming::kNone;  // HEAD of an unknown-length body
     } else if (close_delimited) {
-      framing = Codec::Framing::kClose;
+      framing = BodyFraming::kClose;
     } else {
-      framing = Codec::Framing::kChunked;
+      framing = BodyFraming::kChunked;
       body_out_ = BodyOut::kChunked;
     }
   }
   TakeOutputBuffer();
-  codec().EncodeResponseHead(head, framing, body_length.value_or(0), out_);
+  codec().EncodeResponseHead(stream_id_, head, framing, body_length.value_or(0), out_);
   if (body_out_ == BodyOut::kNone || body_length == 0) {
     Flush();
   } else {
@@ -432,11 +434,9 @@ void Connection::WriteResponseTrailers(const HeaderMap& trailers) {
 
 void Connection::WriteResponseBody(std::string_view data, bool end_stream) {
   if (closed()) return;
-  if (body_out_ == BodyOut::kChunked) {
-    codec().EncodeBody(data, Codec::Framing::kChunked, out_);
-    if (end_stream) codec().EncodeChunkedEnd(trailers_out_, out_);
-  } else if (body_out_ == BodyOut::kPlain) {
-    out_.append(data);
+  // The codec frames the body as its head announced (chunks or as is).
+  if (body_out_ != BodyOut::kNone) {
+    codec().EncodeResponseBody(stream_id_, data, end_stream, trailers_out_, out_);
   }
   if (end_stream) trailers_out_ = nullptr;
   if (end_stream || out_.size() >= kOutputHighWatermark || tunnel_) {
@@ -540,18 +540,19 @@ void Connection::SetRequestBodyPaused(bool paused) {
     return;
   }
   if (paused) {
-    codec().Pause();
+    codec().SetStreamReadEnabled(stream_id_, false);
     if (read_timer_kind_ == ReadTimer::kBodyIdle) ArmReadTimer(ReadTimer::kNone);
   } else if (request_ != Request::kReceived) {
-    codec().Resume();
+    codec().SetStreamReadEnabled(stream_id_, true);
     if (stream_ != nullptr && stream_->head().HasBody()) ArmReadTimer(ReadTimer::kBodyIdle);
     ScheduleProcess();
   }
 }
 
 void Connection::SendContinue() {
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  Write(kContinue);
+  TakeOutputBuffer();
+  codec().EncodeContinue(stream_id_, out_);
+  Flush();
 }
 
 void Connection::OnStreamDone(Stream& stream) {

@@ -18,7 +18,7 @@ namespace gateway::internal {
 
 class GatewayImpl;
 
-class Connection final : public CodecSink, public StreamHost, private StreamSocketCallbacks {
+class Connection final : public ServerCodecCallbacks, public StreamHost, private StreamSocketCallbacks {
  public:
   // `transport` is an accepted connection.
   Connection(GatewayImpl& server, std::unique_ptr<Transport> transport, uint64_t id);
@@ -31,13 +31,13 @@ class Connection final : public CodecSink, public StreamHost, private StreamSock
   void Close();
   bool closed() const { return life_ == Life::kClosed; }
 
-  // CodecSink.
-  void OnRequestHead(RequestHead head) override;
-  void OnBody(std::string_view chunk) override;
-  void OnTrailers(HeaderMap trailers) override;
+  // ServerCodecCallbacks. HTTP/1.1: one stream at a time, stream_id_.
+  void OnRequestHead(StreamId id, RequestHead&& head) override;
+  void OnRequestBody(StreamId id, std::string_view chunk) override;
+  void OnRequestTrailers(StreamId id, HeaderMap&& trailers) override;
   void OnFieldDropped(std::string_view name) override;
-  void OnMessageComplete() override;
-  void OnError(const CodecError& error) override;
+  void OnRequestComplete(StreamId id) override;
+  void OnCodecError(const CodecError& error) override;
 
   // StreamHost.
   Dispatcher& dispatcher() override;
@@ -122,14 +122,15 @@ class Connection final : public CodecSink, public StreamHost, private StreamSock
   void TakeOutputBuffer();
   // Passes buffered client bytes into the tunnel (after a 101).
   void PumpTunnel();
-  // The codec, created on first use: idle connections hold none.
-  Codec& codec();
+  // The codec, created on first use (ServerOptions::codec): idle connections hold none.
+  ServerCodec& codec();
   // Between requests, frees the codec and the buffers (see the .cc).
   void ReleaseIdleState();
 
   GatewayImpl& server_;
   StreamSocket socket_;
-  std::unique_ptr<Codec> codec_;
+  std::unique_ptr<ServerCodec> codec_;
+  StreamId stream_id_ = 0;  // the codec's id of stream_
   ConnectionInfo info_;
   std::unique_ptr<Stream> stream_;
   std::string pending_;                      // received bytes the codec has not consumed yet

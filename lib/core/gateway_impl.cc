@@ -33,6 +33,7 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_connections == 0)
     return absl::InvalidArgumentError("server: max_connections must be > 0");
+  if (codec == nullptr) return absl::InvalidArgumentError("server: codec factory is null");
   if (limits.max_uri_bytes == 0 || limits.max_header_bytes == 0 || limits.max_header_count == 0 ||
       limits.max_chunk_line_bytes == 0) {
     return absl::InvalidArgumentError("server: codec limits must be > 0");

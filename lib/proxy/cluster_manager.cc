@@ -515,6 +515,9 @@ absl::Status ClusterSpec::Validate() const {
   if (endpoints.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': no endpoints"));
   }
+  if (codec == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster '", name, "': codec factory is null"));
+  }
   for (size_t i = 0; i < endpoints.size(); ++i) {
     const EndpointSpec& ep = endpoints[i];
     if (ep.address.empty()) {

@@ -31,7 +31,9 @@ UpstreamAttempt::UpstreamAttempt(Dispatcher& dispatcher, const RouteSpec& route,
 // The owner ends the try before it goes (UpstreamRequest's destructor does).
 UpstreamAttempt::~UpstreamAttempt() = default;
 
-void UpstreamAttempt::Start(HostPtr host, UpstreamPool& pool, bool request_complete) {
+void UpstreamAttempt::Start(HostPtr host, UpstreamPool& pool, const ClientCodecFactory& codecs,
+                            bool request_complete) {
+  codecs_ = &codecs;
   send_ = Send::kConnecting;
   receive_ = Receive::kNothing;
   host_ = std::move(host);
@@ -70,8 +72,7 @@ void UpstreamAttempt::OnPoolReady(PoolResult result) {
   lease_reused_ = lease_.reused();
   send_ = Send::kBody;
   if (codec_ != nullptr) retired_codecs_.push_back(std::move(codec_));
-  codec_ = MakeHttp1Codec(CodecMode::kClient, UpstreamLimits(), *this);
-  codec_->ExpectResponseTo(head_.method);
+  codec_ = codecs_->CreateClientCodec(UpstreamLimits(), *this);
   lease_->SetCallbacks(this);
   if (!read_enabled_) lease_->SetReadEnabled(false);
   callbacks_.OnAttemptConnected();
@@ -82,28 +83,26 @@ void UpstreamAttempt::Write(std::string_view data) {
   lease_->Write(data);
 }
 
-bool UpstreamAttempt::SendBody(std::string_view data, bool chunked) {
+bool UpstreamAttempt::SendBody(std::string_view data) {
   if (data.empty() || !lease_) return false;
   bool was_queued = lease_->write_queue_bytes() > 0;
-  if (chunked) {
-    std::string& out = EncodeScratch();
-    codec_->EncodeBody(data, Codec::Framing::kChunked, out);
-    Write(out);
-  } else {
-    Write(data);  // Content-Length framing adds nothing: no copy
-  }
+  std::string& out = EncodeScratch();
+  const bool framed = codec_->EncodeRequestBody(stream_id_, data, false, nullptr, out);
+  if (!out.empty()) Write(out);
+  if (!framed) Write(data);  // the body as is (Content-Length): no copy
   // Bytes the upstream has yet to take start its idle clock; bytes queued
   // behind others it has not taken yet are no progress of its own.
   if (!was_queued) ArmIdleTimer();
   return true;
 }
 
-void UpstreamAttempt::FinishRequest(bool chunked, const HeaderMap* trailers) {
+void UpstreamAttempt::FinishRequest(bool has_body, const HeaderMap* trailers) {
   if (!lease_) return;
-  if (chunked) {
+  if (has_body) {
     std::string& out = EncodeScratch();
-    codec_->EncodeChunkedEnd(trailers, out);
-    Write(out);
+    // No data, so nothing to write after `out` whatever the answer.
+    static_cast<void>(codec_->EncodeRequestBody(stream_id_, {}, true, trailers, out));
+    if (!out.empty()) Write(out);
   }
   MarkRequestSent();
   ArmIdleTimer();  // the upstream owes the answer now, no longer the client its body
@@ -281,7 +280,7 @@ void UpstreamAttempt::OnUpstreamClosed(bool reset) {
   HandlePendingAction(false, /*closed=*/true);
 }
 
-void UpstreamAttempt::OnResponseHead(ResponseHead head) {
+void UpstreamAttempt::OnResponseHead(StreamId, ResponseHead&& head) {
   if (!active()) return;
   // Interim; the final one follows. A 101 is final: it ends HTTP on the connection.
   if (head.status >= 100 && head.status < 200 && head.status != 101) return;
@@ -314,18 +313,18 @@ void UpstreamAttempt::OnResponseHead(ResponseHead head) {
   callbacks_.OnAttemptHeadPassed(std::move(head), length);
 }
 
-void UpstreamAttempt::OnBody(std::string_view chunk) {
+void UpstreamAttempt::OnResponseBody(StreamId, std::string_view chunk) {
   if (!active() || !head_passed()) return;
   callbacks_.OnAttemptBody(chunk);
 }
 
-void UpstreamAttempt::OnTrailers(HeaderMap trailers) {
+void UpstreamAttempt::OnResponseTrailers(StreamId, HeaderMap&& trailers) {
   if (!active() || !head_passed()) return;
   SanitizeTrailers(trailers);
   trailers_ = std::move(trailers);
 }
 
-void UpstreamAttempt::OnMessageComplete() {
+void UpstreamAttempt::OnResponseComplete(StreamId) {
   if (!active() || !head_passed()) return;
   if (receive_ == Receive::kUpgrading) {
     pending_action_ = Action::kTunnel;  // the codec pauses itself after an upgrade
@@ -338,7 +337,7 @@ void UpstreamAttempt::OnMessageComplete() {
   codec_->Pause();
 }
 
-void UpstreamAttempt::OnError(const CodecError& error) {
+void UpstreamAttempt::OnCodecError(const CodecError& error) {
   if (!active()) return;
   pending_action_ = Action::kError;
   // The client codec names its errors from the flag table; anything else is

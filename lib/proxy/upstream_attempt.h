@@ -77,7 +77,7 @@ class UpstreamAttemptCallbacks {
   virtual void OnAttemptWritable() = 0;
 };
 
-class UpstreamAttempt final : public UpstreamConnectionCallbacks, public CodecSink {
+class UpstreamAttempt final : public UpstreamConnectionCallbacks, public ClientCodecCallbacks {
  public:
   // Request side of the try.
   enum class Send : uint8_t {
@@ -105,8 +105,11 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public CodecSi
   ~UpstreamAttempt() override;
 
   // Begins a try on `host`, asking `pool` for a connection (the answer comes
-  // on a later loop turn). `request_complete` starts the per-try timer now.
-  void Start(HostPtr host, UpstreamPool& pool, bool request_complete);
+  // on a later loop turn); `codecs` (the cluster's, outliving the attempt)
+  // makes the try's codec once connected. `request_complete` starts the
+  // per-try timer now.
+  void Start(HostPtr host, UpstreamPool& pool, const ClientCodecFactory& codecs,
+             bool request_complete);
   // Ends the try: no more callbacks, timers stop, the connection goes back to
   // the pool if `reusable`, else it is closed. Idempotent.
   void End(bool reusable);
@@ -118,16 +121,22 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public CodecSi
   bool tunnel() const { return receive_ == Receive::kTunnel; }
   const Host& host() const { return *host_; }
   // Connected only: the try's codec, to encode its request bytes.
-  Codec& codec() { return *codec_; }
+  ClientCodec& codec() { return *codec_; }
+  // Connected only: opens the try's stream and appends its request head.
+  void EncodeHead(const RequestHead& head, BodyFraming framing, uint64_t length,
+                  std::string& out) {
+    stream_id_ = codec_->EncodeRequestHead(head, framing, length, out);
+  }
+  StreamId stream_id() const { return stream_id_; }
 
   // Every request byte of the try goes upstream through here (see written_).
   void Write(std::string_view data);
-  // A body chunk, chunk-framed if `chunked`. False if nothing was written
-  // (not connected, or empty).
-  bool SendBody(std::string_view data, bool chunked);
-  // The request is complete: the chunked terminator (with `trailers`) if
-  // `chunked`, then the response timer and the idle timer.
-  void FinishRequest(bool chunked, const HeaderMap* trailers);
+  // A body chunk, framed by the codec. False if nothing was written (not
+  // connected, or empty).
+  bool SendBody(std::string_view data);
+  // The request is complete: the end of its body (with `trailers`) if
+  // `has_body`, then the response timer and the idle timer.
+  void FinishRequest(bool has_body, const HeaderMap* trailers);
   // Marks the request written (after Connected wrote all of it).
   void MarkRequestSent();
   // Tunnel bytes from the client; false if not tunneling or not connected.
@@ -146,12 +155,12 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public CodecSi
   void OnUpstreamClosed(bool reset) override;
   void OnUpstreamWritable() override;
 
-  // CodecSink (client mode).
-  void OnResponseHead(ResponseHead head) override;
-  void OnBody(std::string_view chunk) override;
-  void OnTrailers(HeaderMap trailers) override;
-  void OnMessageComplete() override;
-  void OnError(const CodecError& error) override;
+  // ClientCodecCallbacks: the try's one stream, stream_id_.
+  void OnResponseHead(StreamId id, ResponseHead&& head) override;
+  void OnResponseBody(StreamId id, std::string_view chunk) override;
+  void OnResponseTrailers(StreamId id, HeaderMap&& trailers) override;
+  void OnResponseComplete(StreamId id) override;
+  void OnCodecError(const CodecError& error) override;
 
  private:
   // What a codec callback decided; acted on once Feed has returned, so the
@@ -178,9 +187,11 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public CodecSi
   CancelHandle pending_;
   PoolLease lease_;
   bool lease_reused_ = false;
-  std::unique_ptr<Codec> codec_;
+  const ClientCodecFactory* codecs_ = nullptr;
+  std::unique_ptr<ClientCodec> codec_;
   // A fresh codec per try; the previous one may still be unwinding a call.
-  std::vector<std::unique_ptr<Codec>> retired_codecs_;
+  std::vector<std::unique_ptr<ClientCodec>> retired_codecs_;
+  StreamId stream_id_ = 0;
   Action pending_action_ = Action::kNone;
   ResponseFlag error_flag_ = ResponseFlag::kNone;
   int retry_status_ = 0;

@@ -264,7 +264,7 @@ void UpstreamRequest::StartAttempt() {
     monitors_ = local_->monitors;
     monitor_ = monitors_->Find(*host);
   }
-  attempt_.Start(std::move(host), *local_->pool, request_complete_);
+  attempt_.Start(std::move(host), *local_->pool, *local_->spec->codec, request_complete_);
 }
 
 void UpstreamRequest::OnAttemptConnectFailed(PoolFailure failure, const std::string& error) {
@@ -296,11 +296,12 @@ void UpstreamRequest::OnAttemptConnected() {
   sent_any_ = true;
   std::string& out = EncodeScratch();
   EncodeHead(attempt_.host(), out);
-  if (!replay_.empty()) {
-    attempt_.codec().EncodeBody(
-        replay_, chunked_ ? Codec::Framing::kChunked : Codec::Framing::kContentLength, out);
+  if (!replay_.empty() || (request_complete_ && has_body_)) {
+    if (!attempt_.codec().EncodeRequestBody(attempt_.stream_id(), replay_, request_complete_,
+                                            RequestTrailers(), out)) {
+      out.append(replay_);
+    }
   }
-  if (request_complete_ && chunked_) attempt_.codec().EncodeChunkedEnd(RequestTrailers(), out);
   attempt_.Write(out);
   if (replay_.size() > route_.retry.replay_buffer_bytes) {
     // Everything buffered before the connection was ready is out; the rest of
@@ -334,15 +335,15 @@ void UpstreamRequest::EncodeHead(const Host& host, std::string& out) {
       h.headers.Set("host", route_.host_rewrite.value);
       break;
   }
-  Codec::Framing framing = Codec::Framing::kNone;
+  BodyFraming framing = BodyFraming::kNone;
   uint64_t length = 0;
   if (chunked_) {
-    framing = Codec::Framing::kChunked;
+    framing = BodyFraming::kChunked;
   } else if (has_body_) {
-    framing = Codec::Framing::kContentLength;
+    framing = BodyFraming::kContentLength;
     length = *head_.content_length;
   }
-  attempt_.codec().EncodeRequestHead(h, framing, length, out);
+  attempt_.EncodeHead(h, framing, length, out);
 }
 
 void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
@@ -364,7 +365,7 @@ void UpstreamRequest::SendBody(std::string_view data, bool end_stream) {
         std::string().swap(replay_);
       }
     }
-    if (attempt_.SendBody(data, chunked_)) CheckBodyWritable();
+    if (attempt_.SendBody(data)) CheckBodyWritable();
   }
   if (end_stream) {
     request_complete_ = true;
@@ -391,7 +392,7 @@ const HeaderMap* UpstreamRequest::RequestTrailers() const {
   return request_trailers_.empty() ? nullptr : &request_trailers_;
 }
 
-void UpstreamRequest::FinishRequestBody() { attempt_.FinishRequest(chunked_, RequestTrailers()); }
+void UpstreamRequest::FinishRequestBody() { attempt_.FinishRequest(has_body_, RequestTrailers()); }
 
 void UpstreamRequest::OnAttemptWritable() {
   if (!done_ && !body_writable_) {
