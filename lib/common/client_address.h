@@ -32,7 +32,6 @@ class AddressSet {
   std::vector<Range> ranges_;
 };
 
-
 // The client address behind `peer` (see gateway/client_address.h), as a view
 // into `peer` or `headers`: valid while both are.
 std::string_view FindClientAddress(std::string_view peer, const HeaderMap& headers,
