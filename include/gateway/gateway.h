@@ -13,6 +13,7 @@
 #include "gateway/concurrency_limit.h"
 #include "gateway/dispatcher.h"
 #include "gateway/filter.h"
+#include "gateway/filters/request_id.h"
 #include "gateway/hash_policy.h"
 #include "gateway/health_check.h"
 #include "gateway/http.h"

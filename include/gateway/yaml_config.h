@@ -29,6 +29,7 @@
 #include "gateway/cluster.h"
 #include "gateway/config_node.h"
 #include "gateway/filter.h"
+#include "gateway/filters/request_id.h"  // the "request_id" filter
 #include "gateway/pipeline.h"
 #include "gateway/proxy.h"
 #include "gateway/rate_limit_filter.h"
@@ -123,9 +124,6 @@ class FilterRegistry {
 // file, line and key.
 absl::StatusOr<RateLimitFilterConfig> ParseRateLimitFilterConfig(const ConfigNode& config,
                                                                  const GatewayConfig& gateway);
-
-// The "request_id" filter on its own.
-std::shared_ptr<const FilterFactory> MakeRequestIdFilter();
 
 struct StartOverrides {
   // Listeners and demo upstreams bind port 0 (free ports); cluster endpoints

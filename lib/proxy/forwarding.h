@@ -1,5 +1,5 @@
 // Header rules of a reverse proxy: hop-by-hop removal, forwarding headers,
-// header mutations, trusted-proxy address matching.
+// header mutations.
 #ifndef GATEWAY_LIB_PROXY_FORWARDING_H_
 #define GATEWAY_LIB_PROXY_FORWARDING_H_
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/client_address.h"
 #include "gateway/client_address.h"
 #include "gateway/filter.h"
 #include "gateway/http.h"
@@ -18,22 +19,6 @@
 #include "gateway/route_policy.h"
 
 namespace gateway::internal {
-
-// A set of CIDR ranges, IPv4 and IPv6.
-class AddressSet {
- public:
-  static absl::StatusOr<AddressSet> Parse(const std::vector<std::string>& cidrs);
-  bool Contains(std::string_view address) const;
-  bool empty() const { return ranges_.empty(); }
-
- private:
-  struct Range {
-    bool v6;
-    std::array<uint8_t, 16> bytes;
-    int prefix;
-  };
-  std::vector<Range> ranges_;
-};
 
 // Removes hop-by-hop headers, every header named in Connection and every
 // header named in `also`, in one pass over the fields.
@@ -50,11 +35,6 @@ void ApplyMutations(const HeaderMutations& m, HeaderMap& headers);
 // own forwarding headers are kept and extended.
 void AddForwardingHeaders(const ProxyOptions& options, bool trusted, const ConnectionInfo& peer,
                           std::string_view original_host, HeaderMap& headers);
-
-// The client address behind `peer` (see gateway/client_address.h), as a view
-// into `peer` or `headers`: valid while both are.
-std::string_view FindClientAddress(std::string_view peer, const HeaderMap& headers,
-                                   const AddressRanges& trusted_proxies);
 
 }  // namespace gateway::internal
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/client_address.h"
 #include "gateway/hash_policy.h"
 #include "gateway/load_balancer.h"
 #include "proxy/forwarding.h"
