@@ -27,7 +27,7 @@ generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 log "configure tests/consumer against $prefix"
 cmake -S "$REPO_ROOT/tests/consumer" -B "$tmp/consumer" "${generator[@]}" \
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" -DGATEWAY_WERROR="$GATEWAY_WERROR"
 log "build tests/consumer"
 cmake --build "$tmp/consumer" -j "$JOBS"
 log "run consumer"

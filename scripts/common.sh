@@ -13,6 +13,10 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 # The Release build directory shared by test.sh, demo.sh and check-consumer.sh.
 RELEASE_BUILD_DIR="${GATEWAY_BUILD_DIR:-$REPO_ROOT/build}"
 
+# Warnings are errors when GATEWAY_WERROR=ON is in the environment (.ci/run
+# sets it); off by default so a newer compiler never breaks a local build.
+GATEWAY_WERROR="${GATEWAY_WERROR:-OFF}"
+
 # gateway_configure BUILD_DIR [cmake args...]
 # Configures BUILD_DIR (with Ninja when the directory is new and ninja exists).
 gateway_configure() {
@@ -21,8 +25,8 @@ gateway_configure() {
   if [[ ! -f "$dir/CMakeCache.txt" ]] && command -v ninja >/dev/null 2>&1; then
     generator=(-G Ninja)
   fi
-  log "configure $dir"
-  cmake -S "$REPO_ROOT" -B "$dir" "${generator[@]}" "$@"
+  log "configure $dir (GATEWAY_WERROR=$GATEWAY_WERROR)"
+  cmake -S "$REPO_ROOT" -B "$dir" "${generator[@]}" -DGATEWAY_WERROR="$GATEWAY_WERROR" "$@"
 }
 
 # gateway_build BUILD_DIR [cmake --build args...]

@@ -4,13 +4,12 @@
 #
 #   ./scripts/lint.sh format FILE...          # clang-format check of FILEs
 #   ./scripts/lint.sh format --changed [BASE] # files changed since BASE (main)
-#   ./scripts/lint.sh format --all            # the whole tree: reports, never fails
+#   ./scripts/lint.sh format --all            # every tracked .cc/.h (CI runs this)
 #   ./scripts/lint.sh tidy [FILE...]          # clang-tidy on lib/ (or FILEs), using
 #                                             # build/compile_commands.json
 #   ./scripts/lint.sh                         # format --changed, then tidy
 #
-# The format check is per file list until the tree is formatted once as a
-# whole; `format --all` says how many files that would change.
+# The whole tree is formatted: any check fails when a file would change.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 set -euo pipefail
 
@@ -20,10 +19,9 @@ CLANG_TIDY_RUNNER="${CLANG_TIDY_RUNNER:-run-clang-tidy-14}"
 source_files() { grep -E '\.(cc|h)$' | while read -r f; do [[ -f "$f" ]] && echo "$f"; done; true; }
 
 format_check() {
-  local report_only=0 files=()
+  local files=()
   case "${1:-}" in
     --all)
-      report_only=1
       mapfile -t files < <(git ls-files | source_files)
       ;;
     --changed)
@@ -38,11 +36,6 @@ format_check() {
   for f in "${files[@]}"; do
     "$CLANG_FORMAT" --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
   done
-  if [[ $report_only -eq 1 ]]; then
-    log "format: ${#bad[@]} of ${#files[@]} files would change"
-    [[ ${#bad[@]} -eq 0 ]] || printf '  %s\n' "${bad[@]}"
-    return 0
-  fi
   if [[ ${#bad[@]} -gt 0 ]]; then
     for f in "${bad[@]}"; do echo "not formatted: $f (fix: $CLANG_FORMAT -i $f)"; done
     die "format: ${#bad[@]} of ${#files[@]} files"

@@ -106,7 +106,7 @@ class LoopLocalSlot {
   }
 
   struct Key {
-    explicit Key(uint64_t id) : id(id) {}
+    explicit Key(uint64_t key_id) : id(key_id) {}
     uint64_t id;
     std::atomic<bool> released{false};
   };

@@ -52,8 +52,8 @@ struct DemoUpstream {
 struct FilterSpec {
   FilterSpec() = default;
   // A bare name (no config), as in `filters: [request_id]`.
-  FilterSpec(std::string name) : name(std::move(name)) {}  // NOLINT: implicit on purpose
-  FilterSpec(const char* name) : name(name) {}             // NOLINT: implicit on purpose
+  FilterSpec(std::string spec_name) : name(std::move(spec_name)) {}  // NOLINT: implicit on purpose
+  FilterSpec(const char* spec_name) : name(spec_name) {}             // NOLINT: implicit on purpose
 
   std::string name;
   ConfigNode config;  // null when the entry has no config

@@ -24,6 +24,7 @@ namespace {
 // parsed and the body it read, one "key=value" per line.
 class FramingEcho final : public Filter {
  public:
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk, bool eos) override {
     body_.append(chunk);
     if (!eos) return FilterStatus::kContinue;
@@ -71,6 +72,7 @@ class BodyOps final : public Filter {
     if (op_ == "drop" || op_ == "rewrite") REQUIRE(ctx.WillModifyRequestBody());
     return FilterStatus::kContinue;
   }
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext&, BodyBuffer& body, bool eos) override {
     if (op_ == "drop") body.Clear();
     if (op_ == "rewrite") {
@@ -83,6 +85,7 @@ class BodyOps final : public Filter {
     if (op_ == "upper" || op_ == "append") REQUIRE(ctx.WillModifyResponseBody());
     return FilterStatus::kContinue;
   }
+  using Filter::OnResponseBody;  // do not hide the other form
   FilterStatus OnResponseBody(FilterContext&, BodyBuffer& body, bool eos) override {
     if (op_ == "upper" || op_ == "undeclared") {
       for (char& c : body.Mutable()) c = absl::ascii_toupper(static_cast<unsigned char>(c));

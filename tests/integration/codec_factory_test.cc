@@ -193,6 +193,7 @@ std::unique_ptr<TestServer> StartUpstream() {
       Reply(ctx);
       return FilterStatus::kStop;
     }
+    using Filter::OnRequestBody;  // do not hide the other form
     FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk, bool eos) override {
       body_.append(chunk);
       if (!eos) return FilterStatus::kContinue;

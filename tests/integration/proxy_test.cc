@@ -27,6 +27,7 @@ class InspectFilter final : public Filter {
     Reply(ctx);
     return FilterStatus::kStop;
   }
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk, bool eos) override {
     body_.append(chunk);
     if (!eos) return FilterStatus::kContinue;

@@ -270,6 +270,7 @@ class RecordingDelayFilter final : public Filter {
 // last body call: end-to-end proof of what the codec decoded.
 class EchoBodyFilter final : public Filter {
  public:
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk,
                              bool end_of_stream) override {
     body_.append(chunk);

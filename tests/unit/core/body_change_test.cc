@@ -37,6 +37,7 @@ class BodyFilter final : public Filter {
     if (script_.declare_request) REQUIRE(ctx.WillModifyRequestBody());
     return FilterStatus::kContinue;
   }
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, BodyBuffer& body, bool eos) override {
     return script_.request_body ? script_.request_body(ctx, body, eos) : FilterStatus::kContinue;
   }
@@ -44,6 +45,7 @@ class BodyFilter final : public Filter {
     if (script_.declare_response) REQUIRE(ctx.WillModifyResponseBody());
     return FilterStatus::kContinue;
   }
+  using Filter::OnResponseBody;  // do not hide the other form
   FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer& body, bool eos) override {
     return script_.response_body ? script_.response_body(ctx, body, eos) : FilterStatus::kContinue;
   }
@@ -61,6 +63,7 @@ std::shared_ptr<const FilterFactory> Body(BodyScript script) {
 // Answers with the request body it saw and the framing the head announced.
 class EchoRequest final : public Filter {
  public:
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk, bool eos) override {
     body_.append(chunk);
     if (!eos) return FilterStatus::kContinue;
@@ -211,6 +214,7 @@ TEST_CASE("a body change can be declared only before that body's phases") {
       in_request_headers = ctx.WillModifyResponseBody();
       return FilterStatus::kContinue;
     }
+    using Filter::OnRequestBody;  // do not hide the other form
     FilterStatus OnRequestBody(FilterContext& ctx, BodyBuffer&, bool) override {
       request_in_body = ctx.WillModifyRequestBody();
       return FilterStatus::kContinue;
@@ -219,6 +223,7 @@ TEST_CASE("a body change can be declared only before that body's phases") {
       request_in_response = ctx.WillModifyRequestBody();
       return FilterStatus::kContinue;
     }
+    using Filter::OnResponseBody;  // do not hide the other form
     FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer&, bool) override {
       response_in_body = ctx.WillModifyResponseBody();
       return FilterStatus::kContinue;

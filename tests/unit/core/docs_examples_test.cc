@@ -78,6 +78,7 @@ class JsonEnvelope final : public Filter {
     wrap_ = type && type->starts_with("application/json") && ctx.WillModifyResponseBody();
     return FilterStatus::kContinue;
   }
+  using Filter::OnResponseBody;  // do not hide the other form
   FilterStatus OnResponseBody(FilterContext& ctx, BodyBuffer& body, bool end_of_stream) override {
     if (!wrap_) return FilterStatus::kContinue;
     if (first_) body.Prepend("{\"data\":");

@@ -74,6 +74,7 @@ class ScriptedFilter final : public Filter {
     Record("request_headers");
     return script_.request_headers ? script_.request_headers(ctx) : FilterStatus::kContinue;
   }
+  using Filter::OnRequestBody;  // do not hide the other form
   FilterStatus OnRequestBody(FilterContext& ctx, std::string_view chunk,
                              bool end_of_stream) override {
     Record("request_body", chunk, end_of_stream);
@@ -84,6 +85,7 @@ class ScriptedFilter final : public Filter {
     Record("response_headers");
     return script_.response_headers ? script_.response_headers(ctx) : FilterStatus::kContinue;
   }
+  using Filter::OnResponseBody;  // do not hide the other form
   FilterStatus OnResponseBody(FilterContext& ctx, std::string_view chunk,
                               bool end_of_stream) override {
     Record("response_body", chunk, end_of_stream);

@@ -387,7 +387,7 @@ struct AttributeProbe {
   std::shared_ptr<const FilterFactory> Factory() {
     return MakeFilterFactory("probe", [this](const Route&) {
       struct Probe final : Filter {
-        explicit Probe(AttributeProbe* p) : p(p) {}
+        explicit Probe(AttributeProbe* probe) : p(probe) {}
         FilterStatus OnRequestHeaders(FilterContext& ctx) override {
           auto v = ctx.GetAttribute(kRateLimitDryRunDeniedAttribute);
           p->seen.push_back(v ? std::string(*v) : "-");
@@ -427,7 +427,7 @@ struct Gate {
   std::shared_ptr<const FilterFactory> Factory() {
     return MakeFilterFactory("gate", [this](const Route&) {
       struct Hold final : Filter {
-        explicit Hold(Gate* g) : g(g) {}
+        explicit Hold(Gate* gate) : g(gate) {}
         FilterStatus OnRequestHeaders(FilterContext& ctx) override {
           g->held.push_back(ctx.Pause());
           return FilterStatus::kPause;

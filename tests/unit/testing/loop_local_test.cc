@@ -12,7 +12,7 @@ namespace gateway::testing {
 namespace {
 
 struct Tracked {
-  explicit Tracked(std::vector<int>* log, int id) : log(log), id(id) { log->push_back(id); }
+  explicit Tracked(std::vector<int>* sink, int tag) : log(sink), id(tag) { log->push_back(id); }
   ~Tracked() { log->push_back(-id); }
   std::vector<int>* log;
   int id;

@@ -66,6 +66,7 @@ TEST_CASE("SingleFilterPipeline runs the filter on a catch-all route answered di
 TEST_CASE("Send with a body sets Content-Length and delivers it") {
   struct Collect final : Filter {
     explicit Collect(std::string* out) : out_(out) {}
+    using Filter::OnRequestBody;  // do not hide the other form
     FilterStatus OnRequestBody(FilterContext&, std::string_view chunk, bool) override {
       out_->append(chunk);
       return FilterStatus::kContinue;
