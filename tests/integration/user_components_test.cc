@@ -1,9 +1,11 @@
 // A gateway assembled from a YAML config (StartFromConfig) with the user's
 // own components in every seam: an upstream pool made by the user's pool
 // factory (wrapping the built-in TCP pool), a balancer registered by name in
-// LoadBalancerRegistry::Global() and named from YAML, and user circuit
-// breakers on the cluster and on the route. Real loopback traffic; each
-// component counts its calls, so the test proves each one is the one used.
+// LoadBalancerRegistry::Global() and named from YAML, user circuit
+// breakers on the cluster and on the route, and user codec factories on the
+// server and the cluster (wrapping the built-in HTTP/1.1 codecs). Real loopback
+// traffic; each component counts its calls, so the test proves each one is the
+// one used.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "gateway/circuit_breaker.h"
+#include "gateway/codec.h"
 #include "gateway/load_balancer.h"
 #include "gateway/upstream_pool.h"
 #include "gateway/yaml_config.h"
@@ -77,6 +80,29 @@ class PickNthFactory final : public LoadBalancerFactory {
 };
 
 // A pool factory that wraps the built-in TCP pool and counts what goes through.
+// Codec factories that hand out the built-in HTTP/1.1 codecs and count how
+// many they made: a connection or upstream exchange that did not go through
+// them would leave the count short.
+class CountingServerCodecs final : public ServerCodecFactory {
+ public:
+  std::unique_ptr<ServerCodec> CreateServerCodec(const CodecLimits& limits,
+                                                 ServerCodecCallbacks& callbacks) const override {
+    made.fetch_add(1);
+    return Http1ServerCodecFactory()->CreateServerCodec(limits, callbacks);
+  }
+  mutable std::atomic<int> made{0};
+};
+
+class CountingClientCodecs final : public ClientCodecFactory {
+ public:
+  std::unique_ptr<ClientCodec> CreateClientCodec(const CodecLimits& limits,
+                                                 ClientCodecCallbacks& callbacks) const override {
+    made.fetch_add(1);
+    return Http1ClientCodecFactory()->CreateClientCodec(limits, callbacks);
+  }
+  mutable std::atomic<int> made{0};
+};
+
 struct PoolCounters {
   std::atomic<int> pools{0};
   std::atomic<int> acquires{0};
@@ -168,7 +194,7 @@ std::string InstanceOf(const itest::HttpResponse& r) {
   return r.body.substr(at, r.body.find('"', at) - at);
 }
 
-TEST_CASE("user pool factory, YAML-named user balancer and user breakers carry the traffic",
+TEST_CASE("user codec factories, pool factory, YAML-named balancer and breakers carry the traffic",
           "[seams]") {
   RegisterPickNth();
   auto config = LoadConfigString(kConfig, "user_components.yaml");
@@ -183,8 +209,10 @@ TEST_CASE("user pool factory, YAML-named user balancer and user breakers carry t
   config->clusters[0].pool_factory = std::make_shared<CountingPoolFactory>(pool_counters);
   config->clusters[0].resilience.breaker = cluster_breaker;
   config->routes[0].breaker = route_breaker;
-  // A user codec factory for the upstream side goes here, beside the pool
-  // factory, once ClusterSpec accepts one.
+  auto server_codecs = std::make_shared<CountingServerCodecs>();
+  auto client_codecs = std::make_shared<CountingClientCodecs>();
+  config->server.codec = server_codecs;
+  config->clusters[0].codec = client_codecs;
 
   const int factories_before = balancer_counters.factories.load();
   const int picks_before = balancer_counters.picks.load();
@@ -218,6 +246,12 @@ TEST_CASE("user pool factory, YAML-named user balancer and user breakers carry t
   CHECK(cluster_breaker->responses.load() == kRequests);
   CHECK(route_breaker->acquired.load() == kRequests);
   CHECK(route_breaker->responses.load() == kRequests);
+  // The connection's codecs come from the server factory (an idle
+  // connection frees its codec and makes a new one when bytes arrive); one
+  // client codec per exchange.
+  CHECK(server_codecs->made.load() >= 1);
+  CHECK(server_codecs->made.load() <= kRequests);
+  CHECK(client_codecs->made.load() == kRequests);
 
   // The user's breaker decides: refused calls never reach the pool.
   route_breaker->refuse.store(true);
