@@ -27,6 +27,7 @@ LABELS = {
     "haproxy": "HAProxy",
     "gw-chain": "gatewayd + feature chain",
     "gw-2w": "gatewayd, 2 workers",
+    "gw-baseline": "gatewayd, baseline build (--baseline)",
 }
 
 
@@ -204,7 +205,9 @@ def main():
         out.append("")
 
     flagged = []
-    lines, f = table(runs, idle, "compare", ["direct", "gatewayd", "nginx", "haproxy"], "nginx")
+    lines, f = table(
+        runs, idle, "compare", ["direct", "gatewayd", "gw-baseline", "nginx", "haproxy"], "nginx"
+    )
     if lines:
         out += ["### Proxies compared (one worker each)", ""] + lines + [""]
         flagged += f

@@ -19,6 +19,9 @@
 #   --no-build        use the gatewayd already built in build/
 #   --out FILE        where to write the report (default: build/macro-bench/<time>.md)
 #   --keep            keep the work directory (configs, logs, raw wrk output)
+#   --baseline BIN    also measure BIN, a gatewayd built from another commit,
+#                     as target "gw-baseline" in the same interleaved rounds:
+#                     before/after CPU per request in one run     [BASELINE]
 #   -h, --help        this text
 #
 # Needs nginx, haproxy, wrk, python3 and the build dependencies; installs the
@@ -55,6 +58,7 @@ install=1
 build=1
 keep=0
 out=""
+BASELINE="${BASELINE:-}"
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
@@ -72,6 +76,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) build=0 ;;
     --out) out="$2"; shift ;;
     --keep) keep=1 ;;
+    --baseline) BASELINE="$2"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
@@ -286,14 +291,14 @@ start_nginx() {  # NAME CPUS TEMPLATE KEY=VALUE...
   PIDS[$name]="$pid $workers"
 }
 
-start_gatewayd() {  # NAME CPUS WORKERS FORWARDED VIA FILTERS
-  local name="$1" cpus="$2"
+start_gatewayd() {  # NAME CPUS WORKERS FORWARDED VIA FILTERS [BINARY]
+  local name="$1" cpus="$2" bin="${7:-$GATEWAYD}"
   mkdir -p "$work/$name"
   render "$MACRO_DIR/conf/gatewayd.yaml" "$work/$name/gatewayd.yaml" PORT="${PORT[$name]}" \
     UPSTREAM_PORT="${PORT[upstream]}" WORKERS="$3" FORWARDED="$4" VIA="$5" FILTERS="$6" \
     MAXCONN="$max_conns" IDLE="$IDLE_CONNS"
-  "$GATEWAYD" --check "$work/$name/gatewayd.yaml" >/dev/null || die "$name: config rejected"
-  exec_on "$cpus" "$GATEWAYD" "$work/$name/gatewayd.yaml" >"$work/$name/gatewayd.log" 2>&1 &
+  "$bin" --check "$work/$name/gatewayd.yaml" >/dev/null || die "$name: config rejected"
+  exec_on "$cpus" "$bin" "$work/$name/gatewayd.yaml" >"$work/$name/gatewayd.log" 2>&1 &
   local pid=$!
   started+=("$pid:gatewayd")
   wait_ready "$name" "$pid" "${PORT[$name]}"
@@ -315,13 +320,17 @@ start_haproxy() {  # NAME CPUS
 }
 
 targets=(direct gatewayd nginx haproxy)
+if [[ -n "$BASELINE" ]]; then
+  [[ -x "$BASELINE" ]] || die "--baseline: $BASELINE is not an executable"
+  targets+=(gw-baseline)
+fi
 feature_targets=()
 if ((FEATURES)); then feature_targets=(gatewayd gw-chain gw-2w); fi
 
-read -r -a ports <<<"$(free_ports 7)"
+read -r -a ports <<<"$(free_ports 8)"
 PORT[upstream]=${ports[0]} PORT[gatewayd]=${ports[1]} PORT[nginx]=${ports[2]}
 PORT[haproxy]=${ports[3]} PORT[gw-chain]=${ports[4]} PORT[gw-2w]=${ports[5]}
-status_port=${ports[6]}
+status_port=${ports[6]} PORT[gw-baseline]=${ports[7]}
 
 log "starting the origin and the proxies (work directory $work)"
 mkdir -p "$work/upstream"
@@ -334,6 +343,9 @@ PORT[direct]=${PORT[upstream]}
 PIDS[direct]=""
 
 start_gatewayd gatewayd "$cpu_proxy" 1 false "" ""
+if [[ -n "$BASELINE" ]]; then
+  start_gatewayd gw-baseline "$cpu_proxy" 1 false "" "" "$BASELINE"
+fi
 start_nginx nginx "$cpu_proxy" "$MACRO_DIR/conf/proxy-nginx.conf" \
   UPSTREAM_PORT="${PORT[upstream]}" MAXCONN="$((max_conns + 1024))" NOFILE="$nofile" \
   IDLE="$IDLE_CONNS"
