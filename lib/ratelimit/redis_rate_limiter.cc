@@ -221,6 +221,8 @@ class RedisRateLimiter final : public AsyncRateLimiter {
     return Unsolicited(task) ? nullptr : BaseFunctions()->createString(task, s, len);
   }
   static void* GuardedArray(const redisReadTask* task, int n) {
+    // Refused before hiredis allocates what the header claims (redis_reply.h).
+    if (n > internal::kMaxRedisReplyElements) return nullptr;
     return Unsolicited(task) ? nullptr : BaseFunctions()->createArray(task, n);
   }
   static void* GuardedInteger(const redisReadTask* task, long long v) {

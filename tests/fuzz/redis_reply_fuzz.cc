@@ -55,6 +55,10 @@ bool WellFormed(const redisReply* r) {
 
 }  // namespace
 
+namespace {
+void* (*base_create_array)(const redisReadTask*, int) = nullptr;
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gateway::RedisRateLimitAlgorithm algorithm = Algorithm(data, size);
   uint64_t limit = std::visit(
@@ -70,6 +74,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   redisReader* reader = redisReaderCreate();
   Check(reader != nullptr);
+  // The limiter's reader refuses arrays longer than kMaxRedisReplyElements
+  // before hiredis allocates them; so does this one.
+  static redisReplyObjectFunctions guarded = [reader] {
+    redisReplyObjectFunctions fn = *reader->fn;
+    base_create_array = fn.createArray;
+    fn.createArray = [](const redisReadTask* task, int n) -> void* {
+      if (n > gateway::internal::kMaxRedisReplyElements) return nullptr;
+      return base_create_array(task, n);
+    };
+    return fn;
+  }();
+  reader->fn = &guarded;
   // Split the input at a data-derived point, as TCP reads split replies.
   size_t split = size > 0 ? data[0] % (size + 1) : 0;
   bool failed = redisReaderFeed(reader, reinterpret_cast<const char*>(data), split) != REDIS_OK ||

@@ -295,7 +295,10 @@ TEST_CASE("a peer that sends garbage or replies nobody asked for fails calls, no
   for (int i = 0; i < 50; ++i) unsolicited += ":1\r\n";  // more replies than commands
   for (const std::string& reply :
        {std::string("*4\r\n:1\r\n$-7\r\n\x01\x02garbage\r\n"), unsolicited,
-        std::string("*4\r\n:1\r\n:999999999\r\n:0\r\n:0\r\n")}) {
+        std::string("*4\r\n:1\r\n:999999999\r\n:0\r\n:0\r\n"),
+        // An array header claiming half a billion elements: refused before
+        // hiredis allocates for them (kMaxRedisReplyElements).
+        std::string("*466666666\r\n:1\r\n")}) {
     FakeRedis peer(reply);
     REQUIRE(peer.port() != 0);
     auto gw = StartGateway(peer.port(), "garbage");
