@@ -18,7 +18,9 @@ namespace gateway::internal {
 
 class GatewayImpl;
 
-class Connection final : public ServerCodecCallbacks, public StreamHost, private StreamSocketCallbacks {
+class Connection final : public ServerCodecCallbacks,
+                         public StreamHost,
+                         private StreamSocketCallbacks {
  public:
   // `transport` is an accepted connection.
   Connection(GatewayImpl& server, std::unique_ptr<Transport> transport, uint64_t id);

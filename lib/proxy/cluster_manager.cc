@@ -388,10 +388,10 @@ class ClusterManagerImpl final : public ClusterManager {
         return absl::InvalidArgumentError(
             absl::StrCat("cluster '", spec.name, "': defined more than once"));
       }
-      auto balancer = spec.load_balancer != nullptr
-                          ? absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>>(
-                                spec.load_balancer)
-                          : MakeLoadBalancerFactory(spec.lb);
+      auto balancer =
+          spec.load_balancer != nullptr
+              ? absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>>(spec.load_balancer)
+              : MakeLoadBalancerFactory(spec.lb);
       if (!balancer.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("cluster '", spec.name, "': lb: ", balancer.status().message()));

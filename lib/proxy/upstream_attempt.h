@@ -123,8 +123,7 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public ClientC
   // Connected only: the try's codec, to encode its request bytes.
   ClientCodec& codec() { return *codec_; }
   // Connected only: opens the try's stream and appends its request head.
-  void EncodeHead(const RequestHead& head, BodyFraming framing, uint64_t length,
-                  std::string& out) {
+  void EncodeHead(const RequestHead& head, BodyFraming framing, uint64_t length, std::string& out) {
     stream_id_ = codec_->EncodeRequestHead(head, framing, length, out);
   }
   StreamId stream_id() const { return stream_id_; }
