@@ -13,36 +13,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/http.h"
 
 namespace gateway::testing {
 namespace {
-
-std::string_view Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
 
 // True once `bytes` hold one whole request: the head, then a body framed by
 // content-length or chunked encoding (no body otherwise).
@@ -314,7 +288,7 @@ ScriptedAttempt& ScriptedAttempt::Send(std::string bytes) {
 
 ScriptedAttempt& ScriptedAttempt::Head(int status,
                                        std::vector<std::pair<std::string, std::string>> headers) {
-  std::string_view reason = Reason(status);
+  std::string_view reason = ReasonPhrase(status);
   std::string out = absl::StrCat("HTTP/1.1 ", status, " ",
                                  absl::string_view(reason.data(), reason.size()), "\r\n");
   for (const auto& [name, value] : headers) absl::StrAppend(&out, name, ": ", value, "\r\n");

@@ -23,9 +23,9 @@
 // the harness (one dispatcher); do not share one ScriptedUpstream between
 // worker threads. Make it with std::make_shared (factory() and MakePool()
 // share it with the pools). Unlike the TCP pool's, a scripted pool's leases
-// must not outlive it (the harness destroys requests before pools). Like the
-// real pool, it never calls back inside a call: the lease arrives on a later
-// loop turn, and so does every byte and close.
+// must not outlive it (the harness destroys requests before pools). Like the real pool, it never
+// calls back inside a call: the lease arrives on a later loop turn, and so does every byte and
+// close.
 #ifndef GATEWAY_TESTING_FAKE_UPSTREAM_H_
 #define GATEWAY_TESTING_FAKE_UPSTREAM_H_
 
