@@ -25,8 +25,8 @@ std::string& EncodeScratch() {
 }
 
 UpstreamAttempt::UpstreamAttempt(Dispatcher& dispatcher, const RouteSpec& route,
-                                 const RequestHead& head, UpstreamAttemptCallbacks& callbacks)
-    : dispatcher_(dispatcher), route_(route), head_(head), callbacks_(callbacks) {}
+                                 UpstreamAttemptCallbacks& callbacks)
+    : dispatcher_(dispatcher), route_(route), callbacks_(callbacks) {}
 
 // The owner ends the try before it goes (UpstreamRequest's destructor does).
 UpstreamAttempt::~UpstreamAttempt() = default;

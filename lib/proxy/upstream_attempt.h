@@ -97,9 +97,8 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public ClientC
     kTunnel,     // raw bytes both ways
   };
 
-  // `head` is the request's (upstream) head, `route` its route; both outlive
-  // the attempt.
-  UpstreamAttempt(Dispatcher& dispatcher, const RouteSpec& route, const RequestHead& head,
+  // `route` is the request's route; it outlives the attempt.
+  UpstreamAttempt(Dispatcher& dispatcher, const RouteSpec& route,
                   UpstreamAttemptCallbacks& callbacks);
   // The owner calls End first: ending twice per request is measurable here.
   ~UpstreamAttempt() override;
@@ -177,7 +176,6 @@ class UpstreamAttempt final : public UpstreamConnectionCallbacks, public ClientC
 
   Dispatcher& dispatcher_;
   const RouteSpec& route_;
-  const RequestHead& head_;
   UpstreamAttemptCallbacks& callbacks_;
 
   Send send_ = Send::kIdle;

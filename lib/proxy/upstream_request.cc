@@ -49,7 +49,7 @@ UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, R
       peer_(peer),
       cluster_(match.cluster()),
       sink_(sink),
-      attempt_(worker.dispatcher(), match.route->spec(), head, *this) {
+      attempt_(worker.dispatcher(), match.route->spec(), *this) {
   // Found now (Start reports an unknown cluster) because the hash key needs
   // the cluster's balancer and the head before it is edited below.
   local_ = worker_.Get(cluster_);

@@ -147,13 +147,12 @@ class EchoUpstream {
   std::atomic<size_t> echoed_{0};
 };
 
-std::unique_ptr<TestServer> ProxyTo(uint16_t port, RouteSpec route = {}) {
+std::unique_ptr<TestServer> ProxyTo(uint16_t port, RouteSpec route) {
   ClusterSpec c;
   c.name = "ws";
   c.endpoints.push_back({.address = "127.0.0.1", .port = port});
   auto cm = ClusterManager::Create({std::move(c)});
   REQUIRE(cm.ok());
-  if (route.name.empty()) route = RouteBuilder("ws").Prefix("/").ToCluster("ws").Build();
   auto router = Router::Build(
       {RouteBuilder("health").Exact("/health").Respond(200, "ok").Build(), std::move(route)});
   REQUIRE(router.ok());
@@ -162,6 +161,10 @@ std::unique_ptr<TestServer> ProxyTo(uint16_t port, RouteSpec route = {}) {
   auto server = TestServer::Start(itest::LoopbackOptions(), *pipeline);
   REQUIRE(server.ok());
   return std::move(*server);
+}
+
+std::unique_ptr<TestServer> ProxyTo(uint16_t port) {
+  return ProxyTo(port, RouteBuilder("ws").Prefix("/").ToCluster("ws").Build());
 }
 
 // Reads until `text` has arrived after the response head, or 5 s pass.
