@@ -38,11 +38,11 @@ constexpr std::string_view kResponse =
 
 class CountingSink : public CodecSink {
  public:
-  void OnRequestHead(RequestHead head) override {
+  void OnRequestHead(RequestHead&& head) override {
     benchmark::DoNotOptimize(head.path.data());
     ++heads;
   }
-  void OnResponseHead(ResponseHead head) override {
+  void OnResponseHead(ResponseHead&& head) override {
     benchmark::DoNotOptimize(head.status);
     ++heads;
   }

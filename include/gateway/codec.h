@@ -81,21 +81,23 @@ struct CodecError {
   std::string reason;
 };
 
+// Called from inside Codec::Feed (and FeedEof). Heads and trailers are the
+// callee's to move from; a sink that keeps nothing of them pays no copy.
 class CodecSink {
  public:
   virtual ~CodecSink() = default;
 
   // Server mode: a complete, validated request head.
-  virtual void OnRequestHead(RequestHead head) {}
+  virtual void OnRequestHead(RequestHead&& head) {}
   // Client mode: a complete, validated response head. Informational (1xx)
   // responses other than 101 are reported too, with no body and no
   // OnMessageComplete; the final response follows.
-  virtual void OnResponseHead(ResponseHead head) {}
+  virtual void OnResponseHead(ResponseHead&& head) {}
   // A piece of the decoded body (chunk framing removed). The view is valid only
   // during the call.
   virtual void OnBody(std::string_view chunk) = 0;
   // Trailer fields of a chunked message, before OnMessageComplete.
-  virtual void OnTrailers(HeaderMap trailers) {}
+  virtual void OnTrailers(HeaderMap&& trailers) {}
   // A field the limits say to drop (HeadersWithUnderscores::kDrop) was left
   // out of the head or trailers being parsed. `name` is valid only during the
   // call, which comes before that head's OnRequestHead (or OnTrailers).

@@ -1310,11 +1310,11 @@ class Http1ServerCodec final : public ServerCodec, private CodecSink {
   }
 
  private:
-  void OnRequestHead(RequestHead head) override {
+  void OnRequestHead(RequestHead&& head) override {
     callbacks_.OnRequestHead(++stream_, std::move(head));
   }
   void OnBody(std::string_view chunk) override { callbacks_.OnRequestBody(stream_, chunk); }
-  void OnTrailers(HeaderMap trailers) override {
+  void OnTrailers(HeaderMap&& trailers) override {
     callbacks_.OnRequestTrailers(stream_, std::move(trailers));
   }
   void OnFieldDropped(std::string_view name) override { callbacks_.OnFieldDropped(name); }
@@ -1371,11 +1371,11 @@ class Http1ClientCodec final : public ClientCodec, private CodecSink {
   void ResetStream(StreamId, std::string&) override { codec_.Pause(); }
 
  private:
-  void OnResponseHead(ResponseHead head) override {
+  void OnResponseHead(ResponseHead&& head) override {
     callbacks_.OnResponseHead(stream_, std::move(head));
   }
   void OnBody(std::string_view chunk) override { callbacks_.OnResponseBody(stream_, chunk); }
-  void OnTrailers(HeaderMap trailers) override {
+  void OnTrailers(HeaderMap&& trailers) override {
     callbacks_.OnResponseTrailers(stream_, std::move(trailers));
   }
   void OnMessageComplete() override {

@@ -94,7 +94,7 @@ class HostProbe final : public UpstreamConnectionCallbacks, public CodecSink {
   void OnUpstreamClosed(bool reset) override;
 
   // CodecSink.
-  void OnResponseHead(ResponseHead head) override;
+  void OnResponseHead(ResponseHead&& head) override;
   void OnBody(std::string_view) override {}
   void OnMessageComplete() override {}
   void OnError(const CodecError& error) override;
@@ -331,7 +331,7 @@ void HostProbe::OnUpstreamClosed(bool reset) {
   Finish(false, reset ? "connection reset" : "closed before a response");
 }
 
-void HostProbe::OnResponseHead(ResponseHead head) {
+void HostProbe::OnResponseHead(ResponseHead&& head) {
   if (head.status < 200) return;  // interim
   for (const auto& [lo, hi] : cluster_.spec.expected_statuses) {
     if (head.status >= lo && head.status <= hi) return Verdict(true, {});

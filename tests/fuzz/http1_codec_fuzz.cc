@@ -15,13 +15,13 @@ namespace {
 
 class CheckingSink final : public gateway::CodecSink {
  public:
-  void OnRequestHead(gateway::RequestHead head) override {
+  void OnRequestHead(gateway::RequestHead&& head) override {
     Event();
     in_message_ = true;
     body_ = 0;
     declared_ = head.content_length;
   }
-  void OnResponseHead(gateway::ResponseHead head) override {
+  void OnResponseHead(gateway::ResponseHead&& head) override {
     Event();
     in_message_ = true;
     body_ = 0;
@@ -32,7 +32,7 @@ class CheckingSink final : public gateway::CodecSink {
     body_ += chunk.size();
     if (declared_ && body_ > *declared_) std::abort();
   }
-  void OnTrailers(gateway::HeaderMap) override { Event(); }
+  void OnTrailers(gateway::HeaderMap&&) override { Event(); }
   void OnMessageComplete() override {
     Event();
     in_message_ = false;

@@ -50,12 +50,12 @@ inline std::string Describe(const ResponseHead& h) {
 
 class RecordingSink : public CodecSink {
  public:
-  void OnRequestHead(RequestHead head) override {
+  void OnRequestHead(RequestHead&& head) override {
     events.push_back(Describe(head));
     requests.push_back(std::move(head));
     After("head");
   }
-  void OnResponseHead(ResponseHead head) override {
+  void OnResponseHead(ResponseHead&& head) override {
     events.push_back(Describe(head));
     responses.push_back(std::move(head));
     After("head");
@@ -65,7 +65,7 @@ class RecordingSink : public CodecSink {
     body.append(chunk);
     After("body");
   }
-  void OnTrailers(HeaderMap t) override {
+  void OnTrailers(HeaderMap&& t) override {
     events.push_back("trailers " + DescribeHeaders(t));
     trailers.push_back(std::move(t));
     After("trailers");
