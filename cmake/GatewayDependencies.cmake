@@ -14,7 +14,7 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 # one refuses a bare CR, whitespace inside a field name, bytes after a chunk's data
 # other than CRLF and non-ASCII request targets, which the codec then need not
 # check itself. PUBLIC, so the codec's own sources see the same value
-# (lib/codec/http1_codec.cc refuses to build against the loose parser).
+# (lib/codec/http1_parser.cc refuses to build against the loose parser).
 set(GATEWAY_LLHTTP_SOURCE_DIR "/usr/share/llhttp" CACHE PATH "Directory with llhttp.c, api.c, http.c")
 set(GATEWAY_LLHTTP_INCLUDE_DIR "/usr/share/include/llhttp" CACHE PATH "Directory with llhttp.h")
 if(NOT EXISTS "${GATEWAY_LLHTTP_SOURCE_DIR}/llhttp.c" OR NOT EXISTS "${GATEWAY_LLHTTP_INCLUDE_DIR}/llhttp.h")
