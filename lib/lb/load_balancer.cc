@@ -212,10 +212,12 @@ std::string_view LbPolicyName(LbPolicy policy) {
 }
 
 void RegisterBuiltinBalancers(LoadBalancerRegistry& registry) {
-  for (const auto& [policy_name, policy] : kBuiltinPolicies) {
+  for (const auto& entry : kBuiltinPolicies) {
+    const std::string_view name = entry.first;
+    const LbPolicy policy = entry.second;
     registry.Register(
-        std::string(policy_name),
-        [name = policy_name, policy](const LbMakeContext& context)
+        std::string(name),
+        [name, policy](const LbMakeContext& context)
             -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
           if (!context.config.IsNull()) {
             return absl::InvalidArgumentError(absl::StrCat(
