@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -137,7 +138,11 @@ class LoadBalancerRegistry {
 // "ring_hash", "maglev" and "ip_hash". Each takes no `config`.
 void RegisterBuiltinBalancers(LoadBalancerRegistry& registry);
 
-// The YAML name of a built-in policy.
+// Every built-in policy with its YAML name, in declaration order: the one
+// table the registry, the YAML loader and messages use.
+std::span<const std::pair<std::string_view, LbPolicy>> LbPolicyNames();
+
+// The YAML name of a built-in policy ("" for a value outside the enum).
 std::string_view LbPolicyName(LbPolicy policy);
 
 // The factory `options` name, made through LoadBalancerRegistry::Global():

@@ -189,45 +189,37 @@ absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> MakeBuiltin(const LbO
   }
 }
 
-constexpr LbPolicy kBuiltinPolicies[] = {
-    LbPolicy::kRoundRobin,       LbPolicy::kWeightedRoundRobin,
-    LbPolicy::kRandom,           LbPolicy::kLeastRequest,
-    LbPolicy::kLeastConnections, LbPolicy::kRingHash,
-    LbPolicy::kMaglev,           LbPolicy::kIpHash,
+constexpr std::pair<std::string_view, LbPolicy> kBuiltinPolicies[] = {
+    {"round_robin", LbPolicy::kRoundRobin},
+    {"weighted_round_robin", LbPolicy::kWeightedRoundRobin},
+    {"random", LbPolicy::kRandom},
+    {"least_request", LbPolicy::kLeastRequest},
+    {"least_connections", LbPolicy::kLeastConnections},
+    {"ring_hash", LbPolicy::kRingHash},
+    {"maglev", LbPolicy::kMaglev},
+    {"ip_hash", LbPolicy::kIpHash},
 };
 
 }  // namespace
 
+std::span<const std::pair<std::string_view, LbPolicy>> LbPolicyNames() { return kBuiltinPolicies; }
+
 std::string_view LbPolicyName(LbPolicy policy) {
-  switch (policy) {
-    case LbPolicy::kRoundRobin:
-      return "round_robin";
-    case LbPolicy::kWeightedRoundRobin:
-      return "weighted_round_robin";
-    case LbPolicy::kRandom:
-      return "random";
-    case LbPolicy::kLeastRequest:
-      return "least_request";
-    case LbPolicy::kLeastConnections:
-      return "least_connections";
-    case LbPolicy::kRingHash:
-      return "ring_hash";
-    case LbPolicy::kMaglev:
-      return "maglev";
-    case LbPolicy::kIpHash:
-      return "ip_hash";
+  for (const auto& [name, value] : kBuiltinPolicies) {
+    if (value == policy) return name;
   }
   return "";
 }
 
 void RegisterBuiltinBalancers(LoadBalancerRegistry& registry) {
-  for (LbPolicy policy : kBuiltinPolicies) {
+  for (const auto& entry : kBuiltinPolicies) {
+    const std::string_view name = entry.first;
+    const LbPolicy policy = entry.second;
     registry.Register(
-        std::string(LbPolicyName(policy)),
-        [policy](const LbMakeContext& context)
+        std::string(name),
+        [name, policy](const LbMakeContext& context)
             -> absl::StatusOr<std::shared_ptr<const LoadBalancerFactory>> {
           if (!context.config.IsNull()) {
-            std::string_view name = LbPolicyName(policy);
             return absl::InvalidArgumentError(absl::StrCat(
                 "lb policy ", absl::string_view(name.data(), name.size()), " takes no config"));
           }

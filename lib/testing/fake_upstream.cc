@@ -286,8 +286,8 @@ ScriptedAttempt& ScriptedAttempt::Send(std::string bytes) {
   return *this;
 }
 
-ScriptedAttempt& ScriptedAttempt::Head(int status,
-                                       std::vector<std::pair<std::string, std::string>> headers) {
+ScriptedAttempt& ScriptedAttempt::Head(
+    int status, const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string_view reason = ReasonPhrase(status);
   std::string out = absl::StrCat("HTTP/1.1 ", status, " ",
                                  absl::string_view(reason.data(), reason.size()), "\r\n");
@@ -299,7 +299,7 @@ ScriptedAttempt& ScriptedAttempt::Head(int status,
 ScriptedAttempt& ScriptedAttempt::Respond(
     int status, std::string body, std::vector<std::pair<std::string, std::string>> headers) {
   headers.emplace_back("content-length", std::to_string(body.size()));
-  Head(status, std::move(headers));
+  Head(status, headers);
   if (!body.empty()) Send(std::move(body));
   return *this;
 }

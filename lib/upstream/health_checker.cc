@@ -104,7 +104,7 @@ class HostProbe final : public UpstreamConnectionCallbacks, public CodecSink {
   void OnReady(PoolResult result);
   // Records a result once per probe and schedules the next one. Callbacks
   // only note a verdict; it is acted on after the codec returns.
-  void Finish(bool passed, std::string reason);
+  void Finish(bool passed, const std::string& reason);
   void Verdict(bool passed, std::string reason) {
     if (!verdict_) verdict_ = std::make_pair(passed, std::move(reason));
   }
@@ -341,7 +341,7 @@ void HostProbe::OnResponseHead(ResponseHead&& head) {
 
 void HostProbe::OnError(const CodecError& error) { Verdict(false, "invalid response"); }
 
-void HostProbe::Finish(bool passed, std::string reason) {
+void HostProbe::Finish(bool passed, const std::string& reason) {
   if (!running_) return;
   running_ = false;
   timeout_->Disable();

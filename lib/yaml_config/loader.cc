@@ -107,20 +107,10 @@ const FieldTable<EndpointSpec> kEndpoint{
     Field("weight", &EndpointSpec::weight, kCount32),
 };
 
-constexpr std::pair<std::string_view, LbPolicy> kLbPolicies[] = {
-    {"round_robin", LbPolicy::kRoundRobin},
-    {"weighted_round_robin", LbPolicy::kWeightedRoundRobin},
-    {"random", LbPolicy::kRandom},
-    {"least_request", LbPolicy::kLeastRequest},
-    {"least_connections", LbPolicy::kLeastConnections},
-    {"ring_hash", LbPolicy::kRingHash},
-    {"maglev", LbPolicy::kMaglev},
-    {"ip_hash", LbPolicy::kIpHash},
-};
-constexpr Enum<LbPolicy> kLbPolicy{kLbPolicies, [](std::string_view got, std::string_view) {
-                                     return "unknown load balancing policy \"" + std::string(got) +
-                                            "\"";
-                                   }};
+const Enum<LbPolicy> kLbPolicy{LbPolicyNames(), [](std::string_view got, std::string_view) {
+                                 return "unknown load balancing policy \"" + std::string(got) +
+                                        "\"";
+                               }};
 
 // A built-in policy, or a balancer the program registered under that name
 // (LoadBalancerRegistry::Global(), gateway/load_balancer.h).

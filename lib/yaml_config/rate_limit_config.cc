@@ -223,7 +223,7 @@ absl::Status ParseRule(const ConfigNode& n, RateLimitRule* rule) {
       algorithm = &a;
       RateLimitAlgorithm parsed;
       if (auto s = read(a, &parsed); !s.ok()) return s;
-      rule->local = std::move(parsed);
+      rule->local = parsed;
     }
   }
   if (algorithm == nullptr) {

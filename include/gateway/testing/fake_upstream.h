@@ -64,7 +64,8 @@ class ScriptedAttempt {
   // Sends a response head: the status line (reason from the status) and the
   // headers as given. Framing is the caller's: add content-length or
   // transfer-encoding, or neither for a body that ends with Close().
-  ScriptedAttempt& Head(int status, std::vector<std::pair<std::string, std::string>> headers = {});
+  ScriptedAttempt& Head(int status,
+                        const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Sends one piece of body, as raw bytes (chunk framing is the caller's).
   ScriptedAttempt& Body(std::string piece) { return Send(std::move(piece)); }
   // A complete response: head with content-length, then the body.

@@ -17,7 +17,6 @@ using lb_test::CountPicks;
 using lb_test::kAllPolicies;
 using lb_test::MakeHosts;
 using lb_test::MakeLb;
-using lb_test::PolicyName;
 
 // ------------------------------------------------------------- round robin
 
@@ -229,7 +228,7 @@ TEST_CASE("least connections breaks ties between unequal weights by weight") {
 TEST_CASE("a weight-0 host is never picked under any policy") {
   auto hosts = MakeHosts({1, 0, 2});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, std::make_shared<const HostSet>(hosts));
     REQUIRE(CountPicks(*lb, 2000)[hosts[1].get()] == 0);
     // Not even when every other host was attempted.
@@ -241,7 +240,7 @@ TEST_CASE("a weight-0 host is never picked under any policy") {
 TEST_CASE("only weight-0 hosts means no host under any policy") {
   auto set = std::make_shared<const HostSet>(MakeHosts({0, 0}));
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, set);
     REQUIRE(lb->Pick({}) == nullptr);
     REQUIRE(lb->Pick({.hash_key = 7}) == nullptr);
@@ -250,7 +249,7 @@ TEST_CASE("only weight-0 hosts means no host under any policy") {
 
 TEST_CASE("an empty or missing host set means no host under any policy") {
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     REQUIRE(MakeLb(policy, std::make_shared<const HostSet>(std::vector<HostPtr>{}))->Pick({}) ==
             nullptr);
     REQUIRE(MakeLb(policy, nullptr)->Pick({.hash_key = 1}) == nullptr);
@@ -262,7 +261,7 @@ TEST_CASE("unhealthy hosts are skipped under every policy") {
   auto set =
       std::make_shared<const HostSet>(hosts, std::vector<bool>{true, false, true, true, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 3000);
     REQUIRE(counts[hosts[1].get()] == 0);
     REQUIRE(counts[hosts[4].get()] == 0);
@@ -277,7 +276,7 @@ TEST_CASE("below the panic threshold every policy balances over all hosts") {
   // 1 of 4 healthy: 25% < 50%.
   auto set = std::make_shared<const HostSet>(hosts, std::vector<bool>{false, true, false, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 4000);
     for (const HostPtr& h : hosts) REQUIRE(counts[h.get()] > 0);
   }
@@ -287,7 +286,7 @@ TEST_CASE("at exactly the panic threshold unhealthy hosts are still skipped") {
   auto hosts = MakeHosts(4);
   auto set = std::make_shared<const HostSet>(hosts, std::vector<bool>{true, false, true, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 2000);
     REQUIRE(counts[hosts[1].get()] == 0);
     REQUIRE(counts[hosts[3].get()] == 0);
@@ -297,7 +296,7 @@ TEST_CASE("at exactly the panic threshold unhealthy hosts are still skipped") {
 TEST_CASE("panic threshold 0 never panics: no healthy host means no host") {
   auto set = std::make_shared<const HostSet>(MakeHosts(3), std::vector<bool>{false, false, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(LbOptions{.policy = policy, .panic_threshold_percent = 0}, set);
     REQUIRE(lb->Pick({.hash_key = 3}) == nullptr);
   }
@@ -307,7 +306,7 @@ TEST_CASE("with every host unhealthy the default threshold balances over all of 
   auto hosts = MakeHosts(3);
   auto set = std::make_shared<const HostSet>(hosts, std::vector<bool>{false, false, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 3000);
     for (const HostPtr& h : hosts) REQUIRE(counts[h.get()] > 0);
   }
@@ -319,7 +318,7 @@ TEST_CASE("weight-0 hosts do not count towards the healthy share") {
   auto hosts = MakeHosts({1, 1, 0, 0});
   auto set = std::make_shared<const HostSet>(hosts, std::vector<bool>{true, false, false, false});
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 500);
     REQUIRE(counts[hosts[0].get()] == 500);
   }
@@ -330,7 +329,7 @@ TEST_CASE("attempted hosts are avoided under every policy while another host is 
   auto set = std::make_shared<const HostSet>(hosts);
   const Host* tried[] = {hosts[0].get(), hosts[1].get(), hosts[3].get()};
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, set);
     REQUIRE(CountPicks(*lb, 1000, tried)[hosts[2].get()] == 1000);
     // Without a hash key too.
@@ -343,7 +342,7 @@ TEST_CASE("after one attempt every policy spreads retries over the other hosts")
   auto set = std::make_shared<const HostSet>(hosts);
   const Host* tried[] = {hosts[1].get()};
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 3000, tried);
     REQUIRE(counts[hosts[1].get()] == 0);
     REQUIRE(counts[hosts[0].get()] > 0);
@@ -358,7 +357,7 @@ TEST_CASE("attempted hosts are picked again when they are the only candidates") 
   // The unhealthy host is not a candidate, even though it was never tried.
   const Host* tried[] = {hosts[0].get(), hosts[1].get()};
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 500, tried);
     REQUIRE(counts[hosts[0].get()] + counts[hosts[1].get()] == 500);
   }
@@ -369,7 +368,7 @@ TEST_CASE("attempted hosts outside the snapshot do not disturb picking") {
   auto stranger = std::make_shared<const Host>("192.168.1.1", 80);
   const Host* tried[] = {stranger.get(), stranger.get(), stranger.get()};
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, std::make_shared<const HostSet>(hosts)), 400, tried);
     REQUIRE(counts[hosts[0].get()] + counts[hosts[1].get()] == 400);
   }
@@ -377,7 +376,7 @@ TEST_CASE("attempted hosts outside the snapshot do not disturb picking") {
 
 TEST_CASE("a balancer keeps its hosts alive after the snapshot is released") {
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto set = std::make_shared<const HostSet>(MakeHosts(3));
     std::weak_ptr<const Host> host = set->hosts()[0];
     auto lb = MakeLb(policy, std::move(set));

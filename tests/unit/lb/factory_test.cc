@@ -57,13 +57,12 @@ namespace {
 using lb_test::kAllPolicies;
 using lb_test::MakeHosts;
 using lb_test::MakeLb;
-using lb_test::PolicyName;
 
 absl::Status Status(LbOptions options) { return MakeLoadBalancerFactory(options).status(); }
 
 TEST_CASE("default options are valid for every policy") {
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     REQUIRE(Status(LbOptions{.policy = policy}).ok());
   }
 }
@@ -119,7 +118,7 @@ TEST_CASE("without a fixed seed each balancer makes its own random choices") {
 TEST_CASE("balancers created concurrently on several threads agree on every key") {
   auto set = std::make_shared<const HostSet>(MakeHosts(20));
   for (LbPolicy policy : {LbPolicy::kRingHash, LbPolicy::kMaglev, LbPolicy::kIpHash}) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto factory = lb_test::MakeFactory({.policy = policy});
     constexpr int kThreads = 8;
     std::vector<std::vector<const Host*>> picks(kThreads);
@@ -170,7 +169,7 @@ TEST_CASE("Pick allocates nothing under every policy") {
   g_counting = false;
   REQUIRE(g_allocations > 0);
   for (LbPolicy policy : kAllPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, set);
     g_allocations = 0;
     g_counting = true;

@@ -18,7 +18,6 @@ using lb_test::CountPicks;
 using lb_test::MakeFactory;
 using lb_test::MakeHosts;
 using lb_test::MakeLb;
-using lb_test::PolicyName;
 using lb_test::TestKey;
 
 constexpr LbPolicy kConsistentPolicies[] = {LbPolicy::kRingHash, LbPolicy::kMaglev};
@@ -35,7 +34,7 @@ std::vector<HostPtr> PickAll(LoadBalancer& lb) {
 TEST_CASE("hash policies send a key to the same host from every balancer and snapshot") {
   auto hosts = MakeHosts(10);
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto set = std::make_shared<const HostSet>(hosts, 1);
     auto lb1 = MakeLb(LbOptions{.policy = policy, .seed = 1}, set);
     auto lb2 = MakeLb(LbOptions{.policy = policy, .seed = 2}, set);
@@ -58,7 +57,7 @@ TEST_CASE("ring hash and maglev move about 1/N of keys when one of N=10 hosts le
   const HostPtr gone = hosts[3];
   remaining.erase(remaining.begin() + 3);
   for (LbPolicy policy : kConsistentPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto before = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(hosts)));
     auto after = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(remaining)));
     int moved = 0;
@@ -90,7 +89,7 @@ TEST_CASE("ring hash and maglev move only about 1/N of keys to a host that joins
   auto hosts = MakeHosts(11);
   std::vector<HostPtr> first_ten(hosts.begin(), hosts.begin() + 10);
   for (LbPolicy policy : kConsistentPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto before = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(first_ten)));
     auto after = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(hosts)));
     int moved = 0;
@@ -111,7 +110,7 @@ TEST_CASE("ring hash and maglev keep other keys in place when a host turns unhea
   std::vector<bool> health(10, true);
   health[6] = false;
   for (LbPolicy policy : kConsistentPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto before = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(hosts)));
     auto after = PickAll(*MakeLb(policy, std::make_shared<const HostSet>(hosts, health)));
     int moved_elsewhere = 0;
@@ -159,7 +158,7 @@ TEST_CASE("ip hash spreads 10000 keys over 10 hosts within 10 percent of even") 
 TEST_CASE("hash policies spread small integer keys as well as hashed ones") {
   auto hosts = MakeHosts(4);
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, std::make_shared<const HostSet>(hosts));
     std::map<const Host*, int> counts;
     for (uint64_t key = 0; key < 8000; ++key) ++counts[lb->Pick({.hash_key = key}).get()];
@@ -170,7 +169,7 @@ TEST_CASE("hash policies spread small integer keys as well as hashed ones") {
 TEST_CASE("hash policies give keys to hosts in proportion to weight") {
   auto hosts = MakeHosts({1, 2, 1, 4});
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, std::make_shared<const HostSet>(hosts)), 16000);
     const double tolerance = policy == LbPolicy::kRingHash ? 0.15 : 0.06;
     CHECK(counts[hosts[0].get()] == Approx(2000).epsilon(tolerance));
@@ -183,7 +182,7 @@ TEST_CASE("hash policies give keys to hosts in proportion to weight") {
 TEST_CASE("hash policies without a hash key pick at random over all hosts") {
   auto hosts = MakeHosts(5);
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, std::make_shared<const HostSet>(hosts));
     std::map<const Host*, int> counts;
     for (int i = 0; i < 5000; ++i) ++counts[lb->Pick({}).get()];
@@ -194,7 +193,7 @@ TEST_CASE("hash policies without a hash key pick at random over all hosts") {
 TEST_CASE("hash policies send a retried key to one other host, the same every time") {
   auto hosts = MakeHosts(6);
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto lb = MakeLb(policy, std::make_shared<const HostSet>(hosts));
     std::set<const Host*> second_choices;
     for (int i = 0; i < 600; ++i) {
@@ -257,7 +256,7 @@ TEST_CASE("hash tables are built in panic mode over all hosts") {
   auto hosts = MakeHosts(4);
   auto set = std::make_shared<const HostSet>(hosts, std::vector<bool>{false, false, false, true});
   for (LbPolicy policy : kHashPolicies) {
-    INFO(PolicyName(policy));
+    INFO(std::string(LbPolicyName(policy)));
     auto counts = CountPicks(*MakeLb(policy, set), 4000);
     for (const HostPtr& h : hosts) CHECK(counts[h.get()] > 500);
   }

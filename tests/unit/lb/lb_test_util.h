@@ -22,28 +22,6 @@ inline constexpr LbPolicy kAllPolicies[] = {
     LbPolicy::kMaglev,           LbPolicy::kIpHash,
 };
 
-inline const char* PolicyName(LbPolicy p) {
-  switch (p) {
-    case LbPolicy::kRoundRobin:
-      return "round_robin";
-    case LbPolicy::kWeightedRoundRobin:
-      return "weighted_round_robin";
-    case LbPolicy::kRandom:
-      return "random";
-    case LbPolicy::kLeastRequest:
-      return "least_request";
-    case LbPolicy::kLeastConnections:
-      return "least_connections";
-    case LbPolicy::kRingHash:
-      return "ring_hash";
-    case LbPolicy::kMaglev:
-      return "maglev";
-    case LbPolicy::kIpHash:
-      return "ip_hash";
-  }
-  return "?";
-}
-
 inline bool IsHashPolicy(LbPolicy p) {
   return p == LbPolicy::kRingHash || p == LbPolicy::kMaglev || p == LbPolicy::kIpHash;
 }

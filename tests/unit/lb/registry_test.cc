@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/config_node.h"
@@ -36,6 +38,23 @@ TEST_CASE("every built-in policy is registered under its YAML name") {
   for (LbPolicy policy : lb_test::kAllPolicies) {
     INFO(LbPolicyName(policy));
     CHECK(std::find(names.begin(), names.end(), std::string(LbPolicyName(policy))) != names.end());
+  }
+}
+
+TEST_CASE("each built-in policy has one YAML name in LbPolicyNames and it round-trips") {
+  REQUIRE(LbPolicyNames().size() == std::size(lb_test::kAllPolicies));
+  for (LbPolicy policy : lb_test::kAllPolicies) {
+    std::string_view name = LbPolicyName(policy);
+    INFO(std::string(name));
+    REQUIRE_FALSE(name.empty());
+    int found = 0;
+    for (const auto& [n, p] : LbPolicyNames()) {
+      if (n == name) {
+        ++found;
+        CHECK(p == policy);
+      }
+    }
+    CHECK(found == 1);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/load_balancer.h"
 #include "gateway/yaml_config.h"
 
 namespace gateway {
@@ -192,6 +193,17 @@ demo_upstreams:
   auto pipeline = BuildPipeline(*c, FilterRegistry::WithBuiltins(), nullptr);
   INFO(pipeline.status().message());
   CHECK(pipeline.ok());
+}
+
+TEST_CASE("lb.policy accepts every built-in policy by its YAML name") {
+  for (const auto& [name, policy] : LbPolicyNames()) {
+    INFO(std::string(name));
+    std::string yaml = "clusters:\n  - name: c\n    lb: {policy: " + std::string(name) +
+                       "}\n    endpoints: [{address: 127.0.0.1, port: 1}]\n";
+    auto config = LoadConfigString(yaml, "t.yaml");
+    REQUIRE(config.ok());
+    CHECK(config->clusters[0].lb.policy == policy);
+  }
 }
 
 TEST_CASE("defaults: one listener on :8080, no routes") {
