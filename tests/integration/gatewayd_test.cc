@@ -22,8 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gateway/yaml_config.h"
-#include "gatewayd/demo_upstreams.h"
 #include "integration/fault_upstream.h"
+#include "integration/gatewayd_examples.h"
 #include "integration/gatewayd_process.h"
 #include "integration/test_client.h"
 
@@ -32,22 +32,8 @@ namespace {
 
 const std::string kSourceDir = GATEWAY_SOURCE_DIR;
 
-// An example config, loaded as gatewayd loads it.
-absl::StatusOr<GatewayConfig> LoadExample(const std::string& name) {
-  return LoadConfigFile(kSourceDir + "/examples/gatewayd/" + name,
-                        {.sections = {gatewayd::kDemoUpstreamsSection}});
-}
-
-// The demo upstreams of `config`, each on a free port.
-std::unique_ptr<gatewayd::DemoUpstreams> StartDemos(const GatewayConfig& config) {
-  auto specs = gatewayd::ParseDemoUpstreams(config);
-  INFO(specs.status().message());
-  REQUIRE(specs.ok());
-  auto demos = gatewayd::DemoUpstreams::Start(*std::move(specs), /*ephemeral_ports=*/true);
-  INFO(demos.status().message());
-  REQUIRE(demos.ok());
-  return *std::move(demos);
-}
+using itest::LoadExample;
+using itest::StartDemos;
 
 std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& target,
                                          std::vector<std::string> extra = {}) {
