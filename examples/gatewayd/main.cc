@@ -8,13 +8,18 @@
 // SIGHUP reloads CONFIG: clusters, routes, filters and proxy options change for
 // new requests; listeners, server options, workers and demo upstreams do not.
 // A config that fails to load is reported and the running one kept.
+//
+// `demo_upstreams:` is gatewayd's own section (demo_upstreams.h), claimed
+// from the library's loader through LoadOptions::sections.
 #include <pthread.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "demo_upstreams.h"
 #include "gateway/yaml_config.h"
 
 namespace {
@@ -40,9 +45,15 @@ int main(int argc, char** argv) {
   }
   if (path.empty()) return Usage();
 
-  auto config = gateway::LoadConfigFile(path);
+  const gateway::LoadOptions load_options{.sections = {gatewayd::kDemoUpstreamsSection}};
+  auto config = gateway::LoadConfigFile(path, load_options);
   if (!config.ok()) {
     std::fprintf(stderr, "gatewayd: %s\n", std::string(config.status().message()).c_str());
+    return 1;
+  }
+  auto demo_specs = gatewayd::ParseDemoUpstreams(*config);
+  if (!demo_specs.ok()) {
+    std::fprintf(stderr, "gatewayd: %s\n", std::string(demo_specs.status().message()).c_str());
     return 1;
   }
   gateway::FilterRegistry registry = gateway::FilterRegistry::WithBuiltins();
@@ -65,15 +76,22 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto running = gateway::StartFromConfig(*config, registry);
+  // Before the gateway, so its first requests and health checks find them.
+  auto demos = gatewayd::DemoUpstreams::Start(*std::move(demo_specs), /*ephemeral_ports=*/false);
+  if (!demos.ok()) {
+    std::fprintf(stderr, "gatewayd: %s\n", std::string(demos.status().message()).c_str());
+    return 1;
+  }
+  auto running =
+      gateway::StartFromConfig(*config, registry, {.endpoint_ports = (*demos)->port_map()});
   if (!running.ok()) {
     std::fprintf(stderr, "gatewayd: %s\n", std::string(running.status().message()).c_str());
     return 1;
   }
-  for (size_t i = 0; i < config->demo_upstreams.size(); ++i) {
-    std::printf("gatewayd: demo upstream %s (%s) on 127.0.0.1:%u\n",
-                config->demo_upstreams[i].name.c_str(), config->demo_upstreams[i].service.c_str(),
-                static_cast<unsigned>((*running)->demo_ports()[i]));
+  const std::vector<gatewayd::DemoUpstream>& specs = (*demos)->specs();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    std::printf("gatewayd: demo upstream %s (%s) on 127.0.0.1:%u\n", specs[i].name.c_str(),
+                specs[i].service.c_str(), static_cast<unsigned>((*demos)->ports()[i]));
   }
   auto ports = (*running)->ports();
   for (size_t i = 0; i < ports.size(); ++i) {
@@ -85,8 +103,11 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-    auto next = gateway::LoadConfigFile(path);
-    absl::Status status = next.ok() ? (*running)->Reload(*next, registry) : next.status();
+    // The demo upstreams keep running as started; the new file's section is
+    // still checked.
+    auto next = gateway::LoadConfigFile(path, load_options);
+    absl::Status status = next.ok() ? gatewayd::ParseDemoUpstreams(*next).status() : next.status();
+    if (status.ok()) status = (*running)->Reload(*next, registry);
     if (status.ok()) {
       std::printf("gatewayd: reloaded %s\n", path.c_str());
     } else {
@@ -100,6 +121,11 @@ int main(int argc, char** argv) {
   // The drain deadline of the config the process started with: a reload does
   // not change server options.
   (*running)->Drain(config->drain_timeout);
+  (*demos)->Drain(config->drain_timeout);
   (*running)->Wait();
+  (*demos)->Wait();
+  // The gateway first, so nothing is sent to a demo upstream that is gone.
+  running->reset();
+  demos->reset();
   return 0;
 }

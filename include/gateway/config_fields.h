@@ -21,6 +21,7 @@
 #ifndef GATEWAY_CONFIG_FIELDS_H_
 #define GATEWAY_CONFIG_FIELDS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -207,6 +208,18 @@ class FieldTable {
     std::erase_if(t.fields_, [key](const Field<T>& f) { return f.key() == key; });
     std::erase(t.keys_, key);
     return t;
+  }
+
+  // The same table with `field` added; its key must outlive the table.
+  FieldTable With(Field<T> field) const {
+    FieldTable t(*this);
+    t.keys_.push_back(field.key());
+    t.fields_.push_back(std::move(field));
+    return t;
+  }
+
+  bool Has(std::string_view key) const {
+    return std::find(keys_.begin(), keys_.end(), key) != keys_.end();
   }
 
   // `node` must be a mapping of the table's keys (else an error at the first

@@ -9,10 +9,15 @@
 // (`$${` is a literal `${`); an unset variable without a default is an error
 // at its key. Keys are bound by the tables of gateway/config_fields.h.
 //
-// `StartFromConfig` assembles a running gateway from a config: the demo
-// upstreams, the cluster manager, the router, the pipeline (filters by name
-// from a `FilterRegistry`, each given its own `config` subtree) and a
-// multi-worker `Runtime`.
+// The program embedding the gateway may add top-level sections of its own
+// (`LoadOptions::sections`): the loader keeps them unparsed in
+// `GatewayConfig::sections` and the program reads them with the same
+// `ConfigNode` accessors or `config::FieldTable`s, so their errors read the
+// same. gatewayd's `demo_upstreams` is one (examples/gatewayd).
+//
+// `StartFromConfig` assembles a running gateway from a config: the cluster
+// manager, the router, the pipeline (filters by name from a `FilterRegistry`,
+// each given its own `config` subtree) and a multi-worker `Runtime`.
 #ifndef GATEWAY_YAML_CONFIG_H_
 #define GATEWAY_YAML_CONFIG_H_
 
@@ -21,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,14 +44,6 @@
 #include "gateway/server.h"
 
 namespace gateway {
-
-// An in-process HTTP server answering every GET with
-// {"service":"<service>","instance":"<name>","path":"<path>"}; for demos.
-struct DemoUpstream {
-  std::string name;
-  uint16_t port = 0;
-  std::string service;
-};
 
 // One entry of `filters:`. In YAML either a bare name, `{<name>: <config>}`
 // or `{name: <name>, config: <config>}`.
@@ -72,12 +70,28 @@ struct GatewayConfig {
   std::vector<FilterSpec> filters;  // pipeline filters, by registry name, in order
   std::vector<ClusterSpec> clusters;
   std::vector<RouteSpec> routes;
-  std::vector<DemoUpstream> demo_upstreams;
+  // The program's own top-level sections (LoadOptions::sections) that the
+  // file sets, by name, unparsed (`${VAR}` already replaced). Their key paths
+  // start at the section name, e.g. "demo_upstreams[1].port". The gateway
+  // itself never reads them.
+  std::map<std::string, ConfigNode, std::less<>> sections;
+
+  // The section `name`, or a null node if the file does not set it.
+  const ConfigNode& section(std::string_view name) const;
 };
 
-absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
-absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text,
-                                               const std::string& filename);
+struct LoadOptions {
+  // Top-level keys the program reads itself. Each one the file sets is kept
+  // in GatewayConfig::sections; any other key the loader does not know is
+  // still an error. Claiming a key the loader reads itself ("routes") is an
+  // error.
+  std::vector<std::string> sections;
+};
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path,
+                                             const LoadOptions& options = {});
+absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text, const std::string& filename,
+                                               const LoadOptions& options = {});
 
 // What a configurable filter's maker gets.
 struct FilterMakeContext {
@@ -126,29 +140,31 @@ absl::StatusOr<RateLimitFilterConfig> ParseRateLimitFilterConfig(const ConfigNod
                                                                  const GatewayConfig& gateway);
 
 struct StartOverrides {
-  // Listeners and demo upstreams bind port 0 (free ports); cluster endpoints
-  // on 127.0.0.1/localhost that named a demo upstream's port follow it.
+  // Listeners bind port 0 (free ports); `ports()` tells which they got.
   bool ephemeral_ports = false;
   int workers = -1;  // >= 0 replaces `workers`
+  // Configured port -> port to connect to, for cluster endpoints whose
+  // address is 127.0.0.1 or localhost (other endpoints are left alone), at
+  // start and on every Reload. For upstreams the program runs itself on
+  // ports it learns only once they are bound (tests, demos).
+  std::map<uint16_t, uint16_t> endpoint_ports;
 };
 
-// A running gateway and its demo upstreams.
+// A running gateway.
 class ConfiguredGateway {
  public:
   virtual ~ConfiguredGateway() = default;
-  // Starts a graceful drain of the gateway and the demo upstreams.
+  // Starts a graceful drain.
   virtual void Drain(absl::Duration deadline) = 0;
   // Blocks until everything has drained.
   virtual void Wait() = 0;
   virtual Runtime& runtime() = 0;
   // Bound ports of the listeners, in config order.
   virtual std::vector<uint16_t> ports() const = 0;
-  // Bound port of each demo upstream, in config order.
-  virtual std::vector<uint16_t> demo_ports() const = 0;
   // Applies the clusters, routes, filters and proxy options of `config` (new
   // requests only; in-flight ones finish on the old pipeline). Listeners,
-  // server options, workers and demo upstreams keep their started values.
-  // On error nothing changes.
+  // server options, workers and the start's `endpoint_ports` keep their
+  // started values. On error nothing changes.
   virtual absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) = 0;
 };
 

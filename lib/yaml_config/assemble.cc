@@ -1,4 +1,4 @@
-// Config -> running gateway: filter registry, demo upstreams, StartFromConfig.
+// Config -> running gateway: filter registry, StartFromConfig.
 #include <cstdio>
 #include <map>
 #include <string>
@@ -17,27 +17,6 @@
 
 namespace gateway {
 namespace {
-
-// Answers every request with {"service":..,"instance":..,"path":..}.
-class DemoFilter final : public Filter {
- public:
-  DemoFilter(const std::string* service, const std::string* instance)
-      : service_(service), instance_(instance) {}
-  FilterStatus OnRequestHeaders(FilterContext& ctx) override {
-    LocalReply reply;
-    reply.status = 200;
-    reply.headers.Set("content-type", "application/json");
-    reply.body = absl::StrCat("{\"service\":\"", JsonEscape(*service_), "\",\"instance\":\"",
-                              JsonEscape(*instance_), "\",\"path\":\"",
-                              JsonEscape(ctx.request().path), "\"}\n");
-    ctx.SendLocalReply(std::move(reply));
-    return FilterStatus::kStop;
-  }
-
- private:
-  const std::string* service_;
-  const std::string* instance_;
-};
 
 // BuildPipeline, with `observer` (may be null) receiving the transitions of
 // the route breakers.
@@ -74,30 +53,21 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
  public:
   void Drain(absl::Duration deadline) override {
     if (runtime_) runtime_->Drain(deadline);
-    for (auto& d : demos_) d->Drain(deadline);
   }
   void Wait() override {
     if (runtime_) runtime_->Wait();
-    for (auto& d : demos_) d->Wait();
   }
   Runtime& runtime() override { return *runtime_; }
   std::vector<uint16_t> ports() const override { return runtime_->ports(); }
-  std::vector<uint16_t> demo_ports() const override {
-    std::vector<uint16_t> out;
-    for (const auto& d : demos_) out.push_back(d->ports().empty() ? 0 : d->ports()[0]);
-    return out;
-  }
   ~ConfiguredGatewayImpl() override {
-    // The gateway first, so it stops sending to the demo upstreams.
     if (health_ != nullptr) control_->Run([this](Dispatcher&) { health_.reset(); });
     runtime_.reset();  // the last references to the cluster manager
     control_.reset();  // after everything on its loop
-    demos_.clear();
   }
 
   absl::Status Reload(const GatewayConfig& config, const FilterRegistry& registry) override;
 
-  // Clusters and pipeline of `config`, with demo ports remapped, and the
+  // Clusters and pipeline of `config`, with endpoint ports remapped, and the
   // health checker of those clusters (null if none has a health check). The
   // clusters' DNS lookups and the checker run on the control thread,
   // started with the first clusters.
@@ -144,9 +114,7 @@ class ConfiguredGatewayImpl final : public ConfiguredGateway {
     return pipeline;
   }
 
-  std::vector<std::unique_ptr<DemoUpstream>> demo_specs;  // stable addresses
-  std::map<uint16_t, uint16_t> port_map;                  // configured -> bound demo port
-  std::vector<std::unique_ptr<Runtime>> demos_;
+  std::map<uint16_t, uint16_t> port_map;  // StartOverrides::endpoint_ports
   std::unique_ptr<Runtime> runtime_;
   // DNS lookups and health checks; null while no config had clusters.
   std::unique_ptr<ControlThread> control_;
@@ -239,33 +207,7 @@ absl::StatusOr<std::unique_ptr<ConfiguredGateway>> StartFromConfig(
     const GatewayConfig& config, const FilterRegistry& registry, const StartOverrides& overrides) {
   auto out = std::make_unique<ConfiguredGatewayImpl>();
 
-  for (const DemoUpstream& spec : config.demo_upstreams) {
-    out->demo_specs.push_back(std::make_unique<DemoUpstream>(spec));
-    const DemoUpstream* d = out->demo_specs.back().get();
-    auto router = Router::Build({RouteBuilder("demo").Respond(200, "").Build()});
-    if (!router.ok()) return router.status();
-    auto pipeline =
-        PipelineBuilder{}
-            .Routes(*router)
-            .Add(MakeFilterFactory(
-                "demo",
-                [d](const Route&) { return std::make_unique<DemoFilter>(&d->service, &d->name); }))
-            .Build();
-    if (!pipeline.ok()) return pipeline.status();
-    RuntimeOptions options;
-    options.workers = 1;
-    options.server.listeners.push_back(
-        {.address = "127.0.0.1",
-         .port = static_cast<uint16_t>(overrides.ephemeral_ports ? 0 : d->port)});
-    auto runtime = Runtime::Start(std::move(options), *pipeline);
-    if (!runtime.ok()) {
-      return absl::Status(runtime.status().code(), absl::StrCat("demo upstream ", d->name, ": ",
-                                                                runtime.status().message()));
-    }
-    uint16_t bound = (*runtime)->ports().at(0);
-    out->demos_.push_back(std::move(*runtime));
-    if (bound != d->port) out->port_map[d->port] = bound;
-  }
+  out->port_map = overrides.endpoint_ports;
 
   auto pipeline = out->Assemble(config, registry, &out->health_);
   if (!pipeline.ok()) return pipeline.status();

@@ -395,18 +395,6 @@ absl::Status ReadFilter(const ConfigNode& e, FilterSpec* spec) {
   return absl::OkStatus();
 }
 
-const FieldTable<DemoUpstream> kDemoUpstream{
-    Field("name", &DemoUpstream::name, String{}).Required(),
-    Field("port", &DemoUpstream::port, Int{.min = 1, .max = 65535}).Required(),
-    Field("service", &DemoUpstream::service, String{}),
-};
-
-absl::Status ReadDemoUpstream(const ConfigNode& n, DemoUpstream* d) {
-  if (auto s = kDemoUpstream.Read(n, d); !s.ok()) return s;
-  if (n.Find("service") == nullptr) d->service = d->name;
-  return absl::OkStatus();
-}
-
 const FieldTable<GatewayConfig> kDocument{
     Field<GatewayConfig>(
         "listeners",
@@ -425,14 +413,28 @@ const FieldTable<GatewayConfig> kDocument{
     Field("filters", &GatewayConfig::filters, List{ReadFilter, "expected a list of filters"}),
     Field<GatewayConfig>("clusters", ReadClusters),
     Field<GatewayConfig>("routes", internal::ReadRoutes),
-    Field("demo_upstreams", &GatewayConfig::demo_upstreams, List{ReadDemoUpstream}),
 };
 
-absl::Status ReadDocument(const ConfigNode& root, GatewayConfig* config) {
+absl::Status ReadDocument(const ConfigNode& root, const LoadOptions& options,
+                          GatewayConfig* config) {
   if (root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(config->filename, ": empty configuration"));
   }
-  if (auto s = kDocument.Read(root, config); !s.ok()) return s;
+  // The program's sections join the table, so a key neither reads is still
+  // reported as unknown, listing both.
+  FieldTable<GatewayConfig> document = kDocument;
+  for (const std::string& name : options.sections) {
+    if (kDocument.Has(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LoadOptions::sections: \"", name, "\" is read by the gateway"));
+    }
+    document =
+        document.With(Field<GatewayConfig>(name, [&name](const ConfigNode& n, GatewayConfig* c) {
+          c->sections.insert_or_assign(name, n);
+          return absl::OkStatus();
+        }));
+  }
+  if (auto s = document.Read(root, config); !s.ok()) return s;
   if (root.Find("listeners") == nullptr) config->server.listeners.push_back(ListenerOptions{});
   if (auto s = config->server.Validate(); !s.ok()) {
     // Listeners and server settings are checked together; point at whichever the file sets.
@@ -446,13 +448,19 @@ absl::Status ReadDocument(const ConfigNode& root, GatewayConfig* config) {
 
 }  // namespace
 
-absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text,
-                                               const std::string& filename) {
+const ConfigNode& GatewayConfig::section(std::string_view name) const {
+  static const ConfigNode kAbsent;
+  auto it = sections.find(name);
+  return it != sections.end() ? it->second : kAbsent;
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigString(const std::string& text, const std::string& filename,
+                                               const LoadOptions& options) {
   auto root = internal::ParseYamlTree(text, filename, "", internal::ProcessEnv);
   if (!root.ok()) return root.status();
   GatewayConfig config;
   config.filename = filename;
-  if (auto s = ReadDocument(*root, &config); !s.ok()) return s;
+  if (auto s = ReadDocument(*root, options, &config); !s.ok()) return s;
   return config;
 }
 
@@ -461,13 +469,13 @@ absl::StatusOr<ConfigNode> ParseConfigNode(const std::string& yaml, const std::s
   return internal::ParseYamlTree(yaml, filename, path, internal::ProcessEnv);
 }
 
-absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return LoadConfigString(text.str(), path);
+  return LoadConfigString(text.str(), path, options);
 }
 
 }  // namespace gateway

@@ -1,6 +1,9 @@
-// gatewayd's assembly (StartFromConfig) on examples/gatewayd/quickstart.yaml,
-// resilience.yaml and sticky.yaml, with every port replaced by a free one, and
-// `gatewayd --check` on the example configs.
+// The example configs as gatewayd runs them: examples/gatewayd/quickstart.yaml,
+// resilience.yaml and sticky.yaml through gatewayd's demo upstreams and
+// StartFromConfig, with every port replaced by a free one (the gateway's
+// endpoints follow the demo upstreams through StartOverrides::endpoint_ports);
+// the gatewayd binary on quickstart.yaml; `gatewayd --check` on the example
+// configs and on a bad demo_upstreams section.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,19 +11,29 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gateway/yaml_config.h"
 #include "integration/fault_upstream.h"
+#include "integration/gatewayd_examples.h"
+#include "integration/gatewayd_process.h"
 #include "integration/test_client.h"
 
 namespace gateway {
 namespace {
 
 const std::string kSourceDir = GATEWAY_SOURCE_DIR;
+
+using itest::LoadExample;
+using itest::StartDemos;
 
 std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& target,
                                          std::vector<std::string> extra = {}) {
@@ -31,10 +44,12 @@ std::optional<itest::HttpResponse> Fetch(uint16_t port, const std::string& targe
 }
 
 TEST_CASE("request_id gives each request a fresh 128-bit hex id and keeps one the client sent") {
-  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/quickstart.yaml");
+  auto config = LoadExample("quickstart.yaml");
   REQUIRE(config.ok());
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 1});
+  auto demos = StartDemos(*config);
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                      {.ephemeral_ports = true, .workers = 1, .endpoint_ports = demos->port_map()});
   REQUIRE(running.ok());
   uint16_t port = (*running)->ports().at(0);
   std::set<std::string> ids;
@@ -58,11 +73,13 @@ TEST_CASE("request_id gives each request a fresh 128-bit hex id and keeps one th
 }
 
 TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown services") {
-  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/quickstart.yaml");
+  auto config = LoadExample("quickstart.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 1});
+  auto demos = StartDemos(*config);
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                      {.ephemeral_ports = true, .workers = 1, .endpoint_ports = demos->port_map()});
   INFO(running.status().message());
   REQUIRE(running.ok());
   uint16_t port = (*running)->ports().at(0);
@@ -117,13 +134,14 @@ TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown service
 }
 
 TEST_CASE("sticky.yaml: repeated requests from one client always name the same instance") {
-  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/sticky.yaml");
+  auto config = LoadExample("sticky.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
+  auto demos = StartDemos(*config);
   CHECK(config->workers == 2);
   // The file's own worker count; only the ports are replaced by free ones.
-  auto running =
-      StartFromConfig(*config, FilterRegistry::WithBuiltins(), {.ephemeral_ports = true});
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .endpoint_ports = demos->port_map()});
   INFO(running.status().message());
   REQUIRE(running.ok());
   REQUIRE((*running)->runtime().workers() == 2);
@@ -197,6 +215,100 @@ TEST_CASE("gatewayd --check accepts every example config") {
   }
 }
 
+// Distinct free loopback ports.
+std::vector<uint16_t> FreePorts(size_t n) {
+  std::set<uint16_t> ports;
+  while (ports.size() < n) ports.insert(itest::FreeLoopbackPort());
+  return {ports.begin(), ports.end()};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("gatewayd runs quickstart.yaml: /api/users is answered in turn by its demo upstreams") {
+  // The example file with its listener at LISTEN and the demo ports free ones.
+  const std::vector<uint16_t> ports = FreePorts(3);
+  const std::string yaml =
+      absl::StrReplaceAll(ReadFile(kSourceDir + "/examples/gatewayd/quickstart.yaml"),
+                          {{"port: 8080", "port: LISTEN"},
+                           {"9101", absl::StrCat(ports[0])},
+                           {"9102", absl::StrCat(ports[1])},
+                           {"9103", absl::StrCat(ports[2])}});
+  REQUIRE(yaml.find("LISTEN") != std::string::npos);
+  std::string error;
+  auto gatewayd = itest::GatewaydProcess::Start(yaml, &error);
+  if (gatewayd == nullptr && error.rfind("gatewayd is not built", 0) == 0) {
+    WARN(error);
+    return;
+  }
+  INFO(error);
+  REQUIRE(gatewayd != nullptr);
+  INFO(gatewayd->Log());
+  CHECK(gatewayd->WaitForLog(
+      absl::StrCat("gatewayd: demo upstream users-2 (users) on 127.0.0.1:", ports[1])));
+
+  std::set<std::string> instances;
+  for (int i = 0; i < 4; ++i) {
+    auto r = Fetch(gatewayd->port(), "/api/users/1");
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK_THAT(r->body, Catch::Contains("\"service\":\"users\""));
+    CHECK_THAT(r->body, Catch::Contains("\"path\":\"/1\""));
+    instances.insert(r->body.find("users-1") != std::string::npos ? "users-1" : "users-2");
+  }
+  CHECK(instances.size() == 2);
+  auto orders = Fetch(gatewayd->port(), "/api/orders/7");
+  REQUIRE(orders.has_value());
+  CHECK(orders->body == "{\"service\":\"orders\",\"instance\":\"orders-1\",\"path\":\"/7\"}\n");
+
+  // A reload whose demo_upstreams section is broken is refused like any
+  // other bad config, naming the line and key; the running one stays.
+  std::string broken = yaml;
+  broken.replace(broken.find("service: orders}"), 16, "servce: orders}");
+  gatewayd->Reload(broken);
+  CHECK(gatewayd->WaitForLog("gatewayd: reload failed, keeping the running config: "));
+  CHECK_THAT(gatewayd->Log(), Catch::Contains(":17: demo_upstreams[2].servce: unknown key"));
+  orders = Fetch(gatewayd->port(), "/api/orders/7");
+  REQUIRE(orders.has_value());
+  CHECK(orders->status == 200);
+
+  gatewayd->Signal(SIGTERM);
+  CHECK(gatewayd->Exited(std::chrono::seconds(10)));
+  CHECK(gatewayd->exit_code() == 0);
+}
+
+TEST_CASE("gatewayd --check names file, line and key of a bad demo_upstreams entry") {
+  const std::string binary = GATEWAYD_BINARY;
+  if (access(binary.c_str(), X_OK) != 0) {
+    WARN("gatewayd not built, skipping: " << binary);
+    return;
+  }
+  char path[] = "/tmp/gatewayd_demo_check_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  auto check = [&](const std::string& yaml) {
+    std::ofstream(path) << yaml;
+    std::string output;
+    CHECK(RunCheck(binary, path, &output) == 1);
+    return output;
+  };
+  CHECK_THAT(check("workers: 1\ndemo_upstreams:\n  - {name: a, port: 9101}\n  - {name: b, port: "
+                   "70000}\n"),
+             Catch::Contains(std::string(path) + ":4: demo_upstreams[1].port: "));
+  CHECK_THAT(check("demo_upstreams:\n  - {name: a, port: 9101, weight: 2}\n"),
+             Catch::Contains(std::string(path) + ":2: demo_upstreams[0].weight: unknown key"));
+  CHECK_THAT(check("demo_upstreams:\n  - {port: 9101}\n"),
+             Catch::Contains(std::string(path) + ":2: demo_upstreams[0].name: missing"));
+  CHECK_THAT(check("demo_upstream:\n  - {name: a, port: 9101}\n"),
+             Catch::Contains(std::string(path) + ":1: demo_upstream: unknown key"));
+  unlink(path);
+}
+
 // Sends what the process writes on stderr (fd 2) to a temporary file until
 // destroyed, so a test can read the gateway's log lines.
 class StderrCapture {
@@ -233,17 +345,19 @@ class StderrCapture {
 };
 
 TEST_CASE("resilience.yaml: users are served, a dead cluster opens its breaker and falls back") {
-  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/resilience.yaml");
+  auto config = LoadExample("resilience.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
+  auto demos = StartDemos(*config);
   // Nothing may listen on the inventory endpoint, whatever runs on this machine.
   for (ClusterSpec& c : config->clusters) {
     if (c.name == "inventory") c.endpoints.at(0).port = itest::ClosedPort();
   }
   StderrCapture log;
   REQUIRE(log.ok());
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 1});
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                      {.ephemeral_ports = true, .workers = 1, .endpoint_ports = demos->port_map()});
   INFO(running.status().message());
   REQUIRE(running.ok());
   uint16_t port = (*running)->ports().at(0);

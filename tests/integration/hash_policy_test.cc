@@ -1,5 +1,6 @@
 // Hash policies end to end: gatewayd's assembly (StartFromConfig) with two
-// workers and demo upstreams, real loopback connections, one test per policy,
+// workers and loopback upstreams that name themselves (their ports mapped
+// with StartOverrides::endpoint_ports), real connections, one test per policy,
 // and the share of keys a consistent hash moves when a host leaves on reload
 // (in-process, and the gatewayd binary on SIGHUP).
 #include <arpa/inet.h>
@@ -26,22 +27,19 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/yaml_config.h"
 #include "integration/gatewayd_process.h"
+#include "integration/named_upstreams.h"
 #include "integration/test_client.h"
 
 namespace gateway {
 namespace {
 
-// Three "users" instances; each cluster balances over all three with another
+// Three "users" instances (kThreeUsers); each cluster balances over all three with another
 // balancer, each route keys requests with another policy.
 constexpr char kConfig[] = R"(
 workers: 2
 listeners: [{address: 127.0.0.1, port: 18080}]
 proxy: {trusted_proxies: [127.0.0.1]}
 filters: [worker_probe]
-demo_upstreams:
-  - {name: users-1, port: 19201, service: users}
-  - {name: users-2, port: 19202, service: users}
-  - {name: users-3, port: 19203, service: users}
 clusters:
   - name: by_ip
     lb: ip_hash
@@ -102,7 +100,21 @@ class WorkerProbe final : public Filter {
   }
 };
 
-std::unique_ptr<ConfiguredGateway> Start(const std::string& yaml) {
+const std::vector<itest::NamedUpstreams::Spec> kThreeUsers = {
+    {"users-1", 19201}, {"users-2", 19202}, {"users-3", 19203}};
+
+// A gateway and the upstreams it balances over (stopped after it).
+struct Started {
+  itest::NamedUpstreams upstreams;
+  std::unique_ptr<ConfiguredGateway> gateway;
+  ConfiguredGateway* operator->() const { return gateway.get(); }
+};
+
+Started Start(const std::string& yaml,
+              std::vector<itest::NamedUpstreams::Spec> upstreams = kThreeUsers) {
+  auto named = itest::NamedUpstreams::Start(std::move(upstreams));
+  INFO(named.status().message());
+  REQUIRE(named.ok());
   auto config = LoadConfigString(yaml, "hash_policy_test.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
@@ -115,13 +127,15 @@ std::unique_ptr<ConfiguredGateway> Start(const std::string& yaml) {
     std::lock_guard<std::mutex> lock(workers_mu);
     workers_seen.clear();
   }
-  auto running = StartFromConfig(*config, registry, {.ephemeral_ports = true, .workers = 2});
+  auto running = StartFromConfig(
+      *config, registry,
+      {.ephemeral_ports = true, .workers = 2, .endpoint_ports = named->endpoint_ports()});
   INFO(running.status().message());
   REQUIRE(running.ok());
-  return *std::move(running);
+  return Started{*std::move(named), *std::move(running)};
 }
 
-// The demo instance named in a response body, "" if none.
+// The instance named in a response body, "" if none.
 std::string InstanceOf(const itest::HttpResponse& r) {
   const std::string marker = "\"instance\":\"";
   size_t at = r.body.find(marker);
@@ -276,16 +290,19 @@ TEST_CASE("a fallback cluster that hashes keys the request by its client address
   });
 }
 
-// Ten demo upstreams (u0..u9) behind one cluster keyed by a header; the
-// first `hosts` of them are its endpoints.
+// Ten upstreams (u0..u9) behind one cluster keyed by a header; the first
+// `hosts` of them are its endpoints. With `demo_ports`, gatewayd runs them
+// itself (its demo_upstreams section); without, the test does (TenUpstreams).
 std::string TenHosts(const std::string& policy, int hosts, const std::string& listener = "18081",
                      const std::vector<uint16_t>& demo_ports = {}) {
   auto port = [&](int i) { return demo_ports.empty() ? 19300 + i : demo_ports[i]; };
   std::string yaml =
       absl::StrCat("workers: 2\nlisteners: [{address: 127.0.0.1, port: ", listener, "}]\n");
-  absl::StrAppend(&yaml, "demo_upstreams:\n");
-  for (int i = 0; i < 10; ++i) {
-    absl::StrAppend(&yaml, "  - {name: u", i, ", port: ", port(i), ", service: users}\n");
+  if (!demo_ports.empty()) {
+    absl::StrAppend(&yaml, "demo_upstreams:\n");
+    for (int i = 0; i < 10; ++i) {
+      absl::StrAppend(&yaml, "  - {name: u", i, ", port: ", port(i), ", service: users}\n");
+    }
   }
   absl::StrAppend(&yaml, "clusters:\n  - name: users\n    lb: ", policy,
                   "\n    hash_policy: [{header: x-user}]\n    endpoints:\n");
@@ -294,6 +311,14 @@ std::string TenHosts(const std::string& policy, int hosts, const std::string& li
   }
   absl::StrAppend(&yaml, "routes:\n  - {match: {prefix: /}, cluster: users}\n");
   return yaml;
+}
+
+std::vector<itest::NamedUpstreams::Spec> TenUpstreams() {
+  std::vector<itest::NamedUpstreams::Spec> out;
+  for (int i = 0; i < 10; ++i) {
+    out.push_back({absl::StrCat("u", i), static_cast<uint16_t>(19300 + i)});
+  }
+  return out;
 }
 
 constexpr int kKeys = 1000;
@@ -334,7 +359,7 @@ void CheckOneTenthMoved(const std::string& policy, const std::vector<std::string
 TEST_CASE("removing one of ten hosts on reload moves about a tenth of the keys") {
   for (const char* policy : {"ring_hash", "maglev"}) {
     INFO(policy);
-    auto gw = Start(TenHosts(policy, 10));
+    auto gw = Start(TenHosts(policy, 10), TenUpstreams());
     const std::vector<std::string> before = MapKeys(gw->ports().at(0));
     // What gatewayd does on SIGHUP: load the file again and apply it.
     auto smaller = LoadConfigString(TenHosts(policy, 9), "hash_policy_test.yaml");

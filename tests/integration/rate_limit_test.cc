@@ -1,6 +1,6 @@
 // Rate limits over real loopback sockets: examples/gatewayd/rate_limit.yaml
-// through StartFromConfig with two workers, and a process-wide limit shared by
-// the workers of a Runtime.
+// through StartFromConfig with two workers (and gatewayd's demo upstreams),
+// and a process-wide limit shared by the workers of a Runtime.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -11,13 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "gateway/yaml_config.h"
+#include "integration/gatewayd_examples.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
 namespace gateway::itest {
 namespace {
-
-const std::string kSourceDir = GATEWAY_SOURCE_DIR;
 
 // One request on a new connection (so successive requests may land on
 // different workers).
@@ -29,11 +28,13 @@ std::optional<HttpResponse> Once(uint16_t port, const std::string& request) {
 
 TEST_CASE(
     "rate_limit.yaml: login 5 per minute, 429 with Retry-After and headers, health unaffected") {
-  auto config = LoadConfigFile(kSourceDir + "/examples/gatewayd/rate_limit.yaml");
+  auto config = itest::LoadExample("rate_limit.yaml");
   INFO(config.status().message());
   REQUIRE(config.ok());
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 2});
+  auto demos = itest::StartDemos(*config);
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                      {.ephemeral_ports = true, .workers = 2, .endpoint_ports = demos->port_map()});
   INFO(running.status().message());
   REQUIRE(running.ok());
   uint16_t port = (*running)->ports().at(0);

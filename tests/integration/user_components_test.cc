@@ -20,6 +20,7 @@
 #include "gateway/load_balancer.h"
 #include "gateway/upstream_pool.h"
 #include "gateway/yaml_config.h"
+#include "integration/named_upstreams.h"
 #include "integration/test_client.h"
 
 namespace gateway {
@@ -28,9 +29,6 @@ namespace {
 constexpr char kConfig[] = R"(
 workers: 1
 listeners: [{address: 127.0.0.1, port: 18090}]
-demo_upstreams:
-  - {name: users-1, port: 19311, service: users}
-  - {name: users-2, port: 19312, service: users}
 clusters:
   - name: users
     lb:
@@ -214,10 +212,15 @@ TEST_CASE("user codec factories, pool factory, YAML-named balancer and breakers 
   config->server.codec = server_codecs;
   config->clusters[0].codec = client_codecs;
 
+  // The endpoints' ports are the upstreams' free ones.
+  auto upstreams = itest::NamedUpstreams::Start({{"users-1", 19311}, {"users-2", 19312}});
+  INFO(upstreams.status().message());
+  REQUIRE(upstreams.ok());
   const int factories_before = balancer_counters.factories.load();
   const int picks_before = balancer_counters.picks.load();
-  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
-                                 {.ephemeral_ports = true, .workers = 1});
+  auto running = StartFromConfig(
+      *config, FilterRegistry::WithBuiltins(),
+      {.ephemeral_ports = true, .workers = 1, .endpoint_ports = upstreams->endpoint_ports()});
   INFO(running.status().message());
   REQUIRE(running.ok());
   auto& gw = **running;
@@ -275,7 +278,7 @@ TEST_CASE("an lb policy nobody registered is rejected naming file, line and key"
   auto config = LoadConfigString(yaml, "user_components.yaml");
   REQUIRE_FALSE(config.ok());
   INFO(config.status().message());
-  CHECK(config.status().message().find("user_components.yaml:10:") != std::string::npos);
+  CHECK(config.status().message().find("user_components.yaml:7:") != std::string::npos);
   CHECK(config.status().message().find("clusters[0].lb.policy") != std::string::npos);
   CHECK(config.status().message().find("pick_none") != std::string::npos);
 }
@@ -291,7 +294,7 @@ TEST_CASE("a registered balancer's config errors name file, line and key", "[sea
                                  {.ephemeral_ports = true, .workers = 1});
   REQUIRE_FALSE(running.ok());
   INFO(running.status().message());
-  CHECK(running.status().message().find("user_components.yaml:11:") != std::string::npos);
+  CHECK(running.status().message().find("user_components.yaml:8:") != std::string::npos);
   CHECK(running.status().message().find("clusters[0].lb.config.index") != std::string::npos);
 }
 

@@ -5,7 +5,9 @@
 #include <variant>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/config_fields.h"
 #include "gateway/load_balancer.h"
 #include "gateway/yaml_config.h"
 
@@ -84,9 +86,6 @@ routes:
     match: {prefix: /re}
     direct_response: {body: hi}
     rewrite: {regex: "^/re/(.*)$", replacement: "/\\1"}
-demo_upstreams:
-  - {name: users-1, port: 9101, service: users}
-  - {name: solo, port: 9104}
 )yaml";
   auto c = LoadConfigString(text, "all.yaml");
   INFO(Message(c));
@@ -185,10 +184,6 @@ demo_upstreams:
   CHECK(c->routes[3].redirect->strip_query);
   CHECK(c->routes[4].rewrite.kind == PathRewrite::Kind::kRegex);
   CHECK(c->routes[4].rewrite.value == "/\\1");
-
-  REQUIRE(c->demo_upstreams.size() == 2);
-  CHECK(c->demo_upstreams[0].service == "users");
-  CHECK(c->demo_upstreams[1].service == "solo");  // defaults to the name
 
   auto pipeline = BuildPipeline(*c, FilterRegistry::WithBuiltins(), nullptr);
   INFO(pipeline.status().message());
@@ -607,6 +602,85 @@ TEST_CASE("unknown filter names fail the pipeline build") {
   REQUIRE(!p.ok());
   CHECK_THAT(std::string(p.status().message()), Catch::Contains("f.yaml:1: filters[1]"));
   CHECK_THAT(std::string(p.status().message()), Catch::Contains("nope"));
+}
+
+// A program's own section, as an embedding program would read it.
+struct Backend {
+  std::string name;
+  int64_t port = 0;
+};
+
+absl::Status ReadBackends(const ConfigNode& section, std::vector<Backend>* out) {
+  static const config::FieldTable<Backend> kBackend{
+      config::Field("name", &Backend::name, config::String{}).Required(),
+      config::Field("port", &Backend::port, config::Int{.min = 1, .max = 65535}).Required(),
+  };
+  return config::List{kBackend.reader()}(section, out);
+}
+
+constexpr char kWithBackends[] = R"yaml(workers: 1
+backends:
+  - {name: a, port: 9001}
+  - name: b
+    port: ${BACKEND_B_PORT:-9002}
+routes:
+  - {match: {prefix: /}, direct_response: {status: 204}}
+)yaml";
+
+TEST_CASE("a section the program claims is kept for it, with file, line and key path") {
+  auto c = LoadConfigString(kWithBackends, "s.yaml", {.sections = {"backends", "absent"}});
+  INFO(Message(c));
+  REQUIRE(c.ok());
+  CHECK(c->sections.size() == 1);  // "absent" is not in the file
+  CHECK(c->section("absent").IsNull());
+  const ConfigNode& section = c->section("backends");
+  CHECK(section.line() == 3);
+  CHECK(section.path() == "backends");
+  std::vector<Backend> backends;
+  REQUIRE(ReadBackends(section, &backends).ok());
+  REQUIRE(backends.size() == 2);
+  CHECK(backends[0].name == "a");
+  CHECK(backends[1].port == 9002);  // ${VAR:-default} applies to program sections too
+  CHECK(c->routes.size() == 1);     // the rest of the file as without the section
+}
+
+TEST_CASE("errors in a claimed section read like the loader's: file, line and key") {
+  std::string text = kWithBackends;
+  text.replace(text.find("9001"), 4, "0");
+  auto c = LoadConfigString(text, "s.yaml", {.sections = {"backends"}});
+  REQUIRE(c.ok());  // the loader does not read the section
+  std::vector<Backend> backends;
+  absl::Status s = ReadBackends(c->section("backends"), &backends);
+  INFO(s.message());
+  CHECK(absl::StartsWith(s.message(), "s.yaml:3: backends[0].port: "));
+
+  text = kWithBackends;
+  text.replace(text.find(", port: 9001"), 12, ", prot: 9001");
+  c = LoadConfigString(text, "s.yaml", {.sections = {"backends"}});
+  REQUIRE(c.ok());
+  s = ReadBackends(c->section("backends"), &backends);
+  INFO(s.message());
+  CHECK(absl::StartsWith(s.message(), "s.yaml:3: backends[0].prot: unknown key"));
+}
+
+TEST_CASE("a top-level section nobody claims is an unknown key naming file and line") {
+  auto c = LoadConfigString(kWithBackends, "s.yaml");
+  INFO(Message(c));
+  REQUIRE_FALSE(c.ok());
+  CHECK(absl::StartsWith(c.status().message(), "s.yaml:2: backends: unknown key"));
+  // Another program's claim does not make it known.
+  c = LoadConfigString(kWithBackends, "s.yaml", {.sections = {"demo_upstreams"}});
+  REQUIRE_FALSE(c.ok());
+  INFO(Message(c));
+  CHECK(absl::StartsWith(c.status().message(), "s.yaml:2: backends: unknown key"));
+  // The list of expected keys names the claimed one.
+  CHECK_THAT(std::string(c.status().message()), Catch::Contains("demo_upstreams"));
+}
+
+TEST_CASE("claiming a key the loader reads itself is refused") {
+  auto c = LoadConfigString(kWithBackends, "s.yaml", {.sections = {"backends", "routes"}});
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(std::string(c.status().message()), Catch::Contains("\"routes\" is read by"));
 }
 
 TEST_CASE("missing file") {
