@@ -1,5 +1,6 @@
 // A pipeline is the immutable description of how a gateway handles requests:
-// the router, the ordered filter factories and the path policy.
+// the router, the ordered filter factories and the path policy, plus the
+// per-route state the proxy shares between workers (the route breakers).
 //
 // Pipelines are shared by all workers as `std::shared_ptr<const Pipeline>`
 // and swapped whole on reload; a request keeps the pipeline it started with
@@ -14,9 +15,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/circuit_breaker.h"
 #include "gateway/cluster.h"
 #include "gateway/filter.h"
 #include "gateway/proxy.h"
+#include "gateway/resilience_stats.h"
 #include "gateway/router.h"
 
 namespace gateway {
@@ -29,11 +32,21 @@ class Pipeline {
   // Upstream clusters for cluster routes; nullptr if the pipeline proxies nowhere.
   const std::shared_ptr<ClusterManager>& clusters() const { return clusters_; }
   const ProxyOptions& proxy_options() const { return proxy_options_; }
+  // The breaker of `route` (its RouteSpec::breaker), built with this pipeline
+  // and shared by every worker; nullptr if the route configures none or is
+  // not one of this pipeline's routes. Thread-safe; no lookup, no allocation.
+  CircuitBreaker* route_breaker(const Route& route) const {
+    const size_t i = route.index();
+    if (i >= route_breakers_.size() || router_->routes()[i].get() != &route) return nullptr;
+    return route_breakers_[i].get();
+  }
 
  private:
   friend class PipelineBuilder;
   Pipeline() = default;
   std::shared_ptr<const Router> router_;
+  // Parallel to router_->routes(); empty when no route has a breaker.
+  std::vector<std::shared_ptr<CircuitBreaker>> route_breakers_;
   std::vector<std::shared_ptr<const FilterFactory>> filters_;
   PathPolicy path_policy_;
   std::shared_ptr<ClusterManager> clusters_;
@@ -65,9 +78,17 @@ class PipelineBuilder {
     proxy_options_ = std::move(options);
     return *this;
   }
+  // Receives the transitions of the route breakers (RouteSpec::breaker) this
+  // builder builds, e.g. a MakeLoggingObserver; may be null. Cluster breakers
+  // report to ClusterManagerOptions::observer.
+  PipelineBuilder& RouteBreakerObserver(std::shared_ptr<ResilienceObserver> observer) {
+    route_breaker_observer_ = std::move(observer);
+    return *this;
+  }
   // Fails if no router was given, a factory is null, the proxy options are
   // invalid, or a route with a hash_policy names a cluster whose balancer
-  // does not hash.
+  // does not hash. Each call builds the route breakers afresh (closed): two
+  // pipelines never share a built-in breaker, even on the same router.
   absl::StatusOr<std::shared_ptr<const Pipeline>> Build();
 
  private:
@@ -76,6 +97,7 @@ class PipelineBuilder {
   PathPolicy path_policy_;
   std::shared_ptr<ClusterManager> clusters_;
   ProxyOptions proxy_options_;
+  std::shared_ptr<ResilienceObserver> route_breaker_observer_;
 };
 
 }  // namespace gateway

@@ -15,6 +15,11 @@
 // Paths: every request path is normalised once (see `PathPolicy`) before
 // matching; the same normalised path is what filters see and what is forwarded,
 // so routing and authorisation never disagree about a path.
+//
+// The router is a pure matcher: it compiles and matches specs and holds no
+// state that changes while requests run. Per-route runtime state (the route
+// breakers of `RouteSpec::breaker`) belongs to the `Pipeline` built on the
+// router (gateway/pipeline.h), kept in step with `routes()` by `Route::index`.
 #ifndef GATEWAY_ROUTER_H_
 #define GATEWAY_ROUTER_H_
 
@@ -160,8 +165,10 @@ struct RouteSpec {
   // byte tunnel. "h2c" is never allowed. Empty: no upgrades.
   std::vector<std::string> upgrades = {"websocket"};
   // A circuit breaker for this route alone, asked before the cluster's (see
-  // gateway/circuit_breaker.h); none by default. Built once with the route
-  // and shared by every worker; a reload starts it afresh, closed. Its name
+  // gateway/circuit_breaker.h); none by default. Validated with the route;
+  // built by `PipelineBuilder::Build`, once per pipeline, and shared by every
+  // worker. A reload installs a new pipeline, so the breaker starts afresh,
+  // closed (even if the new pipeline reuses the same `Router`). Its name
   // defaults to the route's. A `UserBreaker` is used as is (and kept across
   // reloads by whoever holds it).
   BreakerConfig breaker;
@@ -193,15 +200,17 @@ class Route {
     return dynamic_cast<const T*>(FindFilterConfig(filter_name));
   }
   const RouteFilterConfig* FindFilterConfig(std::string_view filter_name) const;
-  // The route's own breaker (RouteSpec::breaker), or nullptr. Thread-safe.
-  CircuitBreaker* breaker() const { return breaker_.get(); }
+  // The route's position in its router's `routes()` (definition order). State
+  // kept per route outside the router (the pipeline's route breakers) is
+  // indexed by it, so the request path finds it without a lookup by name.
+  size_t index() const { return index_; }
 
-  explicit Route(RouteSpec spec, std::shared_ptr<ResilienceObserver> observer = nullptr);
+  explicit Route(RouteSpec spec, size_t index = 0);
 
  private:
   RouteSpec spec_;
   Action action_;
-  std::shared_ptr<CircuitBreaker> breaker_;
+  size_t index_;
 };
 
 // What `Router::Match` found. Owns its captures and rewritten path, so it can
@@ -226,11 +235,8 @@ class Router {
  public:
   // Compiles `routes`. Fails (InvalidArgument naming the route) if any spec is
   // invalid or two routes share a name.
+  // Builds no breaker: see RouteSpec::breaker.
   static absl::StatusOr<std::shared_ptr<const Router>> Build(std::vector<RouteSpec> routes);
-  // The same; `observer` (may be null) receives the transitions of the
-  // routes' breakers (RouteSpec::breaker), e.g. a MakeLoggingObserver.
-  static absl::StatusOr<std::shared_ptr<const Router>> Build(
-      std::vector<RouteSpec> routes, std::shared_ptr<ResilienceObserver> observer);
 
   // Matches a request whose `path` is already normalised. Host comparisons are
   // case-insensitive and ignore a ":port" suffix.

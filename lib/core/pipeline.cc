@@ -1,10 +1,27 @@
 #include "gateway/pipeline.h"
 
+#include <type_traits>
+#include <variant>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace gateway {
 namespace {
+
+// The route's breaker config with its name defaulted to the route's.
+BreakerConfig NamedBreaker(const RouteSpec& spec) {
+  BreakerConfig config = spec.breaker;
+  std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, UserBreaker>) {
+          if (c.name.empty()) c.name = spec.name;
+        }
+      },
+      config);
+  return config;
+}
 
 class FunctionFilterFactory final : public FilterFactory {
  public:
@@ -50,6 +67,23 @@ absl::StatusOr<std::shared_ptr<const Pipeline>> PipelineBuilder::Build() {
     }
   }
   auto p = std::shared_ptr<Pipeline>(new Pipeline());
+  // The route breakers are the proxy's per-route state, not the router's: the
+  // router stays a pure matcher, and every pipeline (so every reload) starts
+  // its built-in breakers closed. Indexed by Route::index, so a request finds
+  // its route's breaker without a lookup.
+  const auto& routes = router_->routes();
+  for (size_t i = 0; i < routes.size(); ++i) {
+    const RouteSpec& spec = routes[i]->spec();
+    if (std::holds_alternative<std::monostate>(spec.breaker)) continue;
+    // The router validated the config; this only fails for a config it did not.
+    auto breaker = MakeCircuitBreaker(NamedBreaker(spec), SystemClock(), route_breaker_observer_);
+    if (!breaker.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("route '", spec.name, "': breaker: ", breaker.status().message()));
+    }
+    if (p->route_breakers_.empty()) p->route_breakers_.resize(routes.size());
+    p->route_breakers_[i] = *std::move(breaker);
+  }
   p->clusters_ = clusters_;
   p->proxy_options_ = proxy_options_;
   p->router_ = router_;

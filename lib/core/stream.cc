@@ -162,7 +162,8 @@ void Stream::RunRequestHeaders(size_t from) {
   if (match_.route->action() == Route::Action::kCluster) {
     if (ProxyWorker* proxy = host_.proxy(*pipeline_)) {
       upstream_ =
-          std::make_unique<UpstreamRequest>(*proxy, match_, head_, host_.connection_info(), *this);
+          std::make_unique<UpstreamRequest>(*proxy, match_, pipeline_->route_breaker(*match_.route),
+                                            head_, host_.connection_info(), *this);
       upstream_->Start();
       if (phase_ != Phase::kRequestBody) return;  // failed at once (unknown cluster, no host)
     }

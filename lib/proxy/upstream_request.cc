@@ -40,10 +40,11 @@ std::string OfferedUpgrades(std::string_view value, const std::vector<std::strin
 
 }  // namespace
 
-UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, RequestHead& head,
+UpstreamRequest::UpstreamRequest(ProxyWorker& worker, const RouteMatch& match,
+                                 CircuitBreaker* route_breaker, RequestHead& head,
                                  const ConnectionInfo& peer, UpstreamResponseSink& sink)
     : worker_(worker),
-      route_object_(*match.route),
+      route_breaker_(route_breaker),
       route_(match.route->spec()),
       head_(head),
       peer_(peer),
@@ -129,8 +130,8 @@ bool UpstreamRequest::Admit() {
 bool UpstreamRequest::AcquireBreakerPermits() {
   route_permit_.reset();
   cluster_permit_.reset();
-  if (CircuitBreaker* breaker = route_object_.breaker(); breaker != nullptr) {
-    route_permit_ = breaker->TryAcquire();
+  if (route_breaker_ != nullptr) {
+    route_permit_ = route_breaker_->TryAcquire();
     if (!route_permit_) return false;
   }
   if (CircuitBreaker* breaker = local_->resilience->breaker.get(); breaker != nullptr) {

@@ -59,8 +59,10 @@ class UpstreamRequest final : public UpstreamAttemptCallbacks {
   // `head` is the stream's request head, which outlives this request: it is
   // edited in place into the upstream request (path rewrite, hop-by-hop
   // fields removed, forwarding fields added) rather than copied.
-  UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, RequestHead& head,
-                  const ConnectionInfo& peer, UpstreamResponseSink& sink);
+  // `route_breaker` is the matched route's breaker (Pipeline::route_breaker),
+  // or null; it outlives this request (the stream holds its pipeline).
+  UpstreamRequest(ProxyWorker& worker, const RouteMatch& match, CircuitBreaker* route_breaker,
+                  RequestHead& head, const ConnectionInfo& peer, UpstreamResponseSink& sink);
   ~UpstreamRequest() override;
 
   // One per proxied request, freed in bursts (see block_cache.h).
@@ -139,7 +141,7 @@ class UpstreamRequest final : public UpstreamAttemptCallbacks {
   void PrepareResponseHeaders(HeaderMap& headers, std::string_view upgrade);
 
   ProxyWorker& worker_;
-  const Route& route_object_;
+  CircuitBreaker* const route_breaker_;
   const RouteSpec& route_;
   RequestHead& head_;           // the stream's head, edited into the upstream request
   const ConnectionInfo& peer_;  // the client connection's, which outlives the stream

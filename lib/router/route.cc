@@ -266,27 +266,10 @@ Route::Action ActionOf(const RouteSpec& spec) {
   return Route::Action::kCluster;
 }
 
-// The route's breaker config with its name defaulted to the route's.
-BreakerConfig NamedBreaker(const RouteSpec& spec) {
-  BreakerConfig config = spec.breaker;
-  std::visit(
-      [&](auto& c) {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (!std::is_same_v<T, std::monostate> && !std::is_same_v<T, UserBreaker>) {
-          if (c.name.empty()) c.name = spec.name;
-        }
-      },
-      config);
-  return config;
-}
 }  // namespace
 
-Route::Route(RouteSpec spec, std::shared_ptr<ResilienceObserver> observer)
-    : spec_(std::move(spec)), action_(ActionOf(spec_)) {
-  // Validated with the spec; an invalid config leaves the route without one.
-  auto breaker = MakeCircuitBreaker(NamedBreaker(spec_), SystemClock(), std::move(observer));
-  if (breaker.ok()) breaker_ = *std::move(breaker);
-}
+Route::Route(RouteSpec spec, size_t index)
+    : spec_(std::move(spec)), action_(ActionOf(spec_)), index_(index) {}
 
 const RouteFilterConfig* Route::FindFilterConfig(std::string_view filter_name) const {
   for (const auto& [name, config] : spec_.filter_configs) {

@@ -66,8 +66,8 @@ struct Router::Compiled {
   Node root;
   bool indexed = true;
 
-  static absl::StatusOr<std::shared_ptr<const Router>> Build(
-      std::vector<RouteSpec> specs, bool indexed, std::shared_ptr<ResilienceObserver> observer);
+  static absl::StatusOr<std::shared_ptr<const Router>> Build(std::vector<RouteSpec> specs,
+                                                             bool indexed);
   void Index(uint32_t rank);
 
   // Calls `visit(route)` for every candidate in rank order until it returns true.
@@ -75,8 +75,8 @@ struct Router::Compiled {
   void ForEachCandidate(std::string_view path, Visit&& visit) const;
 };
 
-absl::StatusOr<std::shared_ptr<const Router>> Router::Compiled::Build(
-    std::vector<RouteSpec> specs, bool indexed, std::shared_ptr<ResilienceObserver> observer) {
+absl::StatusOr<std::shared_ptr<const Router>> Router::Compiled::Build(std::vector<RouteSpec> specs,
+                                                                      bool indexed) {
   absl::flat_hash_map<std::string, size_t> names;
   for (size_t i = 0; i < specs.size(); ++i) {
     if (specs[i].name.empty()) specs[i].name = absl::StrCat("route-", i);
@@ -106,8 +106,8 @@ absl::StatusOr<std::shared_ptr<const Router>> Router::Compiled::Build(
                    [&](size_t a, size_t b) { return specs[a].priority > specs[b].priority; });
 
   router->routes_.reserve(specs.size());
-  for (RouteSpec& spec : specs) {
-    router->routes_.push_back(std::make_unique<Route>(std::move(spec), observer));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    router->routes_.push_back(std::make_unique<Route>(std::move(specs[i]), i));
   }
   self.by_rank.reserve(order.size());
   for (size_t rank = 0; rank < order.size(); ++rank) {
@@ -182,12 +182,7 @@ Router::Router() = default;
 Router::~Router() = default;
 
 absl::StatusOr<std::shared_ptr<const Router>> Router::Build(std::vector<RouteSpec> routes) {
-  return Compiled::Build(std::move(routes), /*indexed=*/true, nullptr);
-}
-
-absl::StatusOr<std::shared_ptr<const Router>> Router::Build(
-    std::vector<RouteSpec> routes, std::shared_ptr<ResilienceObserver> observer) {
-  return Compiled::Build(std::move(routes), /*indexed=*/true, std::move(observer));
+  return Compiled::Build(std::move(routes), /*indexed=*/true);
 }
 
 RouteMatch Router::Match(const RequestHead& head) const {
@@ -271,7 +266,7 @@ namespace internal {
 
 absl::StatusOr<std::shared_ptr<const Router>> BuildUnindexedRouterForTesting(
     std::vector<RouteSpec> routes) {
-  return Router::Compiled::Build(std::move(routes), /*indexed=*/false, nullptr);
+  return Router::Compiled::Build(std::move(routes), /*indexed=*/false);
 }
 
 }  // namespace internal

@@ -23,13 +23,13 @@ namespace {
 absl::StatusOr<std::shared_ptr<const Pipeline>> BuildObservedPipeline(
     const GatewayConfig& config, const FilterRegistry& registry,
     std::shared_ptr<ClusterManager> clusters, std::shared_ptr<ResilienceObserver> observer) {
-  auto router = Router::Build(config.routes, std::move(observer));
+  auto router = Router::Build(config.routes);
   if (!router.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(config.filename, ": ", router.status().message()));
   }
   PipelineBuilder builder;
-  builder.Routes(*router).Proxy(config.proxy);
+  builder.Routes(*router).Proxy(config.proxy).RouteBreakerObserver(std::move(observer));
   if (clusters) builder.Clusters(std::move(clusters));
   for (size_t i = 0; i < config.filters.size(); ++i) {
     const FilterSpec& spec = config.filters[i];

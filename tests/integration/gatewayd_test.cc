@@ -432,5 +432,66 @@ routes:
   (*running)->Wait();
 }
 
+TEST_CASE("a configuration reload starts a route breaker afresh, closed, and logs it again") {
+  const char* text = R"yaml(
+clusters:
+  - name: dead
+    endpoints: [{address: 127.0.0.1, port: 1}]
+routes:
+  - name: orders
+    cluster: dead
+    retry: {max_retries: 0}
+    circuit_breaker: {type: consecutive, failure_threshold: 2, open_timeout: 1h}
+)yaml";
+  auto config = LoadConfigString(text, "route_breaker_reload.yaml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  config->clusters.at(0).endpoints.at(0).port = itest::ClosedPort();
+  StderrCapture log;
+  REQUIRE(log.ok());
+  // One worker: a reload is in effect for the next connection.
+  auto running = StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                                 {.ephemeral_ports = true, .workers = 1});
+  INFO(running.status().message());
+  REQUIRE(running.ok());
+  uint16_t port = (*running)->ports().at(0);
+  auto opens = [&] {
+    const std::string lines = log.Read();
+    size_t n = 0;
+    for (size_t at = lines.find("'orders': closed -> open"); at != std::string::npos;
+         at = lines.find("'orders': closed -> open", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+
+  // Opened by two connect failures (502), it refuses the third request (503)
+  // and keeps refusing: its open timeout is far beyond the test.
+  for (int status : {502, 502, 503, 503}) {
+    auto r = Fetch(port, "/x");
+    REQUIRE(r.has_value());
+    CHECK(r->status == status);
+    // The response flag, in the JSON body of the gateway's own reply.
+    CHECK(r->body.find(status == 503
+                           ? "\"error\":\"circuit_open\""
+                           : "\"error\":\"upstream_connect_failed\"") != std::string::npos);
+  }
+  CHECK(itest::Eventually([&] { return opens() == 1; }));
+
+  // The same file again, as on SIGHUP: the new pipeline's breaker is closed.
+  REQUIRE((*running)->Reload(*config, FilterRegistry::WithBuiltins()).ok());
+  for (int status : {502, 502, 503}) {
+    auto r = Fetch(port, "/x");
+    REQUIRE(r.has_value());
+    CHECK(r->status == status);
+  }
+  CHECK(itest::Eventually([&] { return opens() == 2; }));
+  INFO(log.Read());
+  CHECK(opens() == 2);
+
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
+}
+
 }  // namespace
 }  // namespace gateway

@@ -4,10 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "integration/test_client.h"
 #include "integration/test_server.h"
 
@@ -190,6 +193,126 @@ TEST_CASE("a cluster breaker shared by the proxying workers of a runtime opens o
   (*runtime)->Wait();
   CHECK(shared.limits->stats().active_requests == 0);
   CHECK(shared.limits->stats().pending_requests == 0);
+}
+
+// Keeps the breaker transitions; the workers' threads report concurrently.
+class TransitionLog final : public ResilienceObserver {
+ public:
+  void OnBreakerTransition(const BreakerTransition& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(FormatEvent(event));
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+TEST_CASE(
+    "a route breaker built with the pipeline opens once for every worker, and a reload "
+    "starts it afresh") {
+  auto upstream_router =
+      Router::Build({RouteBuilder("ok").Exact("/ok").Respond(200, "up").Build(),
+                     RouteBuilder("fail").Prefix("/").Respond(500, "down").Build()});
+  REQUIRE(upstream_router.ok());
+  auto upstream_pipeline = PipelineBuilder{}.Routes(*upstream_router).Build();
+  REQUIRE(upstream_pipeline.ok());
+  auto upstream = TestServer::Start(LoopbackOptions(), *upstream_pipeline);
+  REQUIRE(upstream.ok());
+
+  // No cluster breaker: only the route's can refuse.
+  auto clusters = ClusterManager::Create(
+      {{.name = "c", .endpoints = {{.address = "127.0.0.1", .port = (*upstream)->port()}}}});
+  REQUIRE(clusters.ok());
+  RetryPolicy no_retries{.on_connect_failure = false, .max_retries = 0};
+  auto router =
+      Router::Build({RouteBuilder("guarded")
+                         .Prefix("/fail")
+                         .ToCluster("c")
+                         .Retry(no_retries)
+                         .Breaker(ConsecutiveFailureBreakerConfig{.failure_threshold = 20,
+                                                                  .open_timeout = absl::Hours(1)})
+                         .Build(),
+                     RouteBuilder("open").Prefix("/").ToCluster("c").Retry(no_retries).Build()});
+  REQUIRE(router.ok());
+  const Route& guarded = *(*router)->routes()[0];
+  auto log = std::make_shared<TransitionLog>();
+  auto first =
+      PipelineBuilder{}.Routes(*router).Clusters(*clusters).RouteBreakerObserver(log).Build();
+  REQUIRE(first.ok());
+  CircuitBreaker* first_breaker = (*first)->route_breaker(guarded);
+  REQUIRE(first_breaker != nullptr);
+
+  RuntimeOptions options;
+  options.workers = 4;
+  options.server = LoopbackOptions();
+  auto runtime = Runtime::Start(std::move(options), *first);
+  REQUIRE(runtime.ok());
+  uint16_t port = (*runtime)->ports()[0];
+
+  // Failing traffic over several workers: at least the threshold reaches the
+  // upstream, then every worker sheds with circuit_open, counted by the one
+  // breaker all of them share.
+  std::atomic<int> failing[3] = {0, 0, 0};
+  std::atomic<int> refused{0}, broken{0};
+  RunClients(port, "/fail", 25, failing, refused, broken);
+  CHECK(broken == 0);
+  CHECK(failing[1] >= 20);
+  CHECK(failing[1] + failing[2] == kClients * 25);
+  CHECK(refused == failing[2]);
+  CHECK(refused > 0);
+  BreakerStats stats = first_breaker->stats();
+  CHECK(stats.state == BreakerState::kOpen);
+  CHECK(stats.opened == 1);
+  CHECK(stats.rejected == static_cast<uint64_t>(refused.load()));
+  // Refused requests never reached the upstream.
+  CHECK((*upstream)->stats().requests == static_cast<uint64_t>(failing[1].load()));
+  // The breaker is the route's: the other route to the same cluster still passes.
+  std::atomic<int> other[3] = {0, 0, 0};
+  std::atomic<int> other_open{0}, other_broken{0};
+  RunClients(port, "/ok", 2, other, other_open, other_broken);
+  CHECK(other_broken == 0);
+  CHECK(other[0] == kClients * 2);
+
+  // A reload installs a new pipeline, here on the same router: its breaker
+  // starts closed, lets the threshold through again and opens once more. A
+  // request still served by the old pipeline meets the old, open breaker.
+  auto second =
+      PipelineBuilder{}.Routes(*router).Clusters(*clusters).RouteBreakerObserver(log).Build();
+  REQUIRE(second.ok());
+  CircuitBreaker* second_breaker = (*second)->route_breaker(guarded);
+  REQUIRE(second_breaker != nullptr);
+  REQUIRE(second_breaker != first_breaker);
+  CHECK(second_breaker->state() == BreakerState::kClosed);
+  (*runtime)->SetPipeline(*second);
+  const uint64_t old_rejected = first_breaker->stats().rejected;
+  std::atomic<int> again[3] = {0, 0, 0};
+  std::atomic<int> again_refused{0}, again_broken{0};
+  RunClients(port, "/fail", 25, again, again_refused, again_broken);
+  CHECK(again_broken == 0);
+  CHECK(again[1] >= 20);  // only the new breaker admits anything
+  CHECK(again[1] + again[2] == kClients * 25);
+  CHECK(again_refused == again[2]);
+  BreakerStats fresh = second_breaker->stats();
+  CHECK(fresh.state == BreakerState::kOpen);
+  CHECK(fresh.opened == 1);
+  CHECK(fresh.rejected + (first_breaker->stats().rejected - old_rejected) ==
+        static_cast<uint64_t>(again_refused.load()));
+  CHECK(first_breaker->stats().opened == 1);
+  // One transition per pipeline's breaker, not one per worker.
+  std::vector<std::string> lines = log->lines();
+  INFO(absl::StrJoin(lines, "\n"));
+  REQUIRE(lines.size() == 2);
+  for (const std::string& line : lines) {
+    CHECK(line.find("circuit breaker 'guarded': closed -> open") == 0);
+  }
+
+  (*runtime)->Drain(absl::Seconds(2));
+  (*runtime)->Wait();
 }
 
 }  // namespace

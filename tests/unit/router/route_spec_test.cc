@@ -1,11 +1,14 @@
 // RouteSpec::Validate, Router::Build errors, Route accessors and per-route
 // filter config.
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "gateway/circuit_breaker.h"
 #include "gateway/router.h"
 #include "unit/router/router_test_util.h"
 
@@ -373,37 +376,55 @@ TEST_CASE("upgrades must be tokens, never h2c, and the tunnel idle timeout not n
 namespace gateway {
 namespace {
 
-class CountingObserver final : public ResilienceObserver {
+// A breaker that counts how often it is asked; the router must never ask.
+class AskCountingBreaker final : public CircuitBreaker {
  public:
-  void OnBreakerTransition(const BreakerTransition& event) override {
-    names.emplace_back(event.breaker);
-    states.push_back(event.to);
+  std::optional<Permit> TryAcquire() override {
+    ++asked;
+    return std::nullopt;
   }
-  std::vector<std::string> names;
-  std::vector<BreakerState> states;
+  BreakerState state() const override { return BreakerState::kClosed; }
+  BreakerStats stats() const override { return {}; }
+  std::string_view name() const override { return "counting"; }
+  int asked = 0;
+
+ protected:
+  void OnPermitDone(uint64_t, absl::Duration, const CallOutcome&) override {}
 };
 
-TEST_CASE("a route breaker is built once with the route and reports to the router's observer") {
-  auto observer = std::make_shared<CountingObserver>();
-  auto router = Router::Build({RouteBuilder("guarded")
-                                   .Prefix("/")
-                                   .ToCluster("c")
-                                   .Breaker(ConsecutiveFailureBreakerConfig{.failure_threshold = 2})
-                                   .Build(),
-                               RouteBuilder("plain").Exact("/plain").ToCluster("c").Build()},
-                              observer);
+TEST_CASE("the router builds no breaker: a route's breaker config is kept as given") {
+  auto user = std::make_shared<AskCountingBreaker>();
+  auto router =
+      Router::Build({RouteBuilder("guarded")
+                         .Prefix("/g")
+                         .ToCluster("c")
+                         .Breaker(ConsecutiveFailureBreakerConfig{.failure_threshold = 2})
+                         .Build(),
+                     RouteBuilder("user").Prefix("/u").ToCluster("c").Breaker(user).Build(),
+                     RouteBuilder("plain").Exact("/plain").ToCluster("c").Build()});
   REQUIRE(router.ok());
-  const Route* guarded = (*router)->routes()[0].get();
-  REQUIRE(guarded->breaker() != nullptr);
-  CHECK((*router)->routes()[1]->breaker() == nullptr);
-  for (int i = 0; i < 2; ++i) {
-    auto permit = guarded->breaker()->TryAcquire();
-    REQUIRE(permit);
-    permit->Record({.result = CallResult::kResponse, .status = 500});
+  const auto& routes = (*router)->routes();
+  REQUIRE(routes.size() == 3);
+  for (size_t i = 0; i < routes.size(); ++i) CHECK(routes[i]->index() == i);
+  // The config, unnamed: naming and building it is the pipeline's job.
+  const auto* consecutive =
+      std::get_if<ConsecutiveFailureBreakerConfig>(&routes[0]->spec().breaker);
+  REQUIRE(consecutive != nullptr);
+  CHECK(consecutive->name.empty());
+  CHECK(consecutive->failure_threshold == 2);
+  // The user's breaker is held only by the specs (the caller's and the
+  // route's), and matching never asks it.
+  const auto* held = std::get_if<UserBreaker>(&routes[1]->spec().breaker);
+  REQUIRE(held != nullptr);
+  CHECK(held->get() == user.get());
+  CHECK(user.use_count() == 2);
+  for (int i = 0; i < 3; ++i) {
+    RouteMatch m = (*router)->Match(test::Req("GET", "/u/x"));
+    REQUIRE(m.result == RouteMatch::Result::kMatched);
+    CHECK(m.route == routes[1].get());
   }
-  CHECK_FALSE(guarded->breaker()->TryAcquire().has_value());
-  CHECK(observer->names == std::vector<std::string>{"guarded"});
-  CHECK(observer->states == std::vector<BreakerState>{BreakerState::kOpen});
+  CHECK(user->asked == 0);
+  CHECK(std::holds_alternative<std::monostate>(routes[2]->spec().breaker));
 }
 
 TEST_CASE("an invalid route breaker config names the route and the breaker") {
