@@ -322,7 +322,7 @@ void HostProbe::OnUpstreamData(std::string_view data) {
   codec_->Feed(data);
   if (verdict_) {
     auto v = std::move(*verdict_);
-    Finish(v.first, std::move(v.second));
+    Finish(v.first, v.second);
   }
 }
 
