@@ -60,7 +60,7 @@ std::string Instance(uint16_t port, const std::string& path) {
   return r->body.substr(at, r->body.find('"', at) - at);
 }
 
-TEST_CASE("a program's own section starts its upstreams; endpoint_ports points clusters at them") {
+TEST_CASE("a program's own section starts its upstreams, and endpoint_ports points clusters at them") {
   const LoadOptions options{.sections = {"backends"}};
   auto config = LoadConfigString(kConfig, "program.yaml", options);
   INFO(config.status().message());

@@ -57,7 +57,7 @@ TEST_CASE("each policy hashes its value from the request") {
   CHECK(KeyOf({HashPolicy::RouteCapture("**")}, r) == HashKey("rest/of/it"));
 }
 
-TEST_CASE("policies are tried in order; the first with a non-empty value wins") {
+TEST_CASE("policies are tried in order, and the first with a non-empty value wins") {
   Request r;
   r.headers.Add("x-empty", "");
   r.headers.Add("x-tenant", "acme");
