@@ -72,6 +72,27 @@ TEST_CASE("request_id gives each request a fresh 128-bit hex id and keeps one th
   CHECK(r->Header("x-request-id") == std::optional<std::string>("from-the-client-0123456789"));
 }
 
+TEST_CASE("a demo upstream without a service answers with its own name as the service") {
+  auto config = LoadConfigString(
+      "demo_upstreams: [{name: solo, port: 19611}]\n"
+      "clusters: [{name: c, endpoints: [{address: 127.0.0.1, port: 19611}]}]\n"
+      "routes: [{match: {prefix: /}, cluster: c}]\n",
+      "demo.yaml", {.sections = {gatewayd::kDemoUpstreamsSection}});
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  auto demos = StartDemos(*config);
+  auto running =
+      StartFromConfig(*config, FilterRegistry::WithBuiltins(),
+                      {.ephemeral_ports = true, .workers = 1, .endpoint_ports = demos->port_map()});
+  REQUIRE(running.ok());
+  auto r = Fetch((*running)->ports().at(0), "/x");
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->body == "{\"service\":\"solo\",\"instance\":\"solo\",\"path\":\"/x\"}\n");
+  (*running)->Drain(absl::Seconds(1));
+  (*running)->Wait();
+}
+
 TEST_CASE("quickstart.yaml: round robin over demo users, 404 for unknown services") {
   auto config = LoadExample("quickstart.yaml");
   INFO(config.status().message());
