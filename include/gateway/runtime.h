@@ -35,8 +35,8 @@ class Runtime {
  public:
   // Starts the workers and returns once every worker is listening. A listener
   // with port 0 gets one free port shared by all workers.
-  static absl::StatusOr<std::unique_ptr<Runtime>> Start(RuntimeOptions options,
-                                                        std::shared_ptr<const Pipeline> pipeline);
+  static absl::StatusOr<std::unique_ptr<Runtime>> Start(
+      RuntimeOptions options, const std::shared_ptr<const Pipeline>& pipeline);
 
   // Drains with a zero deadline if still running, then joins the workers.
   virtual ~Runtime() = default;

@@ -126,7 +126,7 @@ class RuntimeImpl final : public Runtime {
     Wait();
   }
 
-  absl::Status Init(RuntimeOptions options, std::shared_ptr<const Pipeline> pipeline) {
+  absl::Status Init(RuntimeOptions options, const std::shared_ptr<const Pipeline>& pipeline) {
     int n = options.workers > 0
                 ? options.workers
                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -243,13 +243,13 @@ std::unique_ptr<ControlThread> ControlThread::Start() {
   return std::make_unique<ControlThreadImpl>();
 }
 
-absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(RuntimeOptions options,
-                                                        std::shared_ptr<const Pipeline> pipeline) {
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Start(
+    RuntimeOptions options, const std::shared_ptr<const Pipeline>& pipeline) {
   if (pipeline == nullptr) return absl::InvalidArgumentError("runtime: pipeline is null");
   if (options.workers < 0) return absl::InvalidArgumentError("runtime: workers must be >= 0");
   if (absl::Status s = options.server.Validate(); !s.ok()) return s;
   auto rt = std::make_unique<RuntimeImpl>();
-  if (absl::Status s = rt->Init(std::move(options), std::move(pipeline)); !s.ok()) return s;
+  if (absl::Status s = rt->Init(std::move(options), pipeline); !s.ok()) return s;
   return std::unique_ptr<Runtime>(std::move(rt));
 }
 

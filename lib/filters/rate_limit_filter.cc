@@ -398,19 +398,15 @@ FilterStatus RateLimitFilter::OnResponseHeaders(FilterContext& ctx) {
   if (shared_.headers == RateLimitHeaders::kLegacy || shared_.headers == RateLimitHeaders::kBoth) {
     // The most restrictive rule: a refusing one with the longest wait, else
     // the one with the fewest units left (latest reset among equals).
+    auto more_restrictive = [](const RateDecision& a, const RateDecision& b) {
+      if (a.allowed != b.allowed) return !a.allowed;
+      if (!a.allowed) return a.retry_after > b.retry_after;
+      return a.remaining < b.remaining || (a.remaining == b.remaining && a.reset > b.reset);
+    };
     const RateDecision* pick = nullptr;
     for (const Result* r : shown) {
       const RateDecision& d = *r->decision;
-      if (pick == nullptr) {
-        pick = &d;
-      } else if (d.allowed != pick->allowed) {
-        if (!d.allowed) pick = &d;
-      } else if (!d.allowed) {
-        if (d.retry_after > pick->retry_after) pick = &d;
-      } else if (d.remaining < pick->remaining ||
-                 (d.remaining == pick->remaining && d.reset > pick->reset)) {
-        pick = &d;
-      }
+      if (pick == nullptr || more_restrictive(d, *pick)) pick = &d;
     }
     h.Set("x-ratelimit-limit", absl::StrCat(pick->limit));
     h.Set("x-ratelimit-remaining", absl::StrCat(pick->remaining));
